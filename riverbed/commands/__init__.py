@@ -1,0 +1,1 @@
+"""Sub-commands of the ``riverbed`` CLI, one module each."""

@@ -1,0 +1,146 @@
+"""Apache Kafka (KRaft, one node) from Maven Central jars on the machine's Java."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+from string import Template
+
+from aiokafka import AIOKafkaClient  # type: ignore[attr-defined]
+
+from riverbed.errors import StackError
+from riverbed.stack.base import REPO_STACK_DIR, Say, Service, require_tool, run_step
+from riverbed.stack.process import spawn, terminate
+
+MIN_JAVA = 17
+
+
+class Kafka(Service):
+    name = "kafka"
+    marker = "kafka.Kafka"
+
+    @property
+    def host(self) -> str:
+        return self.settings.kafka_host_port[0]
+
+    @property
+    def port(self) -> int:
+        return self.settings.kafka_host_port[1]
+
+    def ports(self) -> list[int]:
+        return [self.port, self.settings.kafka_controller_port]
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.paths.cache / f"kafka-{self.settings.kafka_version}" / "lib"
+
+    @property
+    def home(self) -> Path:
+        return self.paths.data / self.name
+
+    async def healthy(self) -> bool:
+        # aiokafka logs every refused connection at ERROR; a probe expects refusals.
+        quiet = logging.getLogger("aiokafka")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        client = AIOKafkaClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=3000)
+        try:
+            await client.bootstrap()
+            metadata = await client.fetch_all_metadata()
+            return bool(metadata.brokers())
+        except Exception:
+            return False
+        finally:
+            with contextlib.suppress(Exception):
+                await client.close()
+            quiet.setLevel(level)
+
+    def provision(self, say: Say) -> None:
+        java = require_tool("java", fix="install a Java 17+ runtime: apt-get install -y openjdk-17-jre-headless")
+        check_java_version(java)
+        if not (self.lib_dir / ".complete").exists():
+            self._resolve_jars(say)
+        if not (self.home / "data" / "meta.properties").exists():
+            self._format(say, java)
+
+    def _resolve_jars(self, say: Say) -> None:
+        mvn = require_tool("mvn", fix="install Maven: apt-get install -y maven")
+        say(f"kafka: resolving Apache Kafka {self.settings.kafka_version} jars from Maven Central (once)")
+        self.lib_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="lib-", dir=self.lib_dir.parent))
+        run_step(
+            [mvn, "-q", "-B", "-f", str(REPO_STACK_DIR / "kafka" / "pom.xml"),
+             f"-Dkafka.version={self.settings.kafka_version}",
+             "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={staging}"],
+            what="downloading Kafka jars with Maven",
+            fix="check that Maven Central is reachable (proxy settings in ~/.m2/settings.xml), then run again",
+            log_file=self.log_file,
+        )
+        (staging / ".complete").write_text(self.settings.kafka_version)
+        shutil.rmtree(self.lib_dir, ignore_errors=True)
+        staging.rename(self.lib_dir)
+
+    def _java_args(self, java: str, main: str, *args: str, heap: str = "256m") -> list[str]:
+        return [
+            java, f"-Xmx{heap}", "-Xms64m", "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={REPO_STACK_DIR / 'kafka' / 'log4j2.properties'}",
+            f"-Dkafka.logs.file={self.log_file}",
+            "-cp", f"{self.lib_dir}/*", main, *args,
+        ]
+
+    def _format(self, say: Say, java: str) -> None:
+        say("kafka: formatting KRaft storage")
+        data = self.home / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        props = self._write_properties()
+        fix = f"see {self.log_file}; `riverbed stack down --wipe` starts from empty storage"
+        # The same format as `StorageTool random-uuid`, without starting a JVM for it.
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        run_step(
+            self._java_args(java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)),
+            what="formatting Kafka storage", fix=fix, log_file=self.log_file,
+        )
+
+    def _write_properties(self) -> Path:
+        template = Template((REPO_STACK_DIR / "kafka" / "server.properties").read_text())
+        text = template.substitute(
+            host=self.host, port=self.port,
+            controller_port=self.settings.kafka_controller_port,
+            log_dir=self.home / "data",
+        )
+        path = self.home / "server.properties"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def start(self, say: Say) -> int:
+        java = require_tool("java", fix="install a Java 17+ runtime: apt-get install -y openjdk-17-jre-headless")
+        props = self._write_properties()
+        say(f"kafka: starting broker on {self.address}")
+        args = self._java_args(java, self.marker, str(props), heap=self.settings.kafka_heap)
+        return spawn(args, log_file=self.paths.logs / "kafka.stdout.log")
+
+    def stop(self, pid: int | None) -> None:
+        if pid:
+            terminate(pid, self.marker, timeout=30.0)
+
+
+def check_java_version(java: str) -> None:
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    major = int(match.group(1)) if match else 0
+    if major == 1 and match and match.group(2):
+        major = int(match.group(2))
+    if major < MIN_JAVA:
+        raise StackError(
+            f"Kafka 4 needs Java {MIN_JAVA} or newer; found {out.splitlines()[0] if out else 'none'}",
+            fix="install a newer Java: apt-get install -y openjdk-17-jre-headless",
+        )

@@ -1,0 +1,158 @@
+"""``riverbed stack up | down | status``: bring the three services up together.
+
+``up`` is idempotent: a service that already answers (ours or a user's own server) is
+used as is. A failed ``up`` stops everything it started in that call, so nothing is
+left half-started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from dataclasses import dataclass
+
+from riverbed.errors import StackError
+from riverbed.settings import Settings
+from riverbed.stack.base import Say, Service, StackPaths
+from riverbed.stack.ferretdb import FerretDB
+from riverbed.stack.kafka import Kafka
+from riverbed.stack.postgres import Postgres
+from riverbed.stack.process import RunState, pid_alive, port_open, tail
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    address: str
+    state: str  # running | external | stopped | unhealthy
+    managed: bool
+    pid: int | None
+    startup_seconds: float | None
+
+
+class Stack:
+    """The local stack: Kafka, PostgreSQL and FerretDB."""
+
+    def __init__(self, settings: Settings, services: list[Service] | None = None) -> None:
+        self.settings = settings
+        self.paths = StackPaths.from_settings(settings)
+        self.services = services or [
+            Kafka(settings, self.paths),
+            Postgres(settings, self.paths),
+            FerretDB(settings, self.paths),
+        ]
+
+    async def up(self, say: Say) -> list[ServiceStatus]:
+        self.paths.data.mkdir(parents=True, exist_ok=True)
+        started: list[tuple[Service, int]] = []
+        results = await asyncio.gather(
+            *(self._up_one(s, say, started) for s in self.services), return_exceptions=True
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            for service, pid in started:
+                say(f"{service.name}: stopping (up failed)")
+                await asyncio.to_thread(service.stop, pid)
+                RunState.forget(self.paths.run, service.name)
+            if len(errors) == 1 or not all(isinstance(e, StackError) for e in errors):
+                raise errors[0]
+            raise StackError("\n".join(str(e) for e in errors), fix="fix the problems above and run again")
+        return [r for r in results if isinstance(r, ServiceStatus)]
+
+    async def _up_one(self, service: Service, say: Say, started: list[tuple[Service, int]]) -> ServiceStatus:
+        state = RunState.load(self.paths.run, service.name)
+        if await service.healthy():
+            if state is None or not (state.managed and pid_alive(state.pid, service.marker)):
+                state = RunState(service.name, service.address, managed=False)
+                state.save(self.paths.run)
+                say(f"{service.name}: using the server that already answers at {service.address}")
+            else:
+                say(f"{service.name}: already running at {service.address}")
+            return self._status(service, state, healthy=True)
+
+        if state and state.managed and pid_alive(state.pid, service.marker):
+            say(f"{service.name}: process {state.pid} runs but does not answer; restarting it")
+            await asyncio.to_thread(service.stop, state.pid)
+        for port in service.ports():
+            if port_open(service.host, port):
+                raise StackError(
+                    f"{service.name}: port {port} on {service.host} is taken by another program "
+                    f"that does not serve Riverbed's {service.name}",
+                    fix=f"stop that program (`ss -ltnp 'sport = :{port}'` names it) or point "
+                    f"Riverbed's settings for {service.name} at a free port",
+                )
+
+        await asyncio.to_thread(service.provision, say)
+        t0 = time.monotonic()
+        pid = await asyncio.to_thread(service.start, say)
+        started.append((service, pid))
+        state = RunState(service.name, service.address, managed=True, pid=pid,
+                         marker=service.marker, started_at=time.time())
+        state.save(self.paths.run)
+        await self._wait_healthy(service, pid, say)
+        state.startup_seconds = round(time.monotonic() - t0, 2)
+        state.save(self.paths.run)
+        say(f"{service.name}: healthy at {service.address} after {state.startup_seconds:.1f}s")
+        return self._status(service, state, healthy=True)
+
+    async def _wait_healthy(self, service: Service, pid: int, say: Say) -> None:
+        deadline = time.monotonic() + self.settings.stack_start_timeout
+        setup_done = False
+        while time.monotonic() < deadline:
+            if not pid_alive(pid, service.marker):
+                raise StackError(
+                    f"{service.name} exited during start-up; last log lines:\n{tail(service.log_file)}",
+                    fix=f"read {service.log_file}; `riverbed stack down --wipe` clears its data",
+                )
+            if not setup_done and type(service).after_start is not Service.after_start:
+                try:
+                    await service.after_start(say)
+                    setup_done = True
+                except (OSError, ConnectionError):
+                    await asyncio.sleep(0.3)
+                    continue
+            if await service.healthy():
+                return
+            await asyncio.sleep(0.3)
+        raise StackError(
+            f"{service.name} did not become healthy within {self.settings.stack_start_timeout:.0f}s; "
+            f"last log lines:\n{tail(service.log_file)}",
+            fix=f"read {service.log_file}; raise RIVERBED_STACK_START_TIMEOUT on a slow machine",
+        )
+
+    async def down(self, say: Say, *, wipe: bool = False) -> None:
+        for service in reversed(self.services):
+            state = RunState.load(self.paths.run, service.name)
+            if state and state.managed:
+                say(f"{service.name}: stopping")
+                await asyncio.to_thread(service.stop, state.pid)
+            elif state:
+                say(f"{service.name}: external server at {state.address}, left running")
+            RunState.forget(self.paths.run, service.name)
+            if wipe:
+                service.wipe()
+        if wipe:
+            say(f"removing {self.paths.data}")
+            shutil.rmtree(self.paths.data, ignore_errors=True)
+
+    async def status(self) -> list[ServiceStatus]:
+        checks = await asyncio.gather(*(s.healthy() for s in self.services))
+        out = []
+        for service, healthy in zip(self.services, checks, strict=True):
+            state = RunState.load(self.paths.run, service.name)
+            out.append(self._status(service, state, healthy=healthy))
+        return out
+
+    def _status(self, service: Service, state: RunState | None, *, healthy: bool) -> ServiceStatus:
+        managed = bool(state and state.managed)
+        alive = bool(state and managed and pid_alive(state.pid, service.marker))
+        if healthy:
+            label = "running" if alive else "external"
+        else:
+            label = "unhealthy" if alive else "stopped"
+        return ServiceStatus(
+            name=service.name, address=service.address, state=label, managed=managed,
+            pid=state.pid if state else None,
+            startup_seconds=state.startup_seconds if state and managed else None,
+        )

@@ -1,0 +1,102 @@
+"""Every event contract Riverbed knows, looked up by (type, version).
+
+Decoding asks the registry which model a message's headers name; an unknown pair is a
+permanent error (:class:`UnknownEventType` / :class:`UnknownEventVersion`), so the
+message goes to the dead-letter topic. Adding a contract is one line in
+:data:`PAYLOADS`; adding a version is a new class next to the old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
+from schemas.base import Payload
+from schemas.envelope import Envelope, envelope_model
+from schemas.errors import UnknownEventType, UnknownEventVersion
+from schemas.inventory import StockAdjusted, StockLow, StockReceived, StockReleased, StockReserved
+from schemas.orders import OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected
+from schemas.viewing import (
+    PlaybackCompleted,
+    PlaybackHeartbeat,
+    PlaybackPaused,
+    PlaybackResumed,
+    PlaybackStarted,
+    PlaybackStopped,
+)
+
+PAYLOADS: tuple[type[Payload], ...] = (
+    OrderPlaced,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderRejected,
+    StockReceived,
+    StockAdjusted,
+    StockReserved,
+    StockReleased,
+    StockLow,
+    PlaybackStarted,
+    PlaybackHeartbeat,
+    PlaybackPaused,
+    PlaybackResumed,
+    PlaybackStopped,
+    PlaybackCompleted,
+)
+
+
+class Registry:
+    """A read-only map from (event type, version) to payload and envelope models."""
+
+    def __init__(self, payloads: Iterable[type[Payload]]) -> None:
+        self._payloads: dict[tuple[str, int], type[Payload]] = {}
+        self._envelopes: dict[tuple[str, int], type[Envelope[Any]]] = {}
+        self._versions: dict[str, list[int]] = {}
+        for payload in payloads:
+            key = (payload.EVENT_TYPE, payload.EVENT_VERSION)
+            if key in self._payloads:
+                raise ValueError(f"{key[0]} v{key[1]} is registered twice")
+            self._payloads[key] = payload
+            self._envelopes[key] = envelope_model(payload)
+            self._versions.setdefault(payload.EVENT_TYPE, []).append(payload.EVENT_VERSION)
+        for versions in self._versions.values():
+            versions.sort()
+
+    def get(self, event_type: str, version: int) -> type[Payload]:
+        """The payload model of (type, version); raises an ``Unknown*`` error."""
+        payload = self._payloads.get((event_type, version))
+        if payload is None:
+            self._raise_unknown(event_type, version)
+        return payload
+
+    def envelope(self, event_type: str, version: int) -> type[Envelope[Any]]:
+        """The concrete envelope model of (type, version); raises like :meth:`get`."""
+        envelope = self._envelopes.get((event_type, version))
+        if envelope is None:
+            self._raise_unknown(event_type, version)
+        return envelope
+
+    def versions(self, event_type: str) -> tuple[int, ...]:
+        """The registered versions of a type, oldest first; raises ``UnknownEventType``."""
+        if event_type not in self._versions:
+            raise UnknownEventType(event_type)
+        return tuple(self._versions[event_type])
+
+    def latest(self, event_type: str) -> type[Payload]:
+        """The newest registered version of a type: the one producers should emit."""
+        return self.get(event_type, self.versions(event_type)[-1])
+
+    def all(self) -> tuple[type[Payload], ...]:
+        """Every registered payload model, sorted by (type, version)."""
+        return tuple(self._payloads[key] for key in sorted(self._payloads))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._payloads
+
+    def _raise_unknown(self, event_type: str, version: int) -> NoReturn:
+        known = self._versions.get(event_type)
+        if known is None:
+            raise UnknownEventType(event_type)
+        raise UnknownEventVersion(event_type, version, known)
+
+
+registry = Registry(PAYLOADS)

@@ -1,0 +1,325 @@
+"""The Docker path: docker-compose.yml, the Dockerfile and .dockerignore keep their shape.
+
+No Docker engine runs in CI, so these tests read the files instead of starting them. The
+compose file is not checked with ``docker compose config`` because the CI machine has the
+docker client without the compose plugin.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from riverbed.settings import DEV_PASSWORDS, Settings
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+
+INFRA_IMAGES = {"kafka": "apache/kafka:4.0.0", "postgres": "postgres:16", "mongo": "mongo:7"}
+INFRA_HEALTH_COMMANDS = {
+    "kafka": "kafka-broker-api-versions.sh",
+    "postgres": "pg_isready",
+    "mongo": "mongosh",
+}
+APP_COMMANDS = {
+    "migrate": ["migrate"],
+    "worker-orders": ["worker", "orders"],
+    "worker-inventory": ["worker", "inventory"],
+    "worker-viewing": ["worker", "viewing"],
+    "gateway": ["gateway", "--host", "0.0.0.0", "--port", "8000"],
+    "dashboard": ["dashboard", "--host", "0.0.0.0", "--port", "8080"],
+    "simulator": ["simulate", "--duration", "0", "--rate", "200", "--via", "gateway"],
+}
+LONG_RUNNING = sorted(set(APP_COMMANDS) - {"migrate"})
+PUBLISHED_PORTS = [
+    ("kafka", 9094),
+    ("postgres", 5432),
+    ("mongo", 27017),
+    ("gateway", 8000),
+    ("dashboard", 8080),
+]
+
+# ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}; `$$` is a literal dollar.
+SUBSTITUTION = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
+URL_PASSWORD = re.compile(r"://[^/\s:@]*:(?P<password>[^@\s/]+)@")
+
+
+def _compose_text() -> str:
+    return COMPOSE_FILE.read_text(encoding="utf-8")
+
+
+def _compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(_compose_text())
+    return loaded
+
+
+def _service(name: str) -> dict[str, Any]:
+    service: dict[str, Any] = _compose()["services"][name]
+    return service
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(key): str(value) for key, value in env.items()}
+
+
+def _published_ports(service: dict[str, Any]) -> set[int]:
+    """Host ports of a service, from short (``[ip:]host:container``) or long syntax."""
+    ports: set[int] = set()
+    for entry in service.get("ports", []):
+        if isinstance(entry, dict):
+            ports.add(int(entry["published"]))
+            continue
+        parts = str(entry).split("/")[0].split(":")
+        if len(parts) >= 2:
+            ports.add(int(parts[-2]))
+    return ports
+
+
+def _without_substitutions(text: str) -> str:
+    return SUBSTITUTION.sub("", text.replace("$$", ""))
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    lines = [
+        line
+        for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()
+        if not line.lstrip().startswith("#")
+    ]
+    joined = re.sub(r"\\\s*\n", " ", "\n".join(lines))
+    instructions = []
+    for line in joined.splitlines():
+        if line.strip():
+            keyword, _, args = line.strip().partition(" ")
+            instructions.append((keyword.upper(), " ".join(args.split())))
+    return instructions
+
+
+def _final_stage() -> list[tuple[str, str]]:
+    instructions = _dockerfile_instructions()
+    last_from = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM")
+    return instructions[last_from:]
+
+
+# --- infrastructure ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "image"), sorted(INFRA_IMAGES.items()))
+def test_infra_service_uses_official_image(name: str, image: str) -> None:
+    assert _service(name)["image"] == image
+
+
+@pytest.mark.parametrize(("name", "command"), sorted(INFRA_HEALTH_COMMANDS.items()))
+def test_infra_service_has_healthcheck(name: str, command: str) -> None:
+    test = _service(name)["healthcheck"]["test"]
+    assert isinstance(test, list)
+    assert test[0] in {"CMD", "CMD-SHELL"}
+    assert command in " ".join(test[1:])
+
+
+@pytest.mark.parametrize("name", sorted(INFRA_IMAGES))
+def test_infra_service_keeps_data_in_named_volume(name: str) -> None:
+    declared = set(_compose().get("volumes") or {})
+    sources = {str(volume).split(":")[0] for volume in _service(name).get("volumes", [])}
+    assert sources & declared, f"{name} has no named volume"
+
+
+@pytest.mark.parametrize(("name", "port"), PUBLISHED_PORTS)
+def test_expected_port_is_published(name: str, port: int) -> None:
+    assert port in _published_ports(_service(name))
+
+
+def test_kafka_runs_single_node_kraft() -> None:
+    env = _environment(_service("kafka"))
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_CONTROLLER_LISTENER_NAMES"] in env["KAFKA_LISTENERS"]
+    assert env["KAFKA_NUM_PARTITIONS"] == "4"
+    assert env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == "0"
+    replication = [key for key in env if key.endswith("REPLICATION_FACTOR")]
+    assert replication
+    assert all(env[key] == "1" for key in replication)
+    # KRaft refuses a cluster id that is not a base64url-encoded 16-byte UUID.
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", env["CLUSTER_ID"])
+
+
+def test_postgres_and_mongo_require_a_password() -> None:
+    assert _environment(_service("postgres"))["POSTGRES_PASSWORD"]
+    assert _environment(_service("mongo"))["MONGO_INITDB_ROOT_PASSWORD"]
+
+
+# --- app services -----------------------------------------------------------------------
+
+
+def test_app_services_are_the_expected_ones() -> None:
+    apps = {name for name, service in _compose()["services"].items() if "build" in service}
+    assert apps == set(APP_COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(APP_COMMANDS))
+def test_app_service_builds_from_repo_dockerfile(name: str) -> None:
+    build = _service(name)["build"]
+    if isinstance(build, str):
+        build = {"context": build}
+    assert build["context"] == "."
+    assert build.get("dockerfile", "Dockerfile") == "Dockerfile"
+
+
+@pytest.mark.parametrize("name", sorted(APP_COMMANDS))
+def test_app_service_waits_for_healthy_infra(name: str) -> None:
+    depends_on = _service(name)["depends_on"]
+    for infra in INFRA_IMAGES:
+        assert depends_on[infra]["condition"] == "service_healthy"
+
+
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_long_running_service_waits_for_migrate(name: str) -> None:
+    assert _service(name)["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+
+
+def test_migrate_runs_once() -> None:
+    assert _service("migrate")["restart"] == "no"
+
+
+@pytest.mark.parametrize(("name", "command"), sorted(APP_COMMANDS.items()))
+def test_app_service_command(name: str, command: list[str]) -> None:
+    assert _service(name)["command"] == command
+
+
+def test_only_the_simulator_needs_the_demo_profile() -> None:
+    profiled = {name for name, svc in _compose()["services"].items() if svc.get("profiles")}
+    assert profiled == {"simulator"}
+    assert _service("simulator")["profiles"] == ["demo"]
+
+
+def test_gateway_healthcheck_calls_healthz() -> None:
+    test = _service("gateway")["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert "/healthz" in test[3]
+
+
+@pytest.mark.parametrize("name", sorted(APP_COMMANDS))
+def test_app_service_uses_the_in_network_kafka_listener(name: str) -> None:
+    bootstrap = _environment(_service(name))["RIVERBED_KAFKA_BOOTSTRAP"]
+    advertised = _environment(_service("kafka"))["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    by_address = {listener.split("://", 1)[1]: listener for listener in advertised}
+    assert bootstrap == "kafka:9092"
+    assert bootstrap in by_address, "not an advertised listener of the broker"
+
+
+@pytest.mark.parametrize("name", sorted(APP_COMMANDS))
+def test_app_service_gets_every_connection_setting(name: str) -> None:
+    env = _environment(_service(name))
+    for key in ("POSTGRES_DSN", "POSTGRES_OWNER_DSN", "MONGO_URI", "MONGO_DB", "ENVIRONMENT"):
+        assert f"RIVERBED_{key}" in env
+
+
+def test_every_riverbed_variable_is_a_settings_field() -> None:
+    names = set(re.findall(r"\bRIVERBED_[A-Z0-9_]+\b", _compose_text()))
+    assert names
+    unknown = sorted(
+        n for n in names if n.removeprefix("RIVERBED_").lower() not in Settings.model_fields
+    )
+    assert not unknown, f"not fields of riverbed.settings.Settings: {unknown}"
+
+
+# --- secrets ----------------------------------------------------------------------------
+
+
+def test_password_defaults_are_the_known_demo_values() -> None:
+    defaults: dict[str, set[str]] = {}
+    for match in SUBSTITUTION.finditer(_compose_text().replace("$$", "")):
+        if match["op"] in {":-", "-"}:
+            defaults.setdefault(match["name"], set()).add(match["arg"])
+    for name, values in defaults.items():
+        # One default per variable, or the database and the DSN would disagree.
+        assert len(values) == 1, f"{name} has different defaults: {sorted(values)}"
+        if "PASSWORD" in name:
+            assert values <= DEV_PASSWORDS, f"{name} defaults to a non-demo value"
+
+
+def test_no_literal_password_outside_substitutions() -> None:
+    literal = _without_substitutions(_compose_text())
+    assert not URL_PASSWORD.search(literal), "a URL carries a literal password"
+    for name, service in _compose()["services"].items():
+        for key, value in _environment(service).items():
+            if re.search(r"PASSWORD|SECRET", key):
+                assert not _without_substitutions(value), f"{name}.{key} is a literal"
+
+
+# --- Dockerfile -------------------------------------------------------------------------
+
+
+def test_dockerfile_builds_on_python_slim() -> None:
+    instructions = _dockerfile_instructions()
+    args = {
+        name: default
+        for keyword, value in instructions
+        if keyword == "ARG" and "=" in value
+        for name, default in [value.split("=", 1)]
+    }
+    for keyword, value in instructions:
+        if keyword == "FROM":
+            image = SUBSTITUTION.sub(lambda m: args.get(m["name"], ""), value.split()[0])
+            assert image == "python:3.11-slim"
+
+
+def test_dockerfile_installs_uv_from_pypi_and_syncs_the_frozen_lock() -> None:
+    runs = [value for keyword, value in _dockerfile_instructions() if keyword == "RUN"]
+    assert any(re.search(r"pip install .*\buv\b", run) for run in runs)
+    syncs = [run for run in runs if "uv sync" in run]
+    assert syncs
+    assert all("--frozen" in run and "--no-dev" in run for run in syncs)
+
+
+def test_dockerfile_installs_dependencies_before_copying_the_source() -> None:
+    instructions = _dockerfile_instructions()
+    lock_copy = next(i for i, (k, v) in enumerate(instructions) if k == "COPY" and "uv.lock" in v)
+    deps_sync = next(
+        i
+        for i, (k, v) in enumerate(instructions)
+        if k == "RUN" and "uv sync" in v and "--no-install-project" in v
+    )
+    source_copy = next(
+        i for i, (k, v) in enumerate(instructions) if k == "COPY" and "riverbed/" in v
+    )
+    assert lock_copy < deps_sync < source_copy
+    copied = " ".join(v for k, v in instructions if k == "COPY")
+    for package in ("riverbed/", "schemas/", "producers/", "processors/", "stores/"):
+        assert package in copied
+    assert "stack/" not in copied
+
+
+def test_dockerfile_runs_as_non_root() -> None:
+    users = [value for keyword, value in _final_stage() if keyword == "USER"]
+    assert users, "the final stage has no USER line"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+
+
+def test_dockerfile_entrypoint_is_the_riverbed_command() -> None:
+    final = _final_stage()
+    assert ("ENTRYPOINT", '["riverbed"]') in final
+    env = " ".join(value for keyword, value in final if keyword == "ENV")
+    assert "/app/.venv/bin" in env
+
+
+def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
+    patterns = {
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".venv", ".riverbed", ".git", ".env"} <= patterns
+    assert any("__pycache__" in pattern for pattern in patterns)
