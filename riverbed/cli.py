@@ -14,6 +14,7 @@ from riverbed import __version__
 COMMAND_MODULES: dict[str, str] = {
     "stack": "riverbed.commands.stack",
     "smoke": "riverbed.commands.smoke",
+    "demo": "riverbed.commands.demo",
     "schemas": "riverbed.commands.schemas",
 }
 

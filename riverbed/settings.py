@@ -51,6 +51,30 @@ class Settings(BaseSettings):
     mongo_db: str = "riverbed"
     ferretdb_version: str = "v1.24.2"
 
+    # Publisher (producers/publisher.py)
+    publisher_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "gzip"
+    publisher_linger_ms: int = Field(5, ge=0)
+    publisher_batch_bytes: int = Field(256 * 1024, ge=1024)
+    publisher_max_pending: int = Field(20_000, ge=1, description="events awaiting broker ack")
+    publisher_send_timeout_s: float = Field(30.0, gt=0, description="deadline for an ack")
+
+    # HTTP gateway (producers/gateway)
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    gateway_url: str = Field("http://127.0.0.1:8000", description="used by `simulate --via gateway`")
+    gateway_api_key: SecretStr | None = Field(None, description="a bootstrap key accepted by the gateway")
+    gateway_keys_file: Path = Path(".riverbed/api-keys.json")
+    gateway_max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    gateway_max_batch: int = Field(1000, ge=1)
+    gateway_rate_per_s: float = Field(2000.0, gt=0, description="per-key token refill rate")
+    gateway_rate_burst: int = Field(4000, ge=1, description="per-key bucket size")
+
+    # Stream processors (processors/)
+    sink_batch_size: int = Field(500, ge=1, description="flush after this many events")
+    sink_flush_ms: int = Field(200, ge=1, description="... or after this long")
+    low_stock_threshold: int = Field(5, ge=0, description="default per-SKU alert threshold")
+    metrics_port: int = Field(0, ge=0, description="Prometheus /metrics of a worker; 0 = off")
+
     # Where the local stack keeps data (git-ignored) and downloads (outside the repo)
     data_dir: Path = Path(".riverbed")
     cache_dir: Path = Field(default_factory=_default_cache_dir)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Generic, Literal, TypeVar, cast
+from typing import Annotated, Any, Generic, Literal, TypeVar, cast
 from uuid import UUID, uuid4
 
 from pydantic import AfterValidator, Field, StringConstraints, create_model, model_validator
@@ -72,13 +72,16 @@ class Envelope(Contract, Generic[P]):
 @cache
 def envelope_model(payload_cls: type[P]) -> type[Envelope[P]]:
     """The concrete envelope class for one payload class (built once, then cached)."""
-    model = create_model(  # type: ignore[call-overload]
+    # Literals of runtime values: a static checker cannot follow, the model can.
+    type_literal: Any = Literal[payload_cls.EVENT_TYPE]
+    version_literal: Any = Literal[payload_cls.EVENT_VERSION]
+    model = create_model(
         f"{payload_cls.__name__}Envelope",
         __base__=Envelope[payload_cls],  # type: ignore[valid-type]
         __module__=__name__,
         __doc__=f"The envelope of {payload_cls.EVENT_TYPE} v{payload_cls.EVENT_VERSION}.",
-        type=(Literal[payload_cls.EVENT_TYPE], ...),
-        version=(Literal[payload_cls.EVENT_VERSION], ...),
+        type=(type_literal, ...),
+        version=(version_literal, ...),
     )
     return cast("type[Envelope[P]]", model)
 
@@ -94,15 +97,13 @@ def new_event(
 ) -> Envelope[P]:
     """Wrap a payload in a fresh envelope: new id, now (UTC), its type, version and key."""
     return envelope_model(type(payload))(
-        event_id=event_id or uuid4(),
+        event_id=uuid4() if event_id is None else event_id,
         type=payload.EVENT_TYPE,
         version=payload.EVENT_VERSION,
-        occurred_at=occurred_at or datetime.now(UTC),
+        occurred_at=datetime.now(UTC) if occurred_at is None else occurred_at,
         source=source,
         key=key_for(payload),
         correlation_id=correlation_id,
         traceparent=traceparent,
         payload=payload,
     )
-
-

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 SKU_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -36,9 +36,16 @@ NonNegativeCount = Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY)]
 StockDelta = Annotated[int, Field(strict=True, ge=-MAX_QUANTITY, le=MAX_QUANTITY)]
 # Negative when adjustments left a store oversold: a reading, not a request.
 StockLevel = Annotated[int, Field(strict=True, ge=-MAX_QUANTITY, le=MAX_QUANTITY)]
-PositionSeconds = Annotated[
-    float, Field(strict=True, ge=0, le=MAX_POSITION_S, allow_inf_nan=False)
-]
+PositionSeconds = Annotated[float, Field(strict=True, ge=0, le=MAX_POSITION_S, allow_inf_nan=False)]
+
+
+_CENT = Decimal("0.01")
+
+
+def _to_cents(value: Decimal) -> Decimal:
+    # One spelling per amount ("10" and "1E+1" both become "10.00", "-0" becomes "0.00"),
+    # so what we write always matches the published pattern below.
+    return value.copy_abs().quantize(_CENT)
 
 
 def _money_schema(max_digits: int, decimal_places: int) -> WithJsonSchema:
@@ -55,6 +62,14 @@ def _money_schema(max_digits: int, decimal_places: int) -> WithJsonSchema:
 
 
 UnitPrice = Annotated[
-    Decimal, Field(ge=0, max_digits=12, decimal_places=2), _money_schema(12, 2)
+    Decimal,
+    Field(ge=0, max_digits=12, decimal_places=2),
+    AfterValidator(_to_cents),
+    _money_schema(12, 2),
 ]
-Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), _money_schema(14, 2)]
+Amount = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=14, decimal_places=2),
+    AfterValidator(_to_cents),
+    _money_schema(14, 2),
+]

@@ -2,18 +2,24 @@
 
 Decoding asks the registry which model a message's headers name; an unknown pair is a
 permanent error (:class:`UnknownEventType` / :class:`UnknownEventVersion`), so the
-message goes to the dead-letter topic. Adding a contract is one line in
-:data:`PAYLOADS`; adding a version is a new class next to the old one.
+message goes to the dead-letter topic. Adding a contract is a line in :data:`PAYLOADS`
+and, for a new type, one in ``schemas.topics``; a new version is a new class next to the
+old one (its topic and key rule stay those of its type).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from typing import Any, NoReturn
+from functools import cached_property
+from typing import Annotated, Any, NoReturn, Union
+
+from pydantic import Discriminator, Tag, TypeAdapter
 
 from schemas.base import Payload
 from schemas.envelope import Envelope, envelope_model
 from schemas.errors import UnknownEventType, UnknownEventVersion
+from schemas.fields import EVENT_TYPE_PATTERN
 from schemas.inventory import StockAdjusted, StockLow, StockReceived, StockReleased, StockReserved
 from schemas.orders import OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected
 from schemas.viewing import (
@@ -53,6 +59,8 @@ class Registry:
         self._versions: dict[str, list[int]] = {}
         for payload in payloads:
             key = (payload.EVENT_TYPE, payload.EVENT_VERSION)
+            if re.fullmatch(EVENT_TYPE_PATTERN, key[0]) is None or key[1] < 1:
+                raise ValueError(f"{payload.__name__}: bad event type or version {key}")
             if key in self._payloads:
                 raise ValueError(f"{key[0]} v{key[1]} is registered twice")
             self._payloads[key] = payload
@@ -89,6 +97,27 @@ class Registry:
         """Every registered payload model, sorted by (type, version)."""
         return tuple(self._payloads[key] for key in sorted(self._payloads))
 
+    @cached_property
+    def any_envelope(self) -> TypeAdapter[Envelope[Any]]:
+        """Parse any registered envelope to its concrete model, picked by (type, version).
+
+        For pydantic contexts that take "any event" (a request body, a test fixture);
+        Kafka consumers use ``schemas.wire.decode``, which reads the headers first.
+        """
+        members = tuple(
+            Annotated[model, Tag(_tag_of(*key))] for key, model in sorted(self._envelopes.items())
+        )
+        union: Any = Annotated[
+            Union[members],  # noqa: UP007 - a runtime tuple of members needs Union[...]
+            Discriminator(
+                _tag,
+                custom_error_type="unknown_event",
+                custom_error_message="no contract for this (type, version)",
+            ),
+        ]
+        adapter: TypeAdapter[Envelope[Any]] = TypeAdapter(union)
+        return adapter
+
     def __contains__(self, key: object) -> bool:
         return key in self._payloads
 
@@ -97,6 +126,21 @@ class Registry:
         if known is None:
             raise UnknownEventType(event_type)
         raise UnknownEventVersion(event_type, version, known)
+
+
+def _tag_of(event_type: object, version: object) -> str:
+    return f"{event_type}.v{version}"
+
+
+def _tag(value: Any) -> str | None:
+    """The discriminator of a raw or built envelope: ``order.placed.v1``."""
+    if isinstance(value, dict):
+        event_type, version = value.get("type"), value.get("version")
+    else:
+        event_type, version = getattr(value, "type", None), getattr(value, "version", None)
+    if event_type is None or version is None:
+        return None
+    return _tag_of(event_type, version)
 
 
 registry = Registry(PAYLOADS)

@@ -7,7 +7,6 @@ player's bounded free-form ``context`` (see ``schemas.context``). All travel key
 
 from __future__ import annotations
 
-
 from pydantic import Field
 
 from schemas.base import Payload

@@ -106,5 +106,7 @@ def run_step(args: list[str], *, what: str, fix: str, log_file: Path, **kwargs: 
         log.write(f"$ {' '.join(args)}\n{proc.stdout}{proc.stderr}\n")
     if proc.returncode != 0:
         out = (proc.stderr or proc.stdout).strip().splitlines()[-12:]
-        raise StackError(f"{what} failed (exit {proc.returncode}):\n    " + "\n    ".join(out), fix=fix)
+        raise StackError(
+            f"{what} failed (exit {proc.returncode}):\n    " + "\n    ".join(out), fix=fix
+        )
     return str(proc.stdout)

@@ -57,11 +57,15 @@ class FerretDB(Service):
         version = self.settings.ferretdb_version
         say(f"ferretdb: building FerretDB {version} from its Go module (once, about a minute)")
         fix = "check that the Go module proxy is reachable (GOPROXY), then run again"
-        info = json.loads(run_step(
-            [go, "mod", "download", "-json", f"{MODULE}@{version}"],
-            what="downloading the FerretDB module", fix=fix, log_file=self.log_file,
-            cwd=tempfile.gettempdir(),
-        ))
+        info = json.loads(
+            run_step(
+                [go, "mod", "download", "-json", f"{MODULE}@{version}"],
+                what="downloading the FerretDB module",
+                fix=fix,
+                log_file=self.log_file,
+                cwd=tempfile.gettempdir(),
+            )
+        )
         self.binary.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="ferretdb-src-") as tmp:
             src = Path(tmp) / "src"
@@ -73,8 +77,11 @@ class FerretDB(Service):
             staging = self.binary.with_suffix(".tmp")
             run_step(
                 [go, "build", "-buildvcs=false", "-o", str(staging), "./cmd/ferretdb"],
-                what="building FerretDB", fix=fix, log_file=self.log_file,
-                cwd=src, env={**os.environ, "CGO_ENABLED": "0"},
+                what="building FerretDB",
+                fix=fix,
+                log_file=self.log_file,
+                cwd=src,
+                env={**os.environ, "CGO_ENABLED": "0"},
             )
             staging.rename(self.binary)
 
@@ -84,9 +91,14 @@ class FerretDB(Service):
         say(f"ferretdb: starting on {self.address} (SQLite backend in {data})")
         return spawn(
             [
-                str(self.binary), "--handler=sqlite", f"--sqlite-url=file:{data}/",
-                f"--listen-addr={self.address}", "--state-dir=-", "--debug-addr=-",
-                "--telemetry=disable", "--log-level=warn",
+                str(self.binary),
+                "--handler=sqlite",
+                f"--sqlite-url=file:{data}/",
+                f"--listen-addr={self.address}",
+                "--state-dir=-",
+                "--debug-addr=-",
+                "--telemetry=disable",
+                "--log-level=warn",
             ],
             log_file=self.log_file,
         )

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from string import Template
 
-from aiokafka import AIOKafkaClient  # type: ignore[attr-defined]
+from aiokafka import AIOKafkaClient
 
 from riverbed.errors import StackError
 from riverbed.stack.base import REPO_STACK_DIR, Say, Service, require_tool, run_step
@@ -50,7 +50,9 @@ class Kafka(Service):
         quiet = logging.getLogger("aiokafka")
         level = quiet.level
         quiet.setLevel(logging.CRITICAL)
-        client = AIOKafkaClient(bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=3000)
+        client = AIOKafkaClient(
+            bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=3000
+        )
         try:
             await client.bootstrap()
             metadata = await client.fetch_all_metadata()
@@ -63,7 +65,9 @@ class Kafka(Service):
             quiet.setLevel(level)
 
     def provision(self, say: Say) -> None:
-        java = require_tool("java", fix="install a Java 17+ runtime: apt-get install -y openjdk-17-jre-headless")
+        java = require_tool(
+            "java", fix="install a Java 17+ runtime: apt-get install -y openjdk-17-jre-headless"
+        )
         check_java_version(java)
         if not (self.lib_dir / ".complete").exists():
             self._resolve_jars(say)
@@ -72,13 +76,23 @@ class Kafka(Service):
 
     def _resolve_jars(self, say: Say) -> None:
         mvn = require_tool("mvn", fix="install Maven: apt-get install -y maven")
-        say(f"kafka: resolving Apache Kafka {self.settings.kafka_version} jars from Maven Central (once)")
+        say(
+            f"kafka: resolving Apache Kafka {self.settings.kafka_version} jars from Maven Central (once)"
+        )
         self.lib_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="lib-", dir=self.lib_dir.parent))
         run_step(
-            [mvn, "-q", "-B", "-f", str(REPO_STACK_DIR / "kafka" / "pom.xml"),
-             f"-Dkafka.version={self.settings.kafka_version}",
-             "dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={staging}"],
+            [
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(REPO_STACK_DIR / "kafka" / "pom.xml"),
+                f"-Dkafka.version={self.settings.kafka_version}",
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={staging}",
+            ],
             what="downloading Kafka jars with Maven",
             fix="check that Maven Central is reachable (proxy settings in ~/.m2/settings.xml), then run again",
             log_file=self.log_file,
@@ -89,11 +103,17 @@ class Kafka(Service):
 
     def _java_args(self, java: str, main: str, *args: str, heap: str = "256m") -> list[str]:
         return [
-            java, f"-Xmx{heap}", "-Xms64m", "-XX:+UseG1GC",
+            java,
+            f"-Xmx{heap}",
+            "-Xms64m",
+            "-XX:+UseG1GC",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={REPO_STACK_DIR / 'kafka' / 'log4j2.properties'}",
             f"-Dkafka.logs.file={self.log_file}",
-            "-cp", f"{self.lib_dir}/*", main, *args,
+            "-cp",
+            f"{self.lib_dir}/*",
+            main,
+            *args,
         ]
 
     def _format(self, say: Say, java: str) -> None:
@@ -105,14 +125,19 @@ class Kafka(Service):
         # The same format as `StorageTool random-uuid`, without starting a JVM for it.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         run_step(
-            self._java_args(java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)),
-            what="formatting Kafka storage", fix=fix, log_file=self.log_file,
+            self._java_args(
+                java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)
+            ),
+            what="formatting Kafka storage",
+            fix=fix,
+            log_file=self.log_file,
         )
 
     def _write_properties(self) -> Path:
         template = Template((REPO_STACK_DIR / "kafka" / "server.properties").read_text())
         text = template.substitute(
-            host=self.host, port=self.port,
+            host=self.host,
+            port=self.port,
             controller_port=self.settings.kafka_controller_port,
             log_dir=self.home / "data",
         )
@@ -122,7 +147,9 @@ class Kafka(Service):
         return path
 
     def start(self, say: Say) -> int:
-        java = require_tool("java", fix="install a Java 17+ runtime: apt-get install -y openjdk-17-jre-headless")
+        java = require_tool(
+            "java", fix="install a Java 17+ runtime: apt-get install -y openjdk-17-jre-headless"
+        )
         props = self._write_properties()
         say(f"kafka: starting broker on {self.address}")
         args = self._java_args(java, self.marker, str(props), heap=self.settings.kafka_heap)

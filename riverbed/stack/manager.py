@@ -57,10 +57,14 @@ class Stack:
                 RunState.forget(self.paths.run, service.name)
             if len(errors) == 1 or not all(isinstance(e, StackError) for e in errors):
                 raise errors[0]
-            raise StackError("\n".join(str(e) for e in errors), fix="fix the problems above and run again")
+            raise StackError(
+                "\n".join(str(e) for e in errors), fix="fix the problems above and run again"
+            )
         return [r for r in results if isinstance(r, ServiceStatus)]
 
-    async def _up_one(self, service: Service, say: Say, started: list[tuple[Service, int]]) -> ServiceStatus:
+    async def _up_one(
+        self, service: Service, say: Say, started: list[tuple[Service, int]]
+    ) -> ServiceStatus:
         state = RunState.load(self.paths.run, service.name)
         if await service.healthy():
             if state is None or not (state.managed and pid_alive(state.pid, service.marker)):
@@ -87,8 +91,14 @@ class Stack:
         t0 = time.monotonic()
         pid = await asyncio.to_thread(service.start, say)
         started.append((service, pid))
-        state = RunState(service.name, service.address, managed=True, pid=pid,
-                         marker=service.marker, started_at=time.time())
+        state = RunState(
+            service.name,
+            service.address,
+            managed=True,
+            pid=pid,
+            marker=service.marker,
+            started_at=time.time(),
+        )
         state.save(self.paths.run)
         await self._wait_healthy(service, pid, say)
         state.startup_seconds = round(time.monotonic() - t0, 2)
@@ -152,7 +162,10 @@ class Stack:
         else:
             label = "unhealthy" if alive else "stopped"
         return ServiceStatus(
-            name=service.name, address=service.address, state=label, managed=managed,
+            name=service.name,
+            address=service.address,
+            state=label,
+            managed=managed,
             pid=state.pid if state else None,
             startup_seconds=state.startup_seconds if state and managed else None,
         )

@@ -114,18 +114,29 @@ class Postgres(Service):
             self._apt_install(say)
             bindir = find_bindir()
             if bindir is None:
-                raise StackError("apt-get installed postgresql but no initdb was found",
-                                 fix="check `dpkg -L postgresql-common` and /usr/lib/postgresql")
+                raise StackError(
+                    "apt-get installed postgresql but no initdb was found",
+                    fix="check `dpkg -L postgresql-common` and /usr/lib/postgresql",
+                )
         if (self.cluster_dir / "PG_VERSION").exists():
             return
         say(f"postgres: creating a cluster in {self.cluster_dir}")
         self.cluster_dir.mkdir(parents=True, exist_ok=True)
         self._own(self.cluster_dir.parent)
         run_step(
-            self._cmd(str(bindir / "initdb"), "-D", str(self.cluster_dir), "-U", SUPERUSER,
-                      "--auth-local=trust", "--auth-host=scram-sha-256",
-                      "--encoding=UTF8", "--locale=C"),
-            what="initdb", fix="see the log; `riverbed stack down --wipe` starts afresh",
+            self._cmd(
+                str(bindir / "initdb"),
+                "-D",
+                str(self.cluster_dir),
+                "-U",
+                SUPERUSER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+            ),
+            what="initdb",
+            fix="see the log; `riverbed stack down --wipe` starts afresh",
             log_file=self.log_file,
         )
 
@@ -133,15 +144,35 @@ class Postgres(Service):
         say("postgres: installing Debian's postgresql package (once)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         fix = "check that Debian's package mirror is reachable, then run again"
-        run_step(["apt-get", "update", "-q"], what="apt-get update", fix=fix,
-                 log_file=self.log_file, env=env)
-        run_step(["apt-get", "install", "-y", "-q", "postgresql"], what="apt-get install postgresql",
-                 fix=fix, log_file=self.log_file, env=env)
+        run_step(
+            ["apt-get", "update", "-q"],
+            what="apt-get update",
+            fix=fix,
+            log_file=self.log_file,
+            env=env,
+        )
+        run_step(
+            ["apt-get", "install", "-y", "-q", "postgresql"],
+            what="apt-get install postgresql",
+            fix=fix,
+            log_file=self.log_file,
+            env=env,
+        )
         # The package may start its own 'main' cluster on 5432; Riverbed runs its own.
         for conf in Path("/etc/postgresql").glob("*/main"):
             with contextlib.suppress(Exception):
-                run_step(["pg_ctlcluster", "--skip-systemctl-redirect", conf.parent.name, "main", "stop"],
-                         what="stopping Debian's default cluster", fix="", log_file=self.log_file)
+                run_step(
+                    [
+                        "pg_ctlcluster",
+                        "--skip-systemctl-redirect",
+                        conf.parent.name,
+                        "main",
+                        "stop",
+                    ],
+                    what="stopping Debian's default cluster",
+                    fix="",
+                    log_file=self.log_file,
+                )
 
     def _own(self, path: Path) -> None:
         if self.as_root:
@@ -160,28 +191,53 @@ class Postgres(Service):
         say(f"postgres: starting on {self.address}")
         options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses={self.host}"
         run_step(
-            self._cmd(str(bindir / "pg_ctl"), "-D", str(self.cluster_dir), "-l", str(server_log),
-                      "-w", "-t", "60", "-o", options, "start"),
-            what="pg_ctl start", fix=f"see {server_log}", log_file=self.log_file,
+            self._cmd(
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(self.cluster_dir),
+                "-l",
+                str(server_log),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "start",
+            ),
+            what="pg_ctl start",
+            fix=f"see {server_log}",
+            log_file=self.log_file,
         )
         pid_line = (self.cluster_dir / "postmaster.pid").read_text().splitlines()[0]
         return int(pid_line)
 
     async def after_start(self, say: Say) -> None:
         conn = await asyncpg.connect(
-            host=str(self.socket_dir), port=self.port, user=SUPERUSER, database="postgres", timeout=10
+            host=str(self.socket_dir),
+            port=self.port,
+            user=SUPERUSER,
+            database="postgres",
+            timeout=10,
         )
         try:
             for dsn in (self.owner, self.app):
                 await _ensure_role(conn, dsn.user, dsn.password)
-            exists = await conn.fetchval("select 1 from pg_database where datname = $1", self.app.database)
+            exists = await conn.fetchval(
+                "select 1 from pg_database where datname = $1", self.app.database
+            )
             if not exists:
                 say(f"postgres: creating database {self.app.database}")
-                stmt = await conn.fetchval("select format('create database %I owner %I', $1::text, $2::text)",
-                                           self.app.database, self.owner.user)
+                stmt = await conn.fetchval(
+                    "select format('create database %I owner %I', $1::text, $2::text)",
+                    self.app.database,
+                    self.owner.user,
+                )
                 await conn.execute(stmt)
-            grant = await conn.fetchval("select format('grant connect on database %I to %I', $1::text, $2::text)",
-                                        self.app.database, self.app.user)
+            grant = await conn.fetchval(
+                "select format('grant connect on database %I to %I', $1::text, $2::text)",
+                self.app.database,
+                self.app.user,
+            )
             await conn.execute(grant)
         finally:
             await conn.close()
@@ -190,9 +246,22 @@ class Postgres(Service):
         bindir = find_bindir()
         if bindir and (self.cluster_dir / "postmaster.pid").exists():
             with contextlib.suppress(StackError):
-                run_step(self._cmd(str(bindir / "pg_ctl"), "-D", str(self.cluster_dir), "-m", "fast",
-                                   "-w", "-t", "30", "stop"),
-                         what="pg_ctl stop", fix="", log_file=self.log_file)
+                run_step(
+                    self._cmd(
+                        str(bindir / "pg_ctl"),
+                        "-D",
+                        str(self.cluster_dir),
+                        "-m",
+                        "fast",
+                        "-w",
+                        "-t",
+                        "30",
+                        "stop",
+                    ),
+                    what="pg_ctl stop",
+                    fix="",
+                    log_file=self.log_file,
+                )
         if pid:
             terminate(pid, self.marker)
 
@@ -200,12 +269,15 @@ class Postgres(Service):
 async def _ensure_role(conn: asyncpg.Connection, user: str, password: str) -> None:
     """Create the login role, or reset its password to the configured one (idempotent)."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", user):
-        raise StackError(f"role name {user!r} in a Postgres DSN is not a plain identifier",
-                         fix="use lower-case letters, digits and _ in RIVERBED_POSTGRES_*_DSN user names")
+        raise StackError(
+            f"role name {user!r} in a Postgres DSN is not a plain identifier",
+            fix="use lower-case letters, digits and _ in RIVERBED_POSTGRES_*_DSN user names",
+        )
     exists = await conn.fetchval("select 1 from pg_roles where rolname = $1", user)
     verb = "alter" if exists else "create"
     stmt = await conn.fetchval(
         f"select format('{verb} role %I login password %L nosuperuser nocreatedb nocreaterole', $1::text, $2::text)",
-        user, password,
+        user,
+        password,
     )
     await conn.execute(stmt)

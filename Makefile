@@ -1,0 +1,35 @@
+# Riverbed's two commands: `make demo` (the main job) and `make test` (every test).
+# Both set up everything on a fresh machine: uv, the Python environment, the local stack.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3
+
+.PHONY: setup stack test lint unit integration demo clean
+
+setup:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+stack: setup
+	$(UV) run riverbed stack up
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+
+unit: setup
+	$(UV) run pytest -m unit
+
+integration: stack
+	$(UV) run pytest -m integration
+
+test: stack lint
+	$(UV) run pytest
+
+demo: stack
+	$(UV) run riverbed demo
+
+clean:
+	-$(UV) run riverbed stack down --wipe

@@ -1,0 +1,5 @@
+"""``python -m riverbed`` runs the CLI."""
+
+from riverbed.cli import main
+
+main()

@@ -1,0 +1,64 @@
+"""``riverbed smoke``: publish and consume a few events through the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+
+import click
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from riverbed.settings import Settings, get_settings
+
+
+async def smoke(settings: Settings, count: int, wait_seconds: float) -> tuple[int, float]:
+    """Send ``count`` events to a fresh topic and read them back in a consumer group."""
+    topic = f"riverbed.smoke.{uuid.uuid4().hex[:8]}"
+    t0 = time.monotonic()
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 4, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        for i in range(count):
+            await producer.send(topic, f'{{"n": {i}}}'.encode(), key=str(i % 4).encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"{topic}.group",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    received = 0
+    try:
+        async with asyncio.timeout(wait_seconds):
+            while received < count:
+                batch = await consumer.getmany(timeout_ms=500)
+                received += sum(len(m) for m in batch.values())
+    except TimeoutError:
+        pass
+    finally:
+        await consumer.stop()
+    return received, time.monotonic() - t0
+
+
+@click.command("smoke")
+@click.option("--count", default=1000, show_default=True, help="Events to send and read back.")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for them.")
+def command(count: int, timeout: float) -> None:
+    """Publish COUNT events and consume them again: a quick check of the broker."""
+    received, seconds = asyncio.run(smoke(get_settings(), count, timeout))
+    click.echo(f"smoke: sent {count}, received {received} in {seconds:.2f}s")
+    sys.exit(0 if received == count else 1)

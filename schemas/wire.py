@@ -1,0 +1,156 @@
+"""The wire format: an envelope as a Kafka value (JSON bytes) plus headers.
+
+Both directions are hot paths (10k+ events/s per worker), so each message is parsed
+exactly once, straight from bytes by pydantic-core, with the model picked from the
+``riverbed-type`` / ``riverbed-version`` headers. Only a message without those headers
+costs a second parse (to read ``type`` and ``version`` from the body first).
+
+Failures are permanent :class:`SchemaError` subclasses: :class:`DecodeError` when the
+bytes are not an envelope at all, :class:`ValidationFailed` when they are one that
+breaks its contract, ``Unknown*`` when no contract matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from pydantic_core import from_json
+
+from schemas.envelope import Envelope
+from schemas.errors import DecodeError, FieldError, ValidationFailed
+from schemas.registry import registry
+
+HEADER_TYPE = "riverbed-type"
+HEADER_VERSION = "riverbed-version"
+HEADER_EVENT_ID = "riverbed-event-id"
+HEADER_CONTENT_TYPE = "content-type"
+HEADER_TRACEPARENT = "traceparent"
+CONTENT_TYPE = "application/json"
+
+Headers = list[tuple[str, bytes]]
+HeadersIn = Sequence[tuple[str, bytes]] | Mapping[str, bytes]
+_CONTENT_TYPE_BYTES = CONTENT_TYPE.encode()
+
+
+def encode(envelope: Envelope[Any]) -> tuple[bytes, Headers]:
+    """Serialize an envelope to the Kafka value and headers it is published with.
+
+    Decimals become JSON strings and times RFC 3339 UTC (``...Z``). The ``traceparent``
+    header repeats the envelope's, for tracers that only read headers.
+    """
+    model = registry.envelope(envelope.type, envelope.version)
+    if type(envelope) is model:
+        value = model.__pydantic_serializer__.to_json(envelope)
+    else:
+        # Built by hand (e.g. ``Envelope[OrderPlaced](...)``): serialize by runtime type,
+        # so a payload typed as a base class still writes all of its fields.
+        value = envelope.__pydantic_serializer__.to_json(envelope, serialize_as_any=True)
+    headers: Headers = [
+        (HEADER_TYPE, envelope.type.encode()),
+        (HEADER_VERSION, str(envelope.version).encode()),
+        (HEADER_EVENT_ID, str(envelope.event_id).encode()),
+        (HEADER_CONTENT_TYPE, _CONTENT_TYPE_BYTES),
+    ]
+    if envelope.traceparent is not None:
+        headers.append((HEADER_TRACEPARENT, envelope.traceparent.encode()))
+    return value, headers
+
+
+def decode(value: bytes | None, headers: HeadersIn | None = None) -> Envelope[Any]:
+    """Parse a Kafka value (and its headers, when present) into its concrete envelope.
+
+    ``headers`` is what the client hands over: aiokafka's sequence of (name, bytes)
+    pairs, or a mapping of them.
+    """
+    if value is None:
+        raise DecodeError("message has no value (a tombstone is not an event)")
+    named = _read_headers(headers or ())
+    event_type, version = named[0], named[1]
+    if event_type is None or version is None:
+        event_type, version = _peek_contract(value)
+    model = registry.envelope(event_type, version)
+    try:
+        envelope = model.model_validate_json(value)
+    except ValidationError as exc:
+        raise _failure(exc, event_type, version) from exc
+    if named[2] is not None and named[2] != envelope.event_id:
+        raise DecodeError(
+            f"{HEADER_EVENT_ID} header {named[2]} differs from body event_id {envelope.event_id}"
+        )
+    return envelope
+
+
+def _read_headers(headers: HeadersIn) -> tuple[str | None, int | None, UUID | None]:
+    raw = dict(headers)  # of duplicate names the last wins, as with Kafka's lastHeader()
+    content_type = raw.get(HEADER_CONTENT_TYPE)
+    if content_type is not None and content_type.split(b";")[0].strip() != _CONTENT_TYPE_BYTES:
+        raise DecodeError(f"content-type {content_type!r} is not {CONTENT_TYPE}")
+    raw_type, raw_version = raw.get(HEADER_TYPE), raw.get(HEADER_VERSION)
+    if (raw_type is None) != (raw_version is None):
+        raise DecodeError(f"{HEADER_TYPE} and {HEADER_VERSION} headers come together or not at all")
+    event_type = version = event_id = None
+    try:
+        if raw_type is not None and raw_version is not None:
+            event_type = raw_type.decode()
+            if not raw_version.isdigit():
+                raise ValueError(f"{HEADER_VERSION} {raw_version!r} is not a number")
+            version = int(raw_version)
+        if (raw_id := raw.get(HEADER_EVENT_ID)) is not None:
+            event_id = UUID(raw_id.decode())
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+        raise DecodeError(f"bad header: {exc}") from exc
+    return event_type, version, event_id
+
+
+def _peek_contract(value: bytes) -> tuple[str, int]:
+    """Read (type, version) from the body of a message that came without headers."""
+    try:
+        body = from_json(value)
+    except ValueError as exc:
+        raise DecodeError(f"malformed JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise DecodeError(f"body is a JSON {_json_kind(body)}, not an object")
+    event_type, version = body.get("type"), body.get("version")
+    if not isinstance(event_type, str) or type(version) is not int:
+        raise DecodeError(
+            f"no {HEADER_TYPE}/{HEADER_VERSION} headers and the body has no string 'type' "
+            "and integer 'version'"
+        )
+    return event_type, version
+
+
+def _failure(exc: ValidationError, event_type: str, version: int) -> DecodeError | ValidationFailed:
+    """Tell bytes that are not an envelope apart from an envelope that breaks its contract."""
+    errors = exc.errors(include_url=False)
+    body = {"type": event_type, "version": version}
+    mismatch = False
+    for error in errors:
+        loc = error["loc"]
+        if error["type"] == "json_invalid":
+            return DecodeError(f"malformed JSON: {error['ctx']['error']}")
+        if loc == () and error["type"] in ("model_type", "model_attributes_type"):
+            return DecodeError(f"body is a JSON {_json_kind(error['input'])}, not an object")
+        if error["type"] == "literal_error" and loc in (("type",), ("version",)):
+            body[str(loc[0])] = error["input"]
+            mismatch = True
+    if mismatch:
+        return DecodeError(
+            f"headers name {event_type} v{version} but the body is "
+            f"{body['type']} v{body['version']}"
+        )
+    # A tuple whose items failed also reports itself "too short": noise, not a cause.
+    parents = {e["loc"][:i] for e in errors for i in range(len(e["loc"]))}
+    fields = [
+        FieldError(".".join(str(p) for p in error["loc"]), error["msg"], error["type"])
+        for error in errors
+        if not (error["type"] == "too_short" and error["loc"] in parents)
+    ]
+    return ValidationFailed(event_type, version, fields)
+
+
+def _json_kind(value: object) -> str:
+    kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)

@@ -1,0 +1,78 @@
+"""Integration fixtures: the real local stack, and per-test topics, schemas and databases.
+
+The session starts the stack (``riverbed stack up``) if it is not up yet, so
+``pytest tests/integration`` works on its own; ``make test`` brings it up first anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from riverbed.settings import Settings
+from riverbed.stack.manager import Stack
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def stack(settings: Settings) -> Stack:
+    local = Stack(settings)
+    await local.up(lambda msg: print(f"[stack] {msg}"))
+    return local
+
+
+@pytest.fixture(scope="session")
+async def kafka_admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    yield admin
+    await admin.close()
+
+
+@pytest.fixture
+async def new_topics(kafka_admin: AIOKafkaAdminClient, uid: str) -> AsyncIterator[object]:
+    """Create topics named ``test.<name>.<uid>``; deleted after the test."""
+    created: list[str] = []
+
+    async def make(*names: str, partitions: int = 1) -> list[str]:
+        topics = [f"test.{name}.{uid}" for name in names]
+        await kafka_admin.create_topics([NewTopic(t, partitions, 1) for t in topics])
+        created.extend(topics)
+        return topics
+
+    yield make
+    if created:
+        await kafka_admin.delete_topics(created)
+
+
+@pytest.fixture
+async def pg_schema(settings: Settings, uid: str) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
+    """A connection as the owner role with a fresh schema first on its search_path."""
+    conn = await asyncpg.connect(settings.postgres_owner_dsn.get_secret_value())
+    schema = f"test_{uid}"
+    await conn.execute(f'create schema "{schema}"')
+    await conn.execute(f'set search_path to "{schema}"')
+    yield conn, schema
+    await conn.execute(f'drop schema "{schema}" cascade')
+    await conn.close()
+
+
+@pytest.fixture
+async def mongo_db(settings: Settings, uid: str) -> AsyncIterator[AsyncDatabase[dict[str, object]]]:
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        settings.mongo_uri.get_secret_value()
+    )
+    db = client[f"test_{uid}"]
+    yield db
+    await client.drop_database(db.name)
+    await client.close()

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from riverbed.settings import Settings, redact_url
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_point_at_the_local_stack() -> None:
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.kafka_bootstrap == "127.0.0.1:9092"
+    assert s.kafka_host_port == ("127.0.0.1", 9092)
+    assert "127.0.0.1:5432" in s.postgres_dsn.get_secret_value()
+    assert s.mongo_uri.get_secret_value().startswith("mongodb://127.0.0.1:27017")
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIVERBED_KAFKA_BOOTSTRAP", "broker:19092,other:19092")
+    monkeypatch.setenv("RIVERBED_MONGO_DB", "elsewhere")
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert s.kafka_host_port == ("broker", 19092)
+    assert s.mongo_db == "elsewhere"
+
+
+def test_secrets_do_not_print() -> None:
+    s = Settings(_env_file=None)  # type: ignore[call-arg]
+    text = f"{s!r} {s}"
+    assert "riverbed-owner@" not in text
+    assert "riverbed:riverbed@" not in text
+
+
+def test_production_refuses_development_passwords() -> None:
+    with pytest.raises(ValidationError, match="development password"):
+        Settings(_env_file=None, environment="production")  # type: ignore[call-arg]
+    ok = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        environment="production",
+        postgres_dsn=SecretStr("postgresql://app:Xk3-long-secret@db:5432/riverbed"),
+        postgres_owner_dsn=SecretStr("postgresql://own:Yk3-long-secret@db:5432/riverbed"),
+    )
+    assert ok.environment == "production"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:secret@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("mongodb://127.0.0.1:27017/", "mongodb://127.0.0.1:27017/"),
+        (
+            SecretStr("mongodb://root:pw@mongo:27017/?authSource=admin"),
+            "mongodb://root:***@mongo:27017/?authSource=admin",
+        ),
+    ],
+)
+def test_redact_url(url: str | SecretStr, shown: str) -> None:
+    assert redact_url(url) == shown
