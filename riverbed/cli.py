@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 
 import click
@@ -16,12 +17,17 @@ COMMAND_MODULES: dict[str, str] = {
     "smoke": "riverbed.commands.smoke",
     "demo": "riverbed.commands.demo",
     "schemas": "riverbed.commands.schemas",
+    "migrate": "riverbed.commands.migrate",
+    "worker": "riverbed.commands.worker",
+    "topics": "riverbed.commands.topics",
+    "gateway": "riverbed.commands.gateway",
+    "simulate": "riverbed.commands.simulate",
 }
 
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMAND_MODULES)
+        return sorted(n for n, m in COMMAND_MODULES.items() if importlib.util.find_spec(m))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         module_name = COMMAND_MODULES.get(cmd_name)

@@ -61,13 +61,22 @@ class Settings(BaseSettings):
     # HTTP gateway (producers/gateway)
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
-    gateway_url: str = Field("http://127.0.0.1:8000", description="used by `simulate --via gateway`")
-    gateway_api_key: SecretStr | None = Field(None, description="a bootstrap key accepted by the gateway")
+    gateway_url: str = Field(
+        "http://127.0.0.1:8000", description="used by `simulate --via gateway`"
+    )
+    gateway_api_key: SecretStr | None = Field(
+        None, description="a bootstrap key accepted by the gateway"
+    )
     gateway_keys_file: Path = Path(".riverbed/api-keys.json")
     gateway_max_body_bytes: int = Field(1024 * 1024, ge=1024)
     gateway_max_batch: int = Field(1000, ge=1)
     gateway_rate_per_s: float = Field(2000.0, gt=0, description="per-key token refill rate")
     gateway_rate_burst: int = Field(4000, ge=1, description="per-key bucket size")
+
+    # Naming: tests and side-by-side deployments isolate themselves with these.
+    topic_prefix: str = Field("", description="prepended to every Kafka topic name")
+    group_prefix: str = Field("riverbed", description="consumer groups are <prefix>-<kind>")
+    postgres_schema: str | None = Field(None, description="search_path for workers and reads")
 
     # Stream processors (processors/)
     sink_batch_size: int = Field(500, ge=1, description="flush after this many events")
@@ -93,6 +102,10 @@ class Settings(BaseSettings):
                     "set a real one for environment=production"
                 )
         return self
+
+    def topic(self, name: str) -> str:
+        """The physical Kafka topic of a logical one (``schemas.topics`` names)."""
+        return f"{self.topic_prefix}{name}"
 
     @property
     def kafka_host_port(self) -> tuple[str, int]:

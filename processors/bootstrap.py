@@ -1,0 +1,22 @@
+"""Build a worker of one kind from settings: the single place that wires processors."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from riverbed.settings import Settings
+
+KINDS = ("orders", "inventory", "viewing")
+
+
+def build_worker(settings: Settings, kind: str) -> Any:
+    """The worker object (it carries ``.app``, a faust App) for ``kind``."""
+    if kind in ("orders", "inventory"):
+        from processors.commerce.worker import CommerceWorker
+
+        return CommerceWorker(settings, kind)
+    if kind == "viewing":
+        module = importlib.import_module("processors.viewing.worker")
+        return module.ViewingWorker(settings)
+    raise ValueError(f"unknown worker kind {kind!r}; expected one of {', '.join(KINDS)}")

@@ -1,0 +1,1 @@
+"""Orders and inventory: one authoritative stock state per store, kept in PostgreSQL."""

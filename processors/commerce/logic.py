@@ -1,0 +1,379 @@
+"""Pure decision logic for orders and inventory: no Kafka, no database.
+
+Every handler takes the batch's :class:`CommerceState`, one event and the batch's
+:class:`Effects`, and is **idempotent by construction**: ledger entries carry ids derived
+from their cause (``reserve:<order>:<sku>``, ``recv:<event id>``), orders are keyed by
+order id, and emitted events get ids derived from the event that caused them, so a
+replayed event changes nothing and re-emits byte-identical events.
+
+Emits: ``order.confirmed``/``order.rejected`` and ``stock.reserved`` for
+``order.placed``; ``stock.released`` for the cancellation of a confirmed order;
+``stock.low`` whenever available stock crosses below its threshold.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from processors.commerce.state import (
+    CommerceState,
+    Effects,
+    Movement,
+    OrderLineRecord,
+    OrderRecord,
+    StatusChange,
+)
+from schemas import (
+    Envelope,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderPlaced,
+    OrderRejected,
+    Payload,
+    StockAdjusted,
+    StockLine,
+    StockLow,
+    StockReceived,
+    StockReleased,
+    StockReserved,
+    new_event,
+)
+
+SOURCE = "riverbed.processors.commerce"
+NAMESPACE = uuid.UUID("5b1e43a0-3c41-4c55-9d0a-5d1f2b7c9e10")
+CENT = Decimal("0.01")
+
+
+def derived_id(cause: uuid.UUID, what: str) -> uuid.UUID:
+    """A stable id for an event emitted because of ``cause``: replays emit the same id."""
+    return uuid.uuid5(NAMESPACE, f"{cause}:{what}")
+
+
+def _emit(effects: Effects, cause: Envelope[Any], payload: Payload, what: str) -> None:
+    effects.emitted.append(
+        new_event(
+            payload,
+            source=SOURCE,
+            event_id=derived_id(cause.event_id, what),
+            occurred_at=cause.occurred_at,
+            correlation_id=cause.correlation_id or str(cause.event_id),
+            traceparent=cause.traceparent,
+        )
+    )
+
+
+def _move(state: CommerceState, effects: Effects, cause: Envelope[Any], movement: Movement) -> bool:
+    """Apply a ledger movement once; False when it was applied before."""
+    if movement.movement_id in state.applied_movements:
+        return False
+    key = (movement.store_id, movement.sku)
+    level = state.level(*key)
+    level.on_hand += movement.on_hand_delta
+    level.reserved += movement.reserved_delta
+    state.applied_movements.add(movement.movement_id)
+    effects.movements.append(movement)
+    effects.changed_levels[key] = level
+    effects.level_times[key] = movement.at
+    _check_low(state, effects, cause, movement.store_id, movement.sku)
+    return True
+
+
+def _check_low(
+    state: CommerceState, effects: Effects, cause: Envelope[Any], store_id: str, sku: str
+) -> None:
+    """Emit ``stock.low`` once per crossing below the threshold, not on every change."""
+    level = state.level(store_id, sku)
+    threshold = state.threshold(sku)
+    now_low = level.available < threshold
+    if now_low and not level.low:
+        _emit(
+            effects,
+            cause,
+            StockLow(store_id=store_id, sku=sku, available=level.available, threshold=threshold),
+            f"stock.low:{store_id}:{sku}",
+        )
+    level.low = now_low
+
+
+def _quantities(lines: tuple[Any, ...]) -> dict[str, int]:
+    wanted: dict[str, int] = defaultdict(int)
+    for line in lines:
+        wanted[line.sku] += line.quantity
+    return dict(sorted(wanted.items()))
+
+
+def on_order_placed(state: CommerceState, effects: Effects, event: Envelope[OrderPlaced]) -> None:
+    """Confirm and reserve all lines, or reject (unknown customer, out of stock)."""
+    order = event.payload
+    if order.order_id in state.orders:  # the same order placed again: keep the first decision
+        return
+    at = event.occurred_at
+    total = sum((line.unit_price * line.quantity for line in order.lines), Decimal(0)).quantize(
+        CENT
+    )
+    currency = order.lines[0].currency
+    wanted = _quantities(order.lines)
+    reason: str | None = None
+    if order.customer_id not in state.known_customers:
+        reason = "unknown_customer"
+    elif any(state.level(order.store_id, sku).available < qty for sku, qty in wanted.items()):
+        reason = "out_of_stock"
+
+    record = OrderRecord(
+        order_id=order.order_id,
+        store_id=order.store_id,
+        customer_id=order.customer_id,
+        status="rejected" if reason else "confirmed",
+        reject_reason=reason,
+        total=total,
+        currency=currency,
+        placed_at=at,
+        updated_at=at,
+        placed_event_id=event.event_id,
+        lines=tuple(
+            OrderLineRecord(i, line.sku, line.quantity, line.unit_price)
+            for i, line in enumerate(order.lines, start=1)
+        ),
+    )
+    state.orders[order.order_id] = record
+    effects.new_orders.append(record)
+    effects.status_changes.append(
+        StatusChange(order.order_id, record.status, reason, event.event_id, at)
+    )
+    if reason:
+        _emit(
+            effects,
+            event,
+            OrderRejected(
+                order_id=order.order_id,
+                store_id=order.store_id,
+                customer_id=order.customer_id,
+                reason=reason,
+            ),
+            "order.rejected",
+        )
+        return
+    for sku, qty in wanted.items():
+        _move(
+            state,
+            effects,
+            event,
+            Movement(
+                f"reserve:{order.order_id}:{sku}",
+                order.store_id,
+                sku,
+                "reserved",
+                0,
+                qty,
+                order.order_id,
+                event.event_id,
+                None,
+                at,
+            ),
+        )
+    _emit(
+        effects,
+        event,
+        StockReserved(
+            store_id=order.store_id,
+            order_id=order.order_id,
+            lines=tuple(StockLine(sku=s, quantity=q) for s, q in wanted.items()),
+        ),
+        "stock.reserved",
+    )
+    _emit(
+        effects,
+        event,
+        OrderConfirmed(
+            order_id=order.order_id,
+            customer_id=order.customer_id,
+            store_id=order.store_id,
+            total=total,
+            currency=currency,
+        ),
+        "order.confirmed",
+    )
+
+
+def on_order_cancelled(
+    state: CommerceState, effects: Effects, event: Envelope[OrderCancelled]
+) -> None:
+    """Release a confirmed order's stock; unknown, rejected or cancelled orders: no change."""
+    cancel = event.payload
+    record = state.orders.get(cancel.order_id)
+    if record is None or record.status != "confirmed" or record.store_id != cancel.store_id:
+        return
+    at = event.occurred_at
+    record.status = "cancelled"
+    record.updated_at = at
+    effects.changed_orders[record.order_id] = record
+    effects.status_changes.append(
+        StatusChange(record.order_id, "cancelled", cancel.reason, event.event_id, at)
+    )
+    wanted = _quantities(record.lines)
+    for sku, qty in wanted.items():
+        _move(
+            state,
+            effects,
+            event,
+            Movement(
+                f"release:{record.order_id}:{sku}",
+                record.store_id,
+                sku,
+                "released",
+                0,
+                -qty,
+                record.order_id,
+                event.event_id,
+                "order_cancelled",
+                at,
+            ),
+        )
+    _emit(
+        effects,
+        event,
+        StockReleased(
+            store_id=record.store_id,
+            order_id=record.order_id,
+            reason="order_cancelled",
+            lines=tuple(StockLine(sku=s, quantity=q) for s, q in wanted.items()),
+        ),
+        "stock.released",
+    )
+
+
+def on_stock_received(
+    state: CommerceState, effects: Effects, event: Envelope[StockReceived]
+) -> None:
+    p = event.payload
+    _move(
+        state,
+        effects,
+        event,
+        Movement(
+            f"recv:{event.event_id}",
+            p.store_id,
+            p.sku,
+            "received",
+            p.quantity,
+            0,
+            None,
+            event.event_id,
+            None,
+            event.occurred_at,
+        ),
+    )
+
+
+def on_stock_adjusted(
+    state: CommerceState, effects: Effects, event: Envelope[StockAdjusted]
+) -> None:
+    """Apply a count correction; stock never drops below what is reserved (nor below 0)."""
+    p = event.payload
+    level = state.level(p.store_id, p.sku)
+    delta = max(p.delta, level.reserved - level.on_hand)
+    reason = p.reason if delta == p.delta else f"{p.reason} (clamped from {p.delta})"
+    _move(
+        state,
+        effects,
+        event,
+        Movement(
+            f"adj:{event.event_id}",
+            p.store_id,
+            p.sku,
+            "adjusted",
+            delta,
+            0,
+            None,
+            event.event_id,
+            reason,
+            event.occurred_at,
+        ),
+    )
+
+
+def on_stock_reserved(
+    state: CommerceState, effects: Effects, event: Envelope[StockReserved]
+) -> None:
+    """A reservation made elsewhere; the order processor's own ones are already applied."""
+    p = event.payload
+    for line in p.lines:
+        level = state.level(p.store_id, line.sku)
+        qty = min(line.quantity, max(level.available, 0))
+        _move(
+            state,
+            effects,
+            event,
+            Movement(
+                f"reserve:{p.order_id}:{line.sku}",
+                p.store_id,
+                line.sku,
+                "reserved",
+                0,
+                qty,
+                p.order_id,
+                event.event_id,
+                None if qty == line.quantity else "partial",
+                event.occurred_at,
+            ),
+        )
+
+
+def on_stock_released(
+    state: CommerceState, effects: Effects, event: Envelope[StockReleased]
+) -> None:
+    p = event.payload
+    for line in p.lines:
+        level = state.level(p.store_id, line.sku)
+        qty = min(line.quantity, level.reserved)
+        _move(
+            state,
+            effects,
+            event,
+            Movement(
+                f"release:{p.order_id}:{line.sku}",
+                p.store_id,
+                line.sku,
+                "released",
+                0,
+                -qty,
+                p.order_id,
+                event.event_id,
+                p.reason,
+                event.occurred_at,
+            ),
+        )
+
+
+Handler = Callable[[CommerceState, Effects, Any], None]
+HANDLERS: dict[str, Handler] = {
+    "order.placed": on_order_placed,
+    "order.cancelled": on_order_cancelled,
+    "stock.received": on_stock_received,
+    "stock.adjusted": on_stock_adjusted,
+    "stock.reserved": on_stock_reserved,
+    "stock.released": on_stock_released,
+}
+
+
+def apply(
+    state: CommerceState, events: list[Envelope[Any]], effects: Effects | None = None
+) -> Effects:
+    """Apply events in order (one partition's order) and return what changed."""
+    effects = effects or Effects()
+    for event in events:
+        handler = HANDLERS.get(event.type)
+        if handler is not None:
+            handler(state, effects, event)
+    return effects
+
+
+def decision_time(effects: Effects) -> datetime | None:
+    """The time of the last change in a batch (for logs and metrics)."""
+    times = [m.at for m in effects.movements] + [s.at for s in effects.status_changes]
+    return max(times) if times else None

@@ -1,0 +1,279 @@
+"""Load a batch's commerce state from PostgreSQL and write its effects back.
+
+Everything happens inside the caller's transaction: stock rows are locked with
+``FOR UPDATE`` in key order (so the orders and inventory workers never deadlock each
+other for long), the pure logic decides, and the effects, the emitted events (outbox)
+and the processed event ids are written before the commit. Replays are skipped by
+``processed_events``; stored times come from the events, never from ``now()``; the connection must
+encode jsonb (``stores.postgres.pool.create_pool`` does), so a
+replay or a restart leaves the tables byte-for-byte as they were.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from processors.commerce.logic import apply
+from processors.commerce.state import CommerceState, Effects, OrderLineRecord, OrderRecord
+from schemas import Envelope, encode, topic_for
+
+
+async def unprocessed(
+    conn: asyncpg.Connection, consumer: str, events: list[Envelope[Any]]
+) -> list[Envelope[Any]]:
+    """Events of the batch not yet applied by ``consumer`` (first copy of duplicates only)."""
+    ids = [e.event_id for e in events]
+    rows = await conn.fetch(
+        "select event_id from processed_events where consumer = $1 and event_id = any($2::uuid[])",
+        consumer,
+        ids,
+    )
+    seen = {r["event_id"] for r in rows}
+    fresh = []
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            fresh.append(event)
+    return fresh
+
+
+def _stock_keys(
+    events: list[Envelope[Any]], orders: dict[str, OrderRecord]
+) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """(keys to read, keys that stock events may create)."""
+    read: set[tuple[str, str]] = set()
+    create: set[tuple[str, str]] = set()
+    for e in events:
+        p = e.payload
+        if e.type == "order.placed":
+            read.update((p.store_id, line.sku) for line in p.lines)
+        elif e.type == "order.cancelled":
+            record = orders.get(p.order_id)
+            if record is not None:
+                read.update((record.store_id, line.sku) for line in record.lines)
+        elif e.type in ("stock.received", "stock.adjusted"):
+            create.add((p.store_id, p.sku))
+        elif e.type in ("stock.reserved", "stock.released"):
+            create.update((p.store_id, line.sku) for line in p.lines)
+    return read | create, create
+
+
+def _movement_candidates(events: list[Envelope[Any]]) -> list[str]:
+    ids: list[str] = []
+    for e in events:
+        p = e.payload
+        if e.type in ("stock.received", "stock.adjusted"):
+            ids.append(f"{'recv' if e.type == 'stock.received' else 'adj'}:{e.event_id}")
+        elif e.type in ("stock.reserved", "stock.released"):
+            prefix = "reserve" if e.type == "stock.reserved" else "release"
+            ids.extend(f"{prefix}:{p.order_id}:{line.sku}" for line in p.lines)
+    return ids
+
+
+async def _load_orders(conn: asyncpg.Connection, order_ids: list[str]) -> dict[str, OrderRecord]:
+    if not order_ids:
+        return {}
+    rows = await conn.fetch(
+        "select * from orders where order_id = any($1::text[]) order by order_id for update",
+        order_ids,
+    )
+    lines = await conn.fetch(
+        "select order_id, line_no, sku, quantity, unit_price from order_lines "
+        "where order_id = any($1::text[]) order by order_id, line_no",
+        [r["order_id"] for r in rows],
+    )
+    by_order: dict[str, list[OrderLineRecord]] = {}
+    for line in lines:
+        by_order.setdefault(line["order_id"], []).append(
+            OrderLineRecord(line["line_no"], line["sku"], line["quantity"], line["unit_price"])
+        )
+    return {
+        r["order_id"]: OrderRecord(
+            order_id=r["order_id"],
+            store_id=r["store_id"],
+            customer_id=r["customer_id"],
+            status=r["status"],
+            reject_reason=r["reject_reason"],
+            total=r["total"],
+            currency=r["currency"].strip(),
+            placed_at=r["placed_at"],
+            updated_at=r["updated_at"],
+            placed_event_id=r["placed_event_id"],
+            lines=tuple(by_order.get(r["order_id"], ())),
+        )
+        for r in rows
+    }
+
+
+async def load_state(
+    conn: asyncpg.Connection, events: list[Envelope[Any]], default_threshold: int
+) -> CommerceState:
+    order_ids = sorted({e.payload.order_id for e in events if e.type.startswith("order.")})
+    orders = await _load_orders(conn, order_ids)
+    keys, create = _stock_keys(events, orders)
+    state = CommerceState(default_threshold=default_threshold, orders=orders)
+    if create:
+        first_at = {}
+        for e in events:
+            first_at.setdefault(e.payload.store_id, e.occurred_at)
+        stores, skus = zip(*sorted(create), strict=True)
+        await conn.execute(
+            "insert into inventory (store_id, sku, updated_at) "
+            "select s, k, $3 from unnest($1::text[], $2::text[]) as t(s, k) "
+            "order by s, k on conflict do nothing",
+            list(stores),
+            list(skus),
+            min(first_at.values()),
+        )
+    if keys:
+        stores, skus = zip(*sorted(keys), strict=True)
+        rows = await conn.fetch(
+            "select i.store_id, i.sku, i.on_hand, i.reserved, i.low from inventory i "
+            "join unnest($1::text[], $2::text[]) as t(s, k) on i.store_id = t.s and i.sku = t.k "
+            "order by i.store_id, i.sku for update of i",
+            list(stores),
+            list(skus),
+        )
+        for r in rows:
+            level = state.level(r["store_id"], r["sku"])
+            level.on_hand, level.reserved, level.low = r["on_hand"], r["reserved"], r["low"]
+        sku_list = sorted({k for _, k in keys})
+        for r in await conn.fetch(
+            "select sku, low_stock_threshold from products "
+            "where sku = any($1::text[]) and low_stock_threshold is not null",
+            sku_list,
+        ):
+            state.thresholds[r["sku"]] = r["low_stock_threshold"]
+    customers = sorted({e.payload.customer_id for e in events if e.type == "order.placed"})
+    if customers:
+        rows = await conn.fetch(
+            "select customer_id from customers where customer_id = any($1::text[])", customers
+        )
+        state.known_customers = {r["customer_id"] for r in rows}
+    candidates = _movement_candidates(events)
+    for record in orders.values():
+        candidates.extend(f"release:{record.order_id}:{line.sku}" for line in record.lines)
+        candidates.extend(f"reserve:{record.order_id}:{line.sku}" for line in record.lines)
+    if candidates:
+        rows = await conn.fetch(
+            "select movement_id from inventory_movements where movement_id = any($1::text[])",
+            candidates,
+        )
+        state.applied_movements = {r["movement_id"] for r in rows}
+    return state
+
+
+async def save(
+    conn: asyncpg.Connection, consumer: str, events: list[Envelope[Any]], effects: Effects
+) -> None:
+    if effects.new_orders:
+        await conn.executemany(
+            "insert into orders (order_id, store_id, customer_id, status, reject_reason, total, currency, "
+            "placed_at, updated_at, placed_event_id) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
+            "on conflict do nothing",
+            [
+                (
+                    o.order_id,
+                    o.store_id,
+                    o.customer_id,
+                    o.status,
+                    o.reject_reason,
+                    o.total,
+                    o.currency,
+                    o.placed_at,
+                    o.updated_at,
+                    o.placed_event_id,
+                )
+                for o in effects.new_orders
+            ],
+        )
+        await conn.executemany(
+            "insert into order_lines (order_id, line_no, sku, quantity, unit_price) "
+            "values ($1,$2,$3,$4,$5) on conflict do nothing",
+            [
+                (o.order_id, line.line_no, line.sku, line.quantity, line.unit_price)
+                for o in effects.new_orders
+                for line in o.lines
+            ],
+        )
+    changed = [o for o in effects.changed_orders.values() if o not in effects.new_orders]
+    if changed:
+        await conn.executemany(
+            "update orders set status = $2, updated_at = $3 where order_id = $1",
+            [(o.order_id, o.status, o.updated_at) for o in changed],
+        )
+    if effects.status_changes:
+        await conn.executemany(
+            "insert into order_status_history (order_id, status, reason, event_id, at) "
+            "values ($1,$2,$3,$4,$5) on conflict do nothing",
+            [(s.order_id, s.status, s.reason, s.event_id, s.at) for s in effects.status_changes],
+        )
+    if effects.movements:
+        await conn.executemany(
+            "insert into inventory_movements (movement_id, store_id, sku, kind, on_hand_delta, "
+            "reserved_delta, order_id, event_id, reason, at) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
+            "on conflict do nothing",
+            [
+                (
+                    m.movement_id,
+                    m.store_id,
+                    m.sku,
+                    m.kind,
+                    m.on_hand_delta,
+                    m.reserved_delta,
+                    m.order_id,
+                    m.event_id,
+                    m.reason,
+                    m.at,
+                )
+                for m in effects.movements
+            ],
+        )
+    if effects.changed_levels:
+        await conn.executemany(
+            "update inventory set on_hand = $3, reserved = $4, low = $5, updated_at = $6 "
+            "where store_id = $1 and sku = $2",
+            [
+                (store, sku, lv.on_hand, lv.reserved, lv.low, effects.level_times[(store, sku)])
+                for (store, sku), lv in sorted(effects.changed_levels.items())
+            ],
+        )
+    if effects.emitted:
+        rows = []
+        for env in effects.emitted:
+            value, headers = encode(env)
+            rows.append(
+                (
+                    env.event_id,
+                    topic_for(env.type),
+                    env.key,
+                    value,
+                    {k: v.decode() for k, v in headers},
+                    env.occurred_at,
+                )
+            )
+        await conn.executemany(
+            "insert into outbox (event_id, topic, key, value, headers, created_at) "
+            "values ($1,$2,$3,$4,$5::jsonb,$6) on conflict do nothing",
+            rows,
+        )
+    await conn.executemany(
+        "insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3) "
+        "on conflict do nothing",
+        [(consumer, e.event_id, e.occurred_at) for e in events],
+    )
+
+
+async def process(
+    conn: asyncpg.Connection, consumer: str, events: list[Envelope[Any]], *, default_threshold: int
+) -> Effects:
+    """Apply a batch in the caller's transaction; returns the effects (emitted events)."""
+    fresh = await unprocessed(conn, consumer, events)
+    if not fresh:
+        return Effects()
+    state = await load_state(conn, fresh, default_threshold)
+    effects = apply(state, fresh)
+    await save(conn, consumer, fresh, effects)
+    return effects

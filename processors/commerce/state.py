@@ -1,0 +1,110 @@
+"""The in-memory slice of commerce state that one batch of events reads and changes.
+
+The repository loads it from PostgreSQL (rows locked for the transaction), the pure
+handlers in :mod:`processors.commerce.logic` change it, and the repository writes the
+changes back in the same transaction. Tests build it by hand: no database needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from schemas import Envelope
+
+StockKey = tuple[str, str]  # (store_id, sku)
+
+
+@dataclass
+class Level:
+    """Stock of one SKU at one store."""
+
+    on_hand: int = 0
+    reserved: int = 0
+    low: bool = False  # below its threshold since the last alert
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+@dataclass(frozen=True)
+class OrderLineRecord:
+    line_no: int
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass
+class OrderRecord:
+    order_id: str
+    store_id: str
+    customer_id: str
+    status: str  # confirmed | rejected | cancelled
+    reject_reason: str | None
+    total: Decimal
+    currency: str
+    placed_at: datetime
+    updated_at: datetime
+    placed_event_id: UUID
+    lines: tuple[OrderLineRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    order_id: str
+    status: str
+    reason: str | None
+    event_id: UUID
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One ledger entry; its id is derived from the cause so it is applied once."""
+
+    movement_id: str
+    store_id: str
+    sku: str
+    kind: str  # received | adjusted | reserved | released
+    on_hand_delta: int
+    reserved_delta: int
+    order_id: str | None
+    event_id: UUID
+    reason: str | None
+    at: datetime
+
+
+@dataclass
+class CommerceState:
+    """What the handlers may read; loaded per batch, never global."""
+
+    levels: dict[StockKey, Level] = field(default_factory=dict)
+    thresholds: dict[str, int] = field(default_factory=dict)
+    default_threshold: int = 5
+    known_customers: set[str] = field(default_factory=set)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    applied_movements: set[str] = field(default_factory=set)
+
+    def level(self, store_id: str, sku: str) -> Level:
+        return self.levels.setdefault((store_id, sku), Level())
+
+    def threshold(self, sku: str) -> int:
+        return self.thresholds.get(sku, self.default_threshold)
+
+
+@dataclass
+class Effects:
+    """What a batch changed: rows to write and events to emit (in order)."""
+
+    new_orders: list[OrderRecord] = field(default_factory=list)
+    status_changes: list[StatusChange] = field(default_factory=list)
+    changed_orders: dict[str, OrderRecord] = field(default_factory=dict)
+    movements: list[Movement] = field(default_factory=list)
+    changed_levels: dict[StockKey, Level] = field(default_factory=dict)
+    emitted: list[Envelope[Any]] = field(default_factory=list)
+    level_times: dict[StockKey, datetime] = field(default_factory=dict)

@@ -1,0 +1,85 @@
+"""The orders and inventory workers: faust agents over co-partitioned topics.
+
+Both apply their batches to the one authoritative stock state in PostgreSQL (see
+ARCHITECTURE.md): ``orders`` consumes ``riverbed.orders`` and decides, ``inventory``
+consumes ``riverbed.inventory`` and moves stock. Idempotent by event id; emits through
+the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import faust
+
+from processors.commerce import repository
+from processors.runtime.app import create_app, raw_topic, send_raw
+from processors.runtime.batching import BatchRunner
+from processors.runtime.dlq import DeadLetters
+from processors.runtime.outbox import Outbox
+from riverbed.settings import Settings
+from schemas import DLQ_TOPIC, INVENTORY_TOPIC, ORDERS_TOPIC, Envelope
+from stores.postgres.pool import create_pool, transaction
+
+TOPICS = {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC}
+
+
+class CommerceWorker:
+    """Wires one kind's agent, timers, pool and outbox onto a faust app."""
+
+    def __init__(self, settings: Settings, kind: str, app: faust.App | None = None) -> None:
+        if kind not in TOPICS:
+            raise ValueError(
+                f"unknown commerce worker kind {kind!r}; expected one of {sorted(TOPICS)}"
+            )
+        self.settings = settings
+        self.kind = kind
+        self.app = app or create_app(settings, kind)
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self.outbox = Outbox(self._send, self.pool, settings.topic)
+        self.runner = BatchRunner(
+            name=kind,
+            flush=self.flush,
+            dead_letters=DeadLetters(self._send, kind, settings.topic(DLQ_TOPIC)),
+            max_events=settings.sink_batch_size,
+            max_wait_ms=settings.sink_flush_ms,
+        )
+        self._install()
+
+    async def _send(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> Any:
+        return await send_raw(self.app, topic, key, value, headers)
+
+    async def pool(self) -> asyncpg.Pool:
+        async with self._pool_lock:
+            if self._pool is None:
+                self._pool = await create_pool(
+                    self.settings.postgres_dsn.get_secret_value(),
+                    min_size=1,
+                    max_size=3,
+                    schema=self.settings.postgres_schema,
+                )
+            return self._pool
+
+    async def flush(self, envelopes: list[Envelope[Any]]) -> None:
+        """One transaction for the batch, then publish what it emitted."""
+        pool = await self.pool()
+        async with transaction(pool) as conn:
+            effects = await repository.process(
+                conn, self.kind, envelopes, default_threshold=self.settings.low_stock_threshold
+            )
+        await self.outbox.publish(effects.emitted)
+
+    def _install(self) -> None:
+        app, runner = self.app, self.runner
+        app.agent(
+            raw_topic(app, self.settings.topic(TOPICS[self.kind])),
+            name=f"riverbed.{self.kind}",
+            concurrency=1,
+        )(runner.run)
+        app.timer(max(runner.max_wait / 2, 0.05), name=f"riverbed.{self.kind}.tick")(runner.tick)
+        app.timer(5.0, name=f"riverbed.{self.kind}.outbox-relay")(self.outbox.relay)

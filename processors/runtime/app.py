@@ -1,0 +1,55 @@
+"""The faust app of one worker kind, configured from settings only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from riverbed.settings import Settings
+
+
+def create_app(settings: Settings, kind: str) -> faust.App:
+    """One consumer group per kind: more workers of a kind share its partitions."""
+    brokers = [f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")]
+    return faust.App(
+        f"{settings.group_prefix}-{kind}",
+        broker=brokers,
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        producer_linger_ms=settings.publisher_linger_ms,
+        producer_compression_type=None
+        if settings.publisher_compression == "none"
+        else settings.publisher_compression,
+        topic_replication_factor=1,
+        # Topics are created with their partition counts by `riverbed topics create`.
+        topic_allow_declare=False,
+    )
+
+
+def raw_topic(app: faust.App, name: str) -> Any:
+    """A topic read as raw bytes: decoding is ours (schemas.decode), not faust's."""
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        allow_empty=True,
+    )
+
+
+async def send_raw(
+    app: faust.App,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    headers: list[tuple[str, bytes]],
+) -> Any:
+    """Send through the app's producer and wait for the broker's ack."""
+    fut = await app.producer.send(topic, key, value, None, None, headers)
+    return await fut

@@ -1,0 +1,155 @@
+"""Batch a faust stream into one flush per N events or T milliseconds, acking after.
+
+The stream runs with manual acks (``noack``): an event is acknowledged, and so its
+offset becomes committable, only after the flush that contains it succeeded, or after
+it went to the dead-letter topic. A crash at any point therefore replays the batch, and
+the idempotent flush makes that harmless (at-least-once in, exactly-once in effect).
+
+Flushes are serialised by a lock, so batches commit in partition order even when the
+size trigger (agent) and the time trigger (timer) race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from processors.runtime.dlq import DeadLetters
+from processors.runtime.retry import is_transient, retrying
+from schemas import Envelope, SchemaError, decode
+
+log = logging.getLogger("riverbed.batching")
+Flush = Callable[[list[Envelope[Any]]], Awaitable[None]]
+
+
+@dataclass
+class Pending:
+    event: Any  # faust EventT
+    envelope: Envelope[Any] | None
+    error: BaseException | None
+
+
+@dataclass
+class Counters:
+    processed: int = 0
+    dead_lettered: int = 0
+    flushes: int = 0
+    last_flush_seconds: float = 0.0
+    retries: int = 0
+
+
+class BatchRunner:
+    """Turns a stream of raw Kafka messages into idempotent batch flushes."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        flush: Flush,
+        dead_letters: DeadLetters,
+        max_events: int,
+        max_wait_ms: int,
+    ) -> None:
+        self.name = name
+        self._flush = flush
+        self._dlq = dead_letters
+        self.max_events = max_events
+        self.max_wait = max_wait_ms / 1000
+        self._pending: list[Pending] = []
+        self._oldest = 0.0
+        self._lock = asyncio.Lock()
+        self._stream: Any = None
+        self.counters = Counters()
+
+    async def run(self, stream: Any) -> None:
+        """The agent body: ``async for`` over the stream with manual acks."""
+        self._stream = stream.noack()
+        async for event in self._stream.events():
+            message = event.message
+            try:
+                envelope, error = decode(message.value, message.headers), None
+            except SchemaError as exc:
+                envelope, error = None, exc
+            if not self._pending:
+                self._oldest = time.monotonic()
+            self._pending.append(Pending(event, envelope, error))
+            if len(self._pending) >= self.max_events:
+                await self.flush()
+
+    async def tick(self) -> None:
+        """Called by a timer: flush what waited longer than ``max_wait``."""
+        if self._pending and time.monotonic() - self._oldest >= self.max_wait:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            t0 = time.monotonic()
+            good = [p for p in batch if p.envelope is not None]
+            for p in batch:
+                if p.error is not None:
+                    await self._dead_letter(p, p.error)
+            if good:
+                await self._apply(good)
+            for p in batch:
+                await self._stream.ack(p.event)
+            self.counters.flushes += 1
+            self.counters.processed += len(good)
+            self.counters.last_flush_seconds = time.monotonic() - t0
+
+    async def _apply(self, good: list[Pending]) -> None:
+        envelopes = [p.envelope for p in good if p.envelope is not None]
+
+        def count_retry(_exc: BaseException, _n: int) -> None:
+            self.counters.retries += 1
+
+        try:
+            await retrying(
+                lambda: self._flush(envelopes), what=f"{self.name} flush", on_retry=count_retry
+            )
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning(
+                "%s: batch of %d failed permanently (%s); isolating", self.name, len(good), exc
+            )
+            await self._one_by_one(good, on_retry=count_retry)
+
+    async def _one_by_one(
+        self, good: Sequence[Pending], *, on_retry: Callable[[BaseException, int], None]
+    ) -> None:
+        for p in good:
+            envelope = p.envelope
+            assert envelope is not None
+            try:
+                await retrying(
+                    lambda e=envelope: self._flush([e]),
+                    what=f"{self.name} flush",
+                    on_retry=on_retry,
+                )
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                await self._dead_letter(p, exc)
+
+    async def _dead_letter(self, p: Pending, exc: BaseException) -> None:
+        m = p.event.message
+        await retrying(
+            lambda: self._dlq.put(
+                key=m.key,
+                value=m.value,
+                headers=list(m.headers or []),
+                topic=m.topic,
+                partition=m.partition,
+                offset=m.offset,
+                exc=exc,
+            ),
+            what="dead-letter",
+        )
+        self.counters.dead_lettered += 1

@@ -1,0 +1,81 @@
+"""Turn one parsed JSON object from a client into an envelope, or say what is wrong.
+
+The client sends an envelope without its server-owned parts: ``source`` is always the
+gateway's (``gateway.<key name>``; a client's is refused), ``event_id`` and
+``occurred_at`` are filled in when absent (send your own ``event_id`` to make retries
+idempotent), and ``key`` is derived from the payload by ``schemas.topics`` (one that
+disagrees is refused). Unknown fields are refused by the contracts themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+from pydantic import ValidationError
+
+from schemas.envelope import Envelope
+from schemas.errors import UnknownEventType, UnknownEventVersion
+from schemas.registry import registry
+from schemas.topics import rule_for
+
+ErrorDetail = dict[str, Any]  # {"loc": [...], "msg": str, "type": str}
+
+
+def source_for(key_name: str) -> str:
+    """The envelope ``source`` of events sent with the key called ``key_name``."""
+    return f"gateway.{key_name}"
+
+
+def _error(loc: tuple[str | int, ...], msg: str, kind: str) -> ErrorDetail:
+    return {"loc": list(loc), "msg": msg, "type": kind}
+
+
+def prepare(item: Any, *, source: str, now: datetime) -> Envelope[Any] | list[ErrorDetail]:
+    """The envelope for ``item``, or its errors with field paths. Consumes ``item``."""
+    if type(item) is not dict:
+        return [_error((), "an event must be a JSON object", "model_type")]
+    errors: list[ErrorDetail] = []
+    if "source" in item:
+        errors.append(_error(("source",), "set by the gateway from your API key; leave it out", "forbidden"))
+    event_type, version = item.get("type"), item.get("version")
+    if type(event_type) is not str:
+        errors.append(_error(("type",), "a string event type is required", "missing_type"))
+    if type(version) is not int:
+        errors.append(_error(("version",), "an integer version is required", "missing_version"))
+    if errors and not (len(errors) == 1 and errors[0]["loc"] == ["source"]):
+        return errors
+    try:
+        model = registry.envelope(event_type, version)
+    except UnknownEventType as exc:
+        return [*errors, _error(("type",), str(exc), "unknown_event_type")]
+    except UnknownEventVersion as exc:
+        return [*errors, _error(("version",), str(exc), "unknown_event_version")]
+
+    key_field = rule_for(event_type).key_field
+    payload = item.get("payload")
+    derived = payload.get(key_field) if type(payload) is dict else None
+    sent_key = item.get("key")
+    if sent_key is None:
+        if type(derived) is str:
+            item["key"] = derived
+    elif type(derived) is str and sent_key != derived:
+        errors.append(
+            _error(("key",), f"must equal payload.{key_field} ({derived!r}) or be left out", "key_mismatch")
+        )
+    item["source"] = source
+    if "event_id" not in item:
+        item["event_id"] = uuid4()
+    if "occurred_at" not in item:
+        item["occurred_at"] = now
+    try:
+        envelope: Envelope[Any] = model.model_validate(item)
+    except ValidationError as exc:
+        for e in exc.errors(include_url=False, include_context=False, include_input=False):
+            # A key we could not derive is reported through its payload field instead.
+            if e["loc"] == ("key",) and sent_key is None and e["type"] == "missing":
+                continue
+            errors.append(_error(e["loc"], e["msg"], e["type"]))
+        return errors or [_error(("key",), "could not be derived from the payload", "missing")]
+    return errors or envelope

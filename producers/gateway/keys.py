@@ -1,0 +1,227 @@
+"""The gateway's API keys: a JSON file of scrypt hashes, never the keys themselves.
+
+A key reads ``rbk_<id>_<secret>``. The id is a public lookup handle (it picks the one
+stored hash to check, so a random key costs no hashing at all); the secret is 32 random
+bytes, hashed with scrypt and a per-key salt, compared with :func:`hmac.compare_digest`.
+A key that verified once is remembered (by its SHA-256, in memory) so the slow hash runs
+once per key and process, not per request; the memory is dropped whenever the file
+changes, so a revocation by another process (``riverbed gateway keys revoke``) takes
+effect on the next request.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+KEY_PREFIX = "rbk"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
+BOOTSTRAP_NAME = "bootstrap"  # the name ``settings.gateway_api_key`` authenticates as
+_ID_PATTERN = re.compile(r"^[0-9a-f]{12}$")
+_FAILED_CACHE_SIZE = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """What the store knows about one key (never the key)."""
+
+    name: str
+    key_id: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class ScryptParams:
+    """scrypt cost: the default takes ~50 ms and 16 MiB per hash; tests use less."""
+
+    n: int = 2**14
+    r: int = 8
+    p: int = 1
+
+
+class KeyStoreError(ValueError):
+    """A key store operation was refused (bad name, duplicate, unknown name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    record: KeyRecord
+    params: ScryptParams
+    salt: bytes
+    digest: bytes
+
+
+class KeyStore:
+    """API keys in a JSON file at ``path`` (created with mode 0600 on first write)."""
+
+    def __init__(self, path: Path, *, params: ScryptParams | None = None) -> None:
+        self.path = Path(path)
+        self._params = params or ScryptParams()
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._entries: dict[str, _Entry] = {}  # by key id
+        self._verified: dict[str, bytes] = {}  # key id -> SHA-256 of the verified key
+        self._failed: set[bytes] = set()  # SHA-256 of keys that failed verification
+
+    def create(self, name: str) -> str:
+        """Add a key called ``name`` and return it: the only time it is ever shown."""
+        if not NAME_PATTERN.fullmatch(name) or name == BOOTSTRAP_NAME:
+            raise KeyStoreError(
+                f"bad key name {name!r}: 1-48 of A-Z a-z 0-9 _ - (not {BOOTSTRAP_NAME!r})"
+            )
+        with self._lock:
+            self._reload()
+            if any(e.record.name == name and e.record.active for e in self._entries.values()):
+                raise KeyStoreError(f"an active key named {name!r} exists; revoke it first")
+            key_id = secrets.token_hex(6)
+            secret = secrets.token_urlsafe(32)
+            salt = secrets.token_bytes(16)
+            record = KeyRecord(name, key_id, datetime.now(UTC))
+            digest = _hash(secret, salt, self._params)
+            self._entries[key_id] = _Entry(record, self._params, salt, digest)
+            self._write()
+        return f"{KEY_PREFIX}_{key_id}_{secret}"
+
+    def verify(self, key: str) -> KeyRecord | None:
+        """The active record of ``key``, or None; may run scrypt (call off the event loop)."""
+        found = self.cached(key)
+        if found is not None:
+            return found
+        parts = key.split("_", 2)
+        if len(parts) != 3 or parts[0] != KEY_PREFIX or not _ID_PATTERN.fullmatch(parts[1]):
+            return None
+        fingerprint = hashlib.sha256(key.encode()).digest()
+        with self._lock:
+            self._reload()
+            entry = self._entries.get(parts[1])
+            if entry is None or not entry.record.active or fingerprint in self._failed:
+                return None
+        digest = _hash(parts[2], entry.salt, entry.params)
+        with self._lock:
+            if not hmac.compare_digest(digest, entry.digest):
+                if len(self._failed) >= _FAILED_CACHE_SIZE:
+                    self._failed.clear()
+                self._failed.add(fingerprint)
+                return None
+            current = self._entries.get(parts[1])  # the file may have changed meanwhile
+            if current is None or not current.record.active or current.digest != entry.digest:
+                return None
+            self._verified[parts[1]] = fingerprint
+        return current.record
+
+    def cached(self, key: str) -> KeyRecord | None:
+        """The record of a key verified before and unchanged since; None means unknown."""
+        parts = key.split("_", 2)
+        if len(parts) != 3:
+            return None
+        with self._lock:
+            self._reload()
+            known = self._verified.get(parts[1])
+            entry = self._entries.get(parts[1])
+        if known is None or entry is None:
+            return None
+        if not hmac.compare_digest(hashlib.sha256(key.encode()).digest(), known):
+            return None
+        return entry.record
+
+    def revoke(self, name: str) -> KeyRecord:
+        """Revoke the active key called ``name``; raises :class:`KeyStoreError` if none."""
+        with self._lock:
+            self._reload()
+            for key_id, entry in self._entries.items():
+                if entry.record.name == name and entry.record.active:
+                    record = KeyRecord(name, key_id, entry.record.created_at, datetime.now(UTC))
+                    self._entries[key_id] = _Entry(record, entry.params, entry.salt, entry.digest)
+                    self._verified.pop(key_id, None)
+                    self._write()
+                    return record
+        raise KeyStoreError(f"no active key named {name!r}")
+
+    def list(self) -> builtins.list[KeyRecord]:
+        """Every key, revoked ones included, oldest first."""
+        with self._lock:
+            self._reload()
+            return sorted((e.record for e in self._entries.values()), key=lambda r: r.created_at)
+
+    # -- the file ---------------------------------------------------------------------
+
+    def _reload(self) -> None:
+        """Re-read the file if it changed since we last read or wrote it (lock held)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            if self._stamp is not None or self._entries:
+                self._entries, self._verified, self._stamp = {}, {}, None
+            return
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp == self._stamp:
+            return
+        document = json.loads(self.path.read_text())
+        self._entries = {e.record.key_id: e for e in map(_entry_from_json, document["keys"])}
+        self._verified = {}
+        self._failed = set()
+        self._stamp = stamp
+
+    def _write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        document = {"version": 1, "keys": [_entry_to_json(e) for e in self._entries.values()]}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".api-keys.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as file:  # mkstemp creates it 0600
+                json.dump(document, file, indent=2)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        stat = self.path.stat()
+        self._stamp = (stat.st_mtime_ns, stat.st_size)
+
+
+def _hash(secret: str, salt: bytes, params: ScryptParams) -> bytes:
+    return hashlib.scrypt(
+        secret.encode(), salt=salt, n=params.n, r=params.r, p=params.p, maxmem=256 * 2**20, dklen=32
+    )
+
+
+def _entry_to_json(entry: _Entry) -> dict[str, Any]:
+    record = entry.record
+    return {
+        "name": record.name,
+        "id": record.key_id,
+        "created_at": record.created_at.isoformat(),
+        "revoked_at": record.revoked_at.isoformat() if record.revoked_at else None,
+        "kdf": {"name": "scrypt", "n": entry.params.n, "r": entry.params.r, "p": entry.params.p},
+        "salt": entry.salt.hex(),
+        "hash": entry.digest.hex(),
+    }
+
+
+def _entry_from_json(data: dict[str, Any]) -> _Entry:
+    revoked = data.get("revoked_at")
+    record = KeyRecord(
+        data["name"],
+        data["id"],
+        datetime.fromisoformat(data["created_at"]),
+        datetime.fromisoformat(revoked) if revoked else None,
+    )
+    kdf = data["kdf"]
+    if kdf["name"] != "scrypt":
+        raise ValueError(f"key {record.key_id}: unsupported kdf {kdf['name']!r}")
+    params = ScryptParams(kdf["n"], kdf["r"], kdf["p"])
+    return _Entry(record, params, bytes.fromhex(data["salt"]), bytes.fromhex(data["hash"]))

@@ -1,0 +1,321 @@
+"""Publish envelopes to Kafka and report only what the broker acknowledged.
+
+The topic and key of every event come from ``schemas.topics``; value and headers from
+``schemas.wire.encode``. The producer is idempotent with ``acks="all"``: the client's
+own retries never duplicate an event, while a caller that retries after a
+:class:`PublishError` may (consumers deduplicate on ``event_id``).
+
+Back-pressure: at most ``publisher_max_pending`` events are handed to the client and not
+yet acknowledged; further sends wait for room. Deadline: an event handed over is
+acknowledged within ``publisher_send_timeout_s`` or the call raises
+:class:`PublishTimeout`; waiting for room is bounded the same way (no room for that long
+means something older is overdue).
+
+``publish_many`` fills one record batch per partition itself (aiokafka's batch API)
+instead of calling ``send`` per event: the same partitions (murmur2 of the key, as the
+Java client and aiokafka's default partitioner), a fraction of the per-event cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
+from aiokafka.partitioner import murmur2
+
+from producers.backpressure import PendingLimit
+from producers.errors import PublishError, PublishRejected, PublishTimeout
+from riverbed.settings import Settings
+from schemas.envelope import Envelope
+from schemas.topics import rule_for
+from schemas.wire import encode
+
+log = logging.getLogger(__name__)
+
+Headers = list[tuple[str, bytes]]
+# Events per back-pressure acquisition and per set of record batches in publish_many.
+CHUNK = 4096
+_KEY_CACHE_SIZE = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Where the broker acknowledged one event."""
+
+    event_id: UUID
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class RawDelivery:
+    """Where the broker acknowledged one re-published raw message."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+_Routed = tuple[str, bytes, bytes, Headers]  # topic, key, value, headers
+
+
+class Publisher:
+    """Publishes envelopes to their rule topics; not idempotent per call (see module).
+
+    ``topics`` renames rule topics (``{"riverbed.orders": "test.orders.x"}``), for tests
+    and benchmarks that must not write to the shared topics.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        producer: AIOKafkaProducer | None = None,
+        topics: Mapping[str, str] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._timeout = settings.publisher_send_timeout_s
+        self._limit = PendingLimit(settings.publisher_max_pending)
+        self._injected = producer
+        self._producer: Any = None
+        self._topics = dict(topics or {})
+        self._partition_of: dict[tuple[bytes, int], int] = {}
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
+    @property
+    def pending(self) -> int:
+        """Events handed to the client and not yet acknowledged (or failed)."""
+        return self._limit.pending
+
+    @property
+    def peak_pending(self) -> int:
+        return self._limit.peak
+
+    async def start(self) -> None:
+        """Connect; raises :class:`PublishError` naming the bootstrap address on failure."""
+        if self._producer is not None:
+            return
+        producer = self._injected if self._injected is not None else self._new_producer()
+        bootstrap = self._settings.kafka_bootstrap
+        try:
+            async with asyncio.timeout(self._timeout):
+                await producer.start()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            if self._injected is None:
+                await _quietly_stop(producer)
+            reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
+            raise PublishError(
+                f"cannot connect to Kafka at {bootstrap} within {self._timeout:g}s: {reason}"
+            ) from exc
+        self._producer = producer
+
+    async def stop(self) -> None:
+        """Flush what is pending (bounded by the send deadline), then close."""
+        producer, self._producer = self._producer, None
+        producer = producer if producer is not None else self._injected
+        if producer is None:
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                await producer.flush()
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("publisher stopping with unacknowledged events: %r", exc)
+        await _quietly_stop(producer)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def ping(self, timeout: float) -> bool:
+        """True when started and the broker answers a metadata request within ``timeout``."""
+        if self._producer is None:
+            return False
+        try:
+            async with asyncio.timeout(timeout):
+                return bool(await self._producer.client.force_metadata_update())
+        except (KafkaError, OSError, TimeoutError):
+            return False
+
+    # -- publishing -------------------------------------------------------------------
+
+    async def publish(self, event: Envelope[Any]) -> Delivery:
+        """Publish one event and wait for its acknowledgement."""
+        topic, key, value, headers = self._route(event)
+        metadata = await self._send_one(topic, key, value, headers)
+        return Delivery(event.event_id, metadata.topic, metadata.partition, metadata.offset)
+
+    async def publish_raw(
+        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]
+    ) -> RawDelivery:
+        """Re-publish bytes as they are (dead-letter replay); no rule or encoding applied."""
+        metadata = await self._send_one(topic, key, value, list(headers))
+        return RawDelivery(metadata.topic, metadata.partition, metadata.offset)
+
+    async def publish_many(self, events: Sequence[Envelope[Any]]) -> list[Delivery]:
+        """Publish events in order (per key) and wait for all; deliveries in input order.
+
+        All-or-error: any event not acknowledged makes the call raise, although the
+        others may have been written (retry all with the same ids).
+        """
+        producer = self._running()
+        routed = [self._route(event) for event in events]
+        loop = asyncio.get_running_loop()
+        handed: list[tuple[asyncio.Future[Any], float, list[int]]] = []
+        deliveries: list[Delivery] = []
+        chunk = min(CHUNK, self._limit.limit)
+        try:
+            for first in range(0, len(routed), chunk):
+                part = routed[first : first + chunk]
+                async with asyncio.timeout(self._timeout):
+                    await self._limit.acquire(len(part))
+                    batches = await self._send_chunk(producer, part, first)
+                deadline = loop.time() + self._timeout
+                handed.extend((future, deadline, indexes) for future, indexes in batches)
+            offsets: list[tuple[str, int, int]] = [("", 0, 0)] * len(routed)
+            for future, deadline, indexes in handed:
+                if not future.done():
+                    async with asyncio.timeout_at(deadline):
+                        await asyncio.shield(future)
+                metadata = future.result()
+                for relative, index in enumerate(indexes):
+                    offsets[index] = (metadata.topic, metadata.partition, metadata.offset + relative)
+            for event, (topic, partition, offset) in zip(events, offsets, strict=True):
+                deliveries.append(Delivery(event.event_id, topic, partition, offset))
+        except (KafkaError, TimeoutError) as exc:
+            raise _failure(exc, f"{len(routed)} events") from exc
+        return deliveries
+
+    # -- internals --------------------------------------------------------------------
+
+    def _new_producer(self) -> AIOKafkaProducer:
+        s = self._settings
+        return AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap,
+            client_id="riverbed-publisher",
+            enable_idempotence=True,
+            acks="all",
+            compression_type=None if s.publisher_compression == "none" else s.publisher_compression,
+            linger_ms=s.publisher_linger_ms,
+            max_batch_size=s.publisher_batch_bytes,
+            # aiokafka's own waits (metadata, buffer room, batch expiry) end no later
+            # than ours, so a dead broker surfaces as an error, not a hang.
+            request_timeout_ms=max(1000, int(self._timeout * 1000)),
+        )
+
+    def _running(self) -> Any:
+        if self._producer is None:
+            raise PublishError("publisher is not started (or was stopped)")
+        return self._producer
+
+    def _route(self, event: Envelope[Any]) -> _Routed:
+        rule = rule_for(event.type)
+        key = getattr(event.payload, rule.key_field)
+        if key != event.key:
+            raise PublishRejected(
+                f"event {event.event_id}: key {event.key!r} differs from its "
+                f"{rule.key_field} {key!r} (schemas.topics keys {rule.name} by it)"
+            )
+        value, headers = encode(event)
+        return self._topics.get(rule.name, rule.name), key.encode(), value, headers
+
+    async def _send_one(
+        self, topic: str, key: bytes | None, value: bytes, headers: Headers
+    ) -> Any:
+        producer = self._running()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._limit.acquire(1)
+                try:
+                    future = await producer.send(topic, value, key=key, headers=headers)
+                except BaseException:
+                    self._limit.release(1)
+                    raise
+                future.add_done_callback(self._release_one)
+                return await asyncio.shield(future)
+        except (KafkaError, TimeoutError) as exc:
+            raise _failure(exc, f"a message to {topic}") from exc
+
+    def _release_one(self, _: object) -> None:
+        self._limit.release(1)
+
+    async def _send_chunk(
+        self, producer: Any, items: list[_Routed], first: int
+    ) -> list[tuple[asyncio.Future[Any], list[int]]]:
+        """Hand ``items`` (slots already taken) to the client as one batch per partition."""
+        counts = {topic: len(await producer.partitions_for(topic)) for topic in {i[0] for i in items}}
+        open_batches: dict[tuple[str, int], tuple[Any, list[int]]] = {}
+        handed: list[tuple[asyncio.Future[Any], list[int]]] = []
+        done = 0
+        try:
+            for index, (topic, key, value, headers) in enumerate(items, start=first):
+                where = (topic, self._partition(key, counts[topic]))
+                batch = open_batches.get(where)
+                if batch is None:
+                    batch = open_batches[where] = (producer.create_batch(), [])
+                if batch[0].append(timestamp=None, key=key, value=value, headers=headers) is None:
+                    handed.append(await self._hand_over(producer, where, *batch))
+                    done += len(batch[1])
+                    batch = open_batches[where] = (producer.create_batch(), [])
+                    batch[0].append(timestamp=None, key=key, value=value, headers=headers)
+                batch[1].append(index)
+            for where, batch in open_batches.items():
+                handed.append(await self._hand_over(producer, where, *batch))
+                done += len(batch[1])
+        except BaseException:
+            self._limit.release(len(items) - done)  # never handed over: not pending
+            raise
+        return handed
+
+    async def _hand_over(
+        self, producer: Any, where: tuple[str, int], builder: Any, indexes: list[int]
+    ) -> tuple[asyncio.Future[Any], list[int]]:
+        builder.close()  # so that producer.send() never appends to our batch
+        future: asyncio.Future[Any] = await producer.send_batch(
+            builder, where[0], partition=where[1]
+        )
+        count = len(indexes)
+        future.add_done_callback(lambda _: self._limit.release(count))
+        return future, indexes
+
+    def _partition(self, key: bytes, count: int) -> int:
+        # The default partitioner's choice (murmur2, as the Java client), cached per key.
+        partition = self._partition_of.get((key, count))
+        if partition is None:
+            if len(self._partition_of) >= _KEY_CACHE_SIZE:
+                self._partition_of.clear()
+            partition = (murmur2(key) & 0x7FFFFFFF) % count
+            self._partition_of[(key, count)] = partition
+        return partition
+
+
+def _failure(exc: BaseException, what: str) -> PublishError | PublishRejected:
+    if isinstance(exc, TimeoutError | KafkaTimeoutError):
+        return PublishTimeout(f"no acknowledgement for {what} within the send deadline")
+    if isinstance(exc, MessageSizeTooLargeError):
+        return PublishRejected(f"the broker refused {what}: {exc}")
+    return PublishError(f"publishing {what} failed: {exc!r}")
+
+
+async def _quietly_stop(producer: Any) -> None:
+    try:
+        await producer.stop()
+    except (KafkaError, OSError) as exc:  # closing a broken connection is not news
+        log.debug("producer stop: %r", exc)

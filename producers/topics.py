@@ -1,0 +1,135 @@
+"""Create Riverbed's topics as ``schemas.topics`` lays them out (idempotent).
+
+Every rule topic and the dead-letter topic get their partition count. A store-keyed
+topic that already exists with another count is an error, never "fixed": orders and
+inventory are joined partition by partition (co-partitioning), and adding partitions
+would also move existing keys.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from producers.errors import TopicLayoutError
+from riverbed.errors import RetryableError
+from riverbed.settings import Settings
+from schemas.topics import TOPIC_PARTITIONS, TOPIC_RULES
+
+log = logging.getLogger(__name__)
+
+_TOPIC_ALREADY_EXISTS = 36
+# Topics whose partition count other topics must share (see schemas.topics).
+CO_PARTITIONED: frozenset[str] = frozenset(
+    rule.name for rule in TOPIC_RULES if rule.key_field == "store_id"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TopicInfo:
+    """A topic as the broker reports it, next to what Riverbed expects."""
+
+    name: str
+    partitions: int | None  # None: missing
+    expected: int | None  # None: not one of Riverbed's topics
+
+
+async def ensure_topics(
+    settings: Settings,
+    *,
+    layout: Mapping[str, int] = TOPIC_PARTITIONS,
+    co_partitioned: frozenset[str] = CO_PARTITIONED,
+) -> list[str]:
+    """Create the missing topics of ``layout``; return the names created (maybe none).
+
+    ``layout`` (name -> partitions) and ``co_partitioned`` default to Riverbed's own;
+    tests pass unique names.
+
+    Raises :class:`TopicLayoutError` for a co-partitioned topic with the wrong count
+    (other wrong counts are logged) and ``RetryableError`` if Kafka is unreachable.
+    """
+    admin = await _admin(settings)
+    try:
+        existing = await _partition_counts(admin, layout)
+        _check(existing, layout, co_partitioned)
+        missing = [name for name in layout if name not in existing]
+        if not missing:
+            return []
+        replication = min(3, len((await admin.describe_cluster())["brokers"]))
+        response = await admin.create_topics(
+            [NewTopic(name, layout[name], replication) for name in missing]
+        )
+        created = []
+        for topic, code, message in response.topic_errors:
+            if code == 0:
+                created.append(topic)
+            elif code != _TOPIC_ALREADY_EXISTS:  # lost a race with another creator: fine
+                raise TopicLayoutError(f"creating topic {topic} failed: {message} (code {code})")
+        # A racing creator may have used another count: check what exists now.
+        _check(await _partition_counts(admin, layout), layout, co_partitioned)
+        return sorted(created)
+    except KafkaError as exc:
+        raise RetryableError(f"Kafka at {settings.kafka_bootstrap}: {exc}") from exc
+    finally:
+        await admin.close()
+
+
+async def describe_topics(
+    settings: Settings, *, include_all: bool = False, layout: Mapping[str, int] = TOPIC_PARTITIONS
+) -> list[TopicInfo]:
+    """Riverbed's topics (and, with ``include_all``, every other one) with partition counts."""
+    admin = await _admin(settings)
+    try:
+        names: Iterable[str] = layout
+        if include_all:
+            names = set(layout) | {t for t in await admin.list_topics() if not t.startswith("__")}
+        counts = await _partition_counts(admin, names)
+    except KafkaError as exc:
+        raise RetryableError(f"Kafka at {settings.kafka_bootstrap}: {exc}") from exc
+    finally:
+        await admin.close()
+    return [TopicInfo(name, counts.get(name), layout.get(name)) for name in sorted(names)]
+
+
+async def _admin(settings: Settings) -> AIOKafkaAdminClient:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, client_id="riverbed-topics"
+    )
+    try:
+        await admin.start()
+    except (KafkaError, OSError) as exc:
+        await admin.close()
+        raise RetryableError(f"cannot connect to Kafka at {settings.kafka_bootstrap}: {exc}") from exc
+    return admin
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient, names: Iterable[str]) -> dict[str, int]:
+    """Partition count of each named topic that exists."""
+    # Describe only topics that exist: a metadata request naming a missing topic makes a
+    # broker with auto.create.topics.enable create it, with its default partition count.
+    existing = set(await admin.list_topics()).intersection(names)
+    if not existing:
+        return {}
+    described = await admin.describe_topics(sorted(existing))
+    return {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
+
+
+def _check(
+    existing: Mapping[str, int], layout: Mapping[str, int], co_partitioned: frozenset[str]
+) -> None:
+    for name, count in existing.items():
+        expected = layout.get(name)
+        if expected is None or count == expected:
+            continue
+        if name in co_partitioned:
+            raise TopicLayoutError(
+                f"topic {name} has {count} partitions but must have {expected}: it is "
+                f"co-partitioned by store_id with {', '.join(sorted(co_partitioned - {name})) or 'its peers'}. "
+                "Recreate it (losing its data) or migrate to a new topic; adding partitions "
+                "would move existing keys"
+            )
+        log.warning("topic %s has %d partitions, expected %d", name, count, expected)

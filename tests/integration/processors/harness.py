@@ -1,0 +1,271 @@
+"""A real-services harness for worker tests: an isolated namespace per test.
+
+Each test gets its own topic prefix, consumer-group prefix and Postgres schema (fully
+migrated, app role granted), and starts real worker processes with
+``python -m riverbed worker KIND`` pointed at them through ``RIVERBED_*`` variables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from riverbed.settings import Settings
+from riverbed.stack.postgres import Dsn
+from schemas import DLQ_TOPIC, TOPIC_PARTITIONS, Envelope, encode, topic_for
+from stores.postgres.migrate import migrate
+
+# Table -> ordering used for byte-for-byte dumps.
+DOMAIN_TABLES = {
+    "orders": "order_id",
+    "order_lines": "order_id, line_no",
+    "order_status_history": "order_id, status",
+    "inventory": "store_id, sku",
+    "inventory_movements": "movement_id",
+    "processed_events": "consumer, event_id",
+    "outbox": "event_id",
+}
+
+
+@dataclass
+class Namespace:
+    settings: Settings
+    uid: str
+    log_dir: Path
+    workers: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return f"t{self.uid}."
+
+    @property
+    def schema(self) -> str:
+        return f"test_{self.uid}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "RIVERBED_TOPIC_PREFIX": self.prefix,
+            "RIVERBED_GROUP_PREFIX": f"t{self.uid}",
+            "RIVERBED_POSTGRES_SCHEMA": self.schema,
+            "RIVERBED_SINK_FLUSH_MS": "100",
+        }
+
+    def topic(self, logical: str) -> str:
+        return f"{self.prefix}{logical}"
+
+    def group(self, kind: str) -> str:
+        return f"t{self.uid}-{kind}"
+
+    async def create(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        await admin.start()
+        try:
+            names = {**TOPIC_PARTITIONS, DLQ_TOPIC: TOPIC_PARTITIONS.get(DLQ_TOPIC, 4)}
+            await admin.create_topics([NewTopic(self.topic(t), n, 1) for t, n in names.items()])
+        finally:
+            await admin.close()
+        app_role = Dsn.parse(self.settings.postgres_dsn.get_secret_value()).user
+        await migrate(
+            self.settings.postgres_owner_dsn.get_secret_value(),
+            schema=self.schema,
+            app_role=app_role,
+            say=lambda _m: None,
+        )
+
+    async def drop(self) -> None:
+        self.stop_all()
+        conn = await self.owner()
+        try:
+            await conn.execute(f'drop schema if exists "{self.schema}" cascade')
+        finally:
+            await conn.close()
+
+    async def owner(self) -> asyncpg.Connection:
+        conn = await asyncpg.connect(
+            self.settings.postgres_owner_dsn.get_secret_value(),
+            server_settings={"search_path": self.schema},
+        )
+        return conn
+
+    # --- workers ---------------------------------------------------------------------
+    def start(self, kind: str) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{kind}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "riverbed", "worker", kind, "--loglevel", "warning"],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.workers.setdefault(kind, []).append(proc)
+        return proc
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for procs in self.workers.values():
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+        for procs in self.workers.values():
+            for p in procs:
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text()[-4000:]}" for p in self.log_dir.glob("*.log")
+        )
+
+    # --- kafka ----------------------------------------------------------------------
+    async def publish(self, events: Iterable[Envelope[Any]]) -> int:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+        )
+        await producer.start()
+        n = 0
+        try:
+            futures = []
+            for env in events:
+                value, headers = encode(env)
+                futures.append(
+                    await producer.send(
+                        self.topic(topic_for(env.type)),
+                        value,
+                        key=env.key.encode(),
+                        headers=headers,
+                    )
+                )
+                n += 1
+            await asyncio.gather(*futures)
+        finally:
+            await producer.stop()
+        return n
+
+    async def publish_raw(
+        self,
+        logical_topic: str,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                self.topic(logical_topic), value, key=key, headers=headers or []
+            )
+        finally:
+            await producer.stop()
+
+    async def lag(self, kind: str, logical_topic: str) -> int:
+        topic = self.topic(logical_topic)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.group(kind),
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            parts = [TopicPartition(topic, p) for p in range(TOPIC_PARTITIONS[logical_topic])]
+            ends = await consumer.end_offsets(parts)
+            total = 0
+            for tp in parts:
+                committed = await consumer.committed(tp)
+                total += ends[tp] - (committed or 0)
+            return total
+        finally:
+            await consumer.stop()
+
+    async def wait_caught_up(self, groups: dict[str, str], *, timeout: float = 180) -> None:
+        """Until every (kind -> topic) group has no lag and the outbox is drained."""
+        async with asyncio.timeout(timeout):
+            while True:
+                lags = [await self.lag(kind, topic) for kind, topic in groups.items()]
+                conn = await self.owner()
+                try:
+                    unpublished = await conn.fetchval(
+                        "select count(*) from outbox where published_at is null"
+                    )
+                finally:
+                    await conn.close()
+                if not any(lags) and unpublished == 0:
+                    return
+                await asyncio.sleep(0.5)
+
+    async def reset_offsets(self, kind: str, logical_topic: str) -> None:
+        """Rewind a (stopped) group to offset 0 on every partition."""
+        topic = self.topic(logical_topic)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=self.group(kind),
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            parts = [TopicPartition(topic, p) for p in range(TOPIC_PARTITIONS[logical_topic])]
+            consumer.assign(parts)
+            await consumer.commit(dict.fromkeys(parts, 0))
+        finally:
+            await consumer.stop()
+
+    async def read(self, logical_topic: str, *, expect: int, timeout: float = 60) -> list[Any]:
+        consumer = AIOKafkaConsumer(
+            self.topic(logical_topic),
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        got: list[Any] = []
+        try:
+            async with asyncio.timeout(timeout):
+                while len(got) < expect:
+                    for messages in (await consumer.getmany(timeout_ms=500)).values():
+                        got.extend(messages)
+            extra = await consumer.getmany(timeout_ms=500)
+            got.extend(m for ms in extra.values() for m in ms)
+        finally:
+            await consumer.stop()
+        return got
+
+    # --- postgres -------------------------------------------------------------------
+    async def dump(self) -> dict[str, bytes]:
+        """Every domain table as COPY text, ordered by primary key: byte-comparable."""
+        conn = await self.owner()
+        try:
+            out = {}
+            for table, order in DOMAIN_TABLES.items():
+                buf = io.BytesIO()
+                cols = (
+                    "*"
+                    if table != "outbox"
+                    else "id, event_id, topic, key, value, headers, created_at"
+                )
+                await conn.copy_from_query(
+                    f"select {cols} from {table} order by {order}", output=buf
+                )
+                out[table] = buf.getvalue()
+            return out
+        finally:
+            await conn.close()
