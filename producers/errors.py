@@ -1,18 +1,18 @@
 """What publishing can raise, placed in Riverbed's tree (see :mod:`riverbed.errors`)::
 
-    RiverbedError
-    ├── RetryableError
-    │   └── PublishError        no acknowledgement: the broker is unreachable, the
-    │       │                   publisher is not started, or the broker failed the send;
-    │       │                   the event may or may not have been written, so retry it
-    │       │                   with the SAME event_id (consumers deduplicate on it)
-    │       └── PublishTimeout  no acknowledgement within ``publisher_send_timeout_s``
-    ├── PermanentError
-    │   └── PublishRejected     the event itself can never be written as is (larger than
-    │                           the broker accepts, a key that disagrees with its payload)
-    └── TopicLayoutError        a topic exists with a layout that breaks a rule of
-                                ``schemas.topics`` (e.g. co-partitioning); never fixed
-                                silently
+RiverbedError
+├── RetryableError
+│   └── PublishError        no acknowledgement: the broker is unreachable, the
+│       │                   publisher is not started, or the broker failed the send;
+│       │                   the event may or may not have been written, so retry it
+│       │                   with the SAME event_id (consumers deduplicate on it)
+│       └── PublishTimeout  no acknowledgement within ``publisher_send_timeout_s``
+├── PermanentError
+│   └── PublishRejected     the event itself can never be written as is (larger than
+│                           the broker accepts, a key that disagrees with its payload)
+└── TopicLayoutError        a topic exists with a layout that breaks a rule of
+                            ``schemas.topics`` (e.g. co-partitioning); never fixed
+                            silently
 """
 
 from __future__ import annotations

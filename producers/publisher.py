@@ -140,16 +140,19 @@ class Publisher:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.stop()
 
-    async def ping(self, timeout: float) -> bool:
-        """True when started and the broker answers a metadata request within ``timeout``."""
+    async def ping(self, within_s: float) -> bool:
+        """True when started and the broker answers a metadata request within ``within_s``."""
         if self._producer is None:
             return False
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within_s):
                 return bool(await self._producer.client.force_metadata_update())
         except (KafkaError, OSError, TimeoutError):
             return False
@@ -196,7 +199,11 @@ class Publisher:
                         await asyncio.shield(future)
                 metadata = future.result()
                 for relative, index in enumerate(indexes):
-                    offsets[index] = (metadata.topic, metadata.partition, metadata.offset + relative)
+                    offsets[index] = (
+                        metadata.topic,
+                        metadata.partition,
+                        metadata.offset + relative,
+                    )
             for event, (topic, partition, offset) in zip(events, offsets, strict=True):
                 deliveries.append(Delivery(event.event_id, topic, partition, offset))
         except (KafkaError, TimeoutError) as exc:
@@ -236,9 +243,7 @@ class Publisher:
         value, headers = encode(event)
         return self._topics.get(rule.name, rule.name), key.encode(), value, headers
 
-    async def _send_one(
-        self, topic: str, key: bytes | None, value: bytes, headers: Headers
-    ) -> Any:
+    async def _send_one(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> Any:
         producer = self._running()
         try:
             async with asyncio.timeout(self._timeout):
@@ -260,7 +265,9 @@ class Publisher:
         self, producer: Any, items: list[_Routed], first: int
     ) -> list[tuple[asyncio.Future[Any], list[int]]]:
         """Hand ``items`` (slots already taken) to the client as one batch per partition."""
-        counts = {topic: len(await producer.partitions_for(topic)) for topic in {i[0] for i in items}}
+        counts = {
+            topic: len(await producer.partitions_for(topic)) for topic in {i[0] for i in items}
+        }
         open_batches: dict[tuple[str, int], tuple[Any, list[int]]] = {}
         handed: list[tuple[asyncio.Future[Any], list[int]]] = []
         done = 0

@@ -103,7 +103,9 @@ async def _admin(settings: Settings) -> AIOKafkaAdminClient:
         await admin.start()
     except (KafkaError, OSError) as exc:
         await admin.close()
-        raise RetryableError(f"cannot connect to Kafka at {settings.kafka_bootstrap}: {exc}") from exc
+        raise RetryableError(
+            f"cannot connect to Kafka at {settings.kafka_bootstrap}: {exc}"
+        ) from exc
     return admin
 
 

@@ -19,6 +19,7 @@ COMMAND_MODULES: dict[str, str] = {
     "schemas": "riverbed.commands.schemas",
     "migrate": "riverbed.commands.migrate",
     "worker": "riverbed.commands.worker",
+    "dlq": "riverbed.commands.dlq",
     "topics": "riverbed.commands.topics",
     "gateway": "riverbed.commands.gateway",
     "simulate": "riverbed.commands.simulate",

@@ -59,6 +59,10 @@ def encode(envelope: Envelope[Any]) -> tuple[bytes, Headers]:
     return value, headers
 
 
+# The largest legal event (100 order lines, or a 4 KiB player context) is far below this.
+MAX_MESSAGE_BYTES = 128 * 1024
+
+
 def decode(value: bytes | None, headers: HeadersIn | None = None) -> Envelope[Any]:
     """Parse a Kafka value (and its headers, when present) into its concrete envelope.
 
@@ -67,6 +71,10 @@ def decode(value: bytes | None, headers: HeadersIn | None = None) -> Envelope[An
     """
     if value is None:
         raise DecodeError("message has no value (a tombstone is not an event)")
+    if len(value) > MAX_MESSAGE_BYTES:
+        raise DecodeError(
+            f"message of {len(value)} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit"
+        )
     named = _read_headers(headers or ())
     event_type, version = named[0], named[1]
     if event_type is None or version is None:

@@ -115,7 +115,7 @@ async def load_state(
     keys, create = _stock_keys(events, orders)
     state = CommerceState(default_threshold=default_threshold, orders=orders)
     if create:
-        first_at = {}
+        first_at: dict[str, Any] = {}
         for e in events:
             first_at.setdefault(e.payload.store_id, e.occurred_at)
         stores, skus = zip(*sorted(create), strict=True)

@@ -12,6 +12,7 @@ size trigger (agent) and the time trigger (timer) race.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -129,7 +130,7 @@ class BatchRunner:
             assert envelope is not None
             try:
                 await retrying(
-                    lambda e=envelope: self._flush([e]),
+                    functools.partial(self._flush, [envelope]),
                     what=f"{self.name} flush",
                     on_retry=on_retry,
                 )

@@ -31,7 +31,9 @@ Send = Callable[[str, bytes | None, bytes | None, list[tuple[str, bytes]]], Awai
 
 def reason_of(exc: BaseException) -> str:
     """A one-line reason, without secrets: schema errors carry their own ``reason``."""
-    text = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    code = getattr(exc, "reason", None)
+    detail = str(exc) or type(exc).__name__
+    text = f"{code}: {detail}" if code and code != detail else detail
     return " ".join(str(text).split())[:MAX_REASON]
 
 

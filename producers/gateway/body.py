@@ -25,7 +25,10 @@ def check_content_type(content_type: str | None, content_encoding: str | None = 
         raise ApiError(415, f"content type must be {JSON_MEDIA_TYPE}, got {shown}")
     for param in params.split(";"):
         name, _, value = param.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
             raise ApiError(415, "JSON bodies must be UTF-8")
     if content_encoding and content_encoding.strip().lower() != "identity":
         raise ApiError(415, "compressed request bodies are not accepted")

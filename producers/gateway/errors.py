@@ -34,7 +34,9 @@ class ApiError(Exception):
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(to_json(body), status_code=status, media_type="application/json", headers=headers)
+    return Response(
+        to_json(body), status_code=status, media_type="application/json", headers=headers
+    )
 
 
 def error_response(

@@ -38,13 +38,15 @@ def prepare(item: Any, *, source: str, now: datetime) -> Envelope[Any] | list[Er
         return [_error((), "an event must be a JSON object", "model_type")]
     errors: list[ErrorDetail] = []
     if "source" in item:
-        errors.append(_error(("source",), "set by the gateway from your API key; leave it out", "forbidden"))
+        errors.append(
+            _error(("source",), "set by the gateway from your API key; leave it out", "forbidden")
+        )
     event_type, version = item.get("type"), item.get("version")
-    if type(event_type) is not str:
+    if not isinstance(event_type, str):
         errors.append(_error(("type",), "a string event type is required", "missing_type"))
-    if type(version) is not int:
+    if type(version) is not int:  # not bool, not "1": the contracts' versions are strict
         errors.append(_error(("version",), "an integer version is required", "missing_version"))
-    if errors and not (len(errors) == 1 and errors[0]["loc"] == ["source"]):
+    if not isinstance(event_type, str) or not isinstance(version, int):
         return errors
     try:
         model = registry.envelope(event_type, version)
@@ -62,7 +64,11 @@ def prepare(item: Any, *, source: str, now: datetime) -> Envelope[Any] | list[Er
             item["key"] = derived
     elif type(derived) is str and sent_key != derived:
         errors.append(
-            _error(("key",), f"must equal payload.{key_field} ({derived!r}) or be left out", "key_mismatch")
+            _error(
+                ("key",),
+                f"must equal payload.{key_field} ({derived!r}) or be left out",
+                "key_mismatch",
+            )
         )
     item["source"] = source
     if "event_id" not in item:

@@ -23,10 +23,15 @@ def new_uuid(rng: random.Random) -> UUID:
     return UUID(int=rng.getrandbits(128), version=4)
 
 
+def seeded_rng(seed: int) -> random.Random:
+    """A generator of simulated data (never of secrets: hence no ``secrets`` module)."""
+    return random.Random(seed)  # noqa: S311 - reproducible simulation, not cryptography
+
+
 def child_rng(parent: random.Random) -> random.Random:
     """An independent generator seeded from ``parent``: one per part of the simulation,
     so that e.g. more viewing never changes which orders are drawn."""
-    return random.Random(parent.getrandbits(64))
+    return seeded_rng(parent.getrandbits(64))
 
 
 class SimClock:

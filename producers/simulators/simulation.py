@@ -7,14 +7,13 @@ is published, and ``--count 500`` is a prefix of ``--count 1000``.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from producers.simulators.catalog import Catalog, build_catalog
-from producers.simulators.clock import EPOCH, SimClock, child_rng
+from producers.simulators.clock import EPOCH, SimClock, child_rng, seeded_rng
 from producers.simulators.inventory import (
     InventoryGenerator,
     StockModel,
@@ -25,6 +24,10 @@ from producers.simulators.mix import MixPicker
 from producers.simulators.orders import OrderGenerator
 from producers.simulators.viewing import ViewingGenerator
 from schemas import Envelope
+
+
+class _Source(Protocol):
+    def next(self, at_ms: int) -> Envelope[Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +50,7 @@ class Simulation:
         self, seed: int, mix: Mapping[str, float], config: SimulationConfig | None = None
     ) -> None:
         config = config or SimulationConfig()
-        master = random.Random(seed)
+        master = seeded_rng(seed)
         # The order of these draws is part of the format: append, never reorder.
         catalog_rng, levels_rng = child_rng(master), child_rng(master)
         self._opening_seed = master.getrandbits(64)
@@ -84,11 +87,15 @@ class Simulation:
     def initial_stock(self) -> Iterator[Envelope[Any]]:
         """``stock.received`` for every store x SKU, timed in the hour before the epoch."""
         clock = SimClock(EPOCH - timedelta(hours=1), step_ms=1)
-        return initial_stock(self._opening, random.Random(self._opening_seed), clock)
+        return initial_stock(self._opening, seeded_rng(self._opening_seed), clock)
 
     def events(self) -> Iterator[Envelope[Any]]:
         """The endless mix stream: one event per simulated step."""
-        generators = {"orders": self.orders, "inventory": self.inventory, "viewing": self.viewing}
+        generators: dict[str, _Source] = {
+            "orders": self.orders,
+            "inventory": self.inventory,
+            "viewing": self.viewing,
+        }
         while True:
             at_ms = self.clock.tick()
             yield generators[self._picker.pick(self._mix_rng)].next(at_ms)

@@ -24,7 +24,9 @@ class ZipfSampler(Generic[T]):
         if s < 0:
             raise ValueError("the exponent s must not be negative")
         self.items = tuple(items)
-        self._cumulative = list(accumulate(1.0 / (rank**s) for rank in range(1, len(items) + 1)))
+        self._cumulative: list[float] = list(
+            accumulate(1.0 / (rank**s) for rank in range(1, len(items) + 1))
+        )
         self._total = self._cumulative[-1]
 
     def index(self, rng: random.Random) -> int:

@@ -7,6 +7,7 @@ Only wiring and the progress line: the world and its events come from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import signal
 import sys
@@ -87,22 +88,48 @@ def _mix_option(ctx: click.Context, param: click.Parameter, value: str) -> dict[
     "--rate", type=click.FloatRange(min=0, min_open=True), help="Events per second [default: max]."
 )
 @click.option("--seed", type=int, help="Same seed, same events (ids too) [default: random].")
-@click.option("--mix", default=DEFAULT_MIX, show_default=True, callback=_mix_option,
-              help="Relative weights of the orders, inventory and viewing streams.")  # fmt: skip
-@click.option("--via", type=click.Choice(["publisher", "gateway"]), default="publisher",
-              show_default=True, help="Publish to Kafka directly or POST to the HTTP gateway.")  # fmt: skip
-@click.option("--seed-db/--no-seed-db", default=True, show_default=True,
-              help="Insert stores, products and known customers into PostgreSQL first.")  # fmt: skip
-@click.option("--initial-stock/--no-initial-stock", default=True, show_default=True,
-              help="Publish stock.received for every store x SKU before the mix.")  # fmt: skip
+@click.option(
+    "--mix",
+    default=DEFAULT_MIX,
+    show_default=True,
+    callback=_mix_option,
+    help="Relative weights of the orders, inventory and viewing streams.",
+)
+@click.option(
+    "--via",
+    type=click.Choice(["publisher", "gateway"]),
+    default="publisher",
+    show_default=True,
+    help="Publish to Kafka directly or POST to the HTTP gateway.",
+)
+@click.option(
+    "--seed-db/--no-seed-db",
+    default=True,
+    show_default=True,
+    help="Insert stores, products and known customers into PostgreSQL first.",
+)
+@click.option(
+    "--initial-stock/--no-initial-stock",
+    default=True,
+    show_default=True,
+    help="Publish stock.received for every store x SKU before the mix.",
+)
 @click.option(
     "--dry-run", is_flag=True, help="Write the events as JSON lines; no broker, no database."
 )
-@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-              help="File for --dry-run [default: stdout].")  # fmt: skip
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="File for --dry-run [default: stdout].",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE, show_default=True)
-@click.option("--unknown-customers", type=click.FloatRange(0, 1), default=0.02, show_default=True,
-              help="Share of orders from customer ids the system does not know.")  # fmt: skip
+@click.option(
+    "--unknown-customers",
+    type=click.FloatRange(0, 1),
+    default=0.02,
+    show_default=True,
+    help="Share of orders from customer ids the system does not know.",
+)
 def command(
     count: int | None,
     duration: float | None,
@@ -181,10 +208,9 @@ def _on_interrupt(stop: asyncio.Event) -> None:
         click.echo("\nstopping: flushing events in flight (Ctrl-C again to abort)", err=True)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
-        try:
+        # Not possible outside the main thread or on Windows: Ctrl-C then aborts at once.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, first, signum)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
-            pass
 
 
 async def _seed_db(settings: Settings, sim: Simulation) -> None:

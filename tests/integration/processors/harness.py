@@ -197,9 +197,9 @@ class Namespace:
         finally:
             await consumer.stop()
 
-    async def wait_caught_up(self, groups: dict[str, str], *, timeout: float = 180) -> None:
+    async def wait_caught_up(self, groups: dict[str, str], *, wait_s: float = 180) -> None:
         """Until every (kind -> topic) group has no lag and the outbox is drained."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(wait_s):
             while True:
                 lags = [await self.lag(kind, topic) for kind, topic in groups.items()]
                 conn = await self.owner()
@@ -229,7 +229,7 @@ class Namespace:
         finally:
             await consumer.stop()
 
-    async def read(self, logical_topic: str, *, expect: int, timeout: float = 60) -> list[Any]:
+    async def read(self, logical_topic: str, *, expect: int, wait_s: float = 60) -> list[Any]:
         consumer = AIOKafkaConsumer(
             self.topic(logical_topic),
             bootstrap_servers=self.settings.kafka_bootstrap,
@@ -239,7 +239,7 @@ class Namespace:
         await consumer.start()
         got: list[Any] = []
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(wait_s):
                 while len(got) < expect:
                     for messages in (await consumer.getmany(timeout_ms=500)).values():
                         got.extend(messages)

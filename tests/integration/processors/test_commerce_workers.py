@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from processors.commerce.logic import apply
 from processors.commerce.state import CommerceState
@@ -28,9 +24,9 @@ from schemas import (
     decode,
     new_event,
 )
+from tests.integration.processors.conftest import CUSTOMERS
 from tests.integration.processors.harness import Namespace
 
-CUSTOMERS = [f"c{i}" for i in range(20)]
 STORES = ["s1", "s2", "s3"]
 SKUS = [f"k{i}" for i in range(8)]
 GROUPS = {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC}
@@ -84,25 +80,6 @@ def scenario(seed: int, orders: int) -> tuple[list[Envelope[Any]], list[Envelope
         placed.append(order)
         stream.append(new_event(order, source="test", occurred_at=at()))
     return stock, stream
-
-
-@pytest.fixture
-async def ns(settings: Settings, uid: str, tmp_path: Path) -> AsyncIterator[Namespace]:
-    space = Namespace(settings, uid, tmp_path)
-    await space.create()
-    conn = await space.owner()
-    await conn.executemany(
-        "insert into customers (customer_id, name) values ($1, $2)",
-        [(c, f"Customer {c}") for c in CUSTOMERS],
-    )
-    await conn.close()
-    try:
-        yield space
-    except BaseException:
-        print(space.logs())
-        raise
-    finally:
-        await space.drop()
 
 
 def expected(settings: Settings, events: list[Envelope[Any]]) -> tuple[CommerceState, Any]:

@@ -1,0 +1,53 @@
+"""The gateway's app factory: wiring only (settings in, FastAPI app out)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from producers.gateway.auth import Authenticator
+from producers.gateway.errors import install_error_handlers
+from producers.gateway.keys import KeyStore
+from producers.gateway.ratelimit import RateLimiter
+from producers.gateway.routes import router
+from producers.gateway.state import Gateway
+from producers.publisher import Publisher
+from riverbed import __version__
+from riverbed.settings import Settings
+
+
+def create_app(
+    settings: Settings, *, publisher: Publisher | None = None, keys: KeyStore | None = None
+) -> FastAPI:
+    """The HTTP gateway; its lifespan starts and stops ``publisher`` (default: a new one)."""
+    state = Gateway(
+        settings,
+        publisher if publisher is not None else Publisher(settings),
+        Authenticator(
+            keys if keys is not None else KeyStore(settings.gateway_keys_file),
+            settings.gateway_api_key,
+        ),
+        RateLimiter(settings.gateway_rate_per_s, settings.gateway_rate_burst),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await state.open()
+        try:
+            yield
+        finally:
+            await state.close()
+
+    app = FastAPI(
+        title="Riverbed gateway",
+        version=__version__,
+        description="Publish events to Riverbed over HTTP. Authenticate with `X-API-Key` "
+        'or `Authorization: Bearer`; errors are `{"error": {status, message, details}}`.',
+        lifespan=lifespan,
+    )
+    app.state.gateway = state
+    install_error_handlers(app)
+    app.include_router(router)
+    return app

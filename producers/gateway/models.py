@@ -1,0 +1,92 @@
+"""Response shapes, for the OpenAPI document (handlers write the JSON directly)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel
+
+
+class FieldProblem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    event_id: UUID
+    topic: str
+    partition: int
+    offset: int
+
+
+class BatchItem(BaseModel):
+    """One event of a batch: accepted (with where it was written) or rejected (why)."""
+
+    index: int
+    status: Literal["accepted", "rejected"]
+    event_id: UUID | None = None
+    partition: int | None = None
+    offset: int | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    rejected: int
+    items: list[BatchItem]
+
+
+class ErrorInfo(BaseModel):
+    status: int
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
+# The request body, described for readers of /docs (the handlers parse it themselves).
+EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": (
+        "An event envelope without its server-owned parts: `source` is set by the gateway "
+        "(sending it is refused), `event_id` and `occurred_at` are filled in when absent, "
+        "`key` is derived from the payload. `payload` follows the contract of "
+        "(`type`, `version`); see `riverbed schemas export`."
+    ),
+    "required": ["type", "version", "payload"],
+    "properties": {
+        "type": {"type": "string", "examples": ["order.placed"]},
+        "version": {"type": "integer", "minimum": 1},
+        "event_id": {"type": "string", "format": "uuid"},
+        "occurred_at": {"type": "string", "format": "date-time"},
+        "key": {"type": "string"},
+        "correlation_id": {"type": "string"},
+        "traceparent": {"type": "string"},
+        "payload": {"type": "object"},
+    },
+    "additionalProperties": False,
+}
+BATCH_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        {"type": "array", "items": EVENT_SCHEMA},
+        {
+            "type": "object",
+            "properties": {"events": {"type": "array", "items": EVENT_SCHEMA}},
+            "required": ["events"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
+
+def json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

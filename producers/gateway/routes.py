@@ -1,0 +1,151 @@
+"""The HTTP endpoints. Every request: authenticate (401), check the content type (415)
+and size (413), parse once (400), charge the key's rate limit (429), validate (422),
+publish and answer 202 only once the broker acknowledged (503 if it did not).
+
+Batch rule: 202 when at least one event was accepted, with a status per item (rejected
+items carry their errors and were not published); 422 when none was valid, with the
+same per-item list as ``details``; 413 for more than ``gateway_max_batch`` events.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from starlette.responses import Response
+
+from producers.gateway.auth import presented_key
+from producers.gateway.body import check_content_type, parse_json, read_limited
+from producers.gateway.errors import ApiError, error_response, json_response
+from producers.gateway.ingest import prepare, source_for
+from producers.gateway.keys import KeyRecord
+from producers.gateway.models import (
+    BATCH_SCHEMA,
+    EVENT_SCHEMA,
+    Accepted,
+    BatchResult,
+    error_responses,
+    json_body,
+)
+from producers.gateway.state import Gateway, gateway
+from schemas.envelope import Envelope
+
+router = APIRouter()
+State = Annotated[Gateway, Depends(gateway)]
+
+
+async def caller(
+    request: Request,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> KeyRecord:
+    return await gateway(request).auth.authenticate(presented_key(x_api_key, authorization))
+
+
+Caller = Annotated[KeyRecord, Depends(caller)]
+
+
+async def _json_body(request: Request, state: Gateway) -> Any:
+    headers = request.headers
+    check_content_type(headers.get("content-type"), headers.get("content-encoding"))
+    body = await read_limited(
+        request.stream(),
+        limit=state.settings.gateway_max_body_bytes,
+        content_length=headers.get("content-length"),
+    )
+    return parse_json(body)
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    summary="Publish one event",
+    response_model=Accepted,
+    responses=error_responses(400, 401, 413, 415, 422, 429, 503),
+    openapi_extra=json_body(EVENT_SCHEMA),
+)
+async def post_event(request: Request, state: State, who: Caller) -> Response:
+    body = await _json_body(request, state)
+    state.charge(who.name, 1)
+    result = prepare(body, source=source_for(who.name), now=datetime.now(UTC))
+    if isinstance(result, list):
+        raise ApiError(422, "the event is invalid", details=result)
+    delivery = await state.publish(result)
+    return json_response(
+        202,
+        {
+            "status": "accepted",
+            "event_id": delivery.event_id,
+            "topic": delivery.topic,
+            "partition": delivery.partition,
+            "offset": delivery.offset,
+        },
+    )
+
+
+@router.post(
+    "/v1/events/batch",
+    status_code=202,
+    summary="Publish a batch of events",
+    description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    response_model=BatchResult,
+    responses=error_responses(400, 401, 413, 415, 422, 429, 503),
+    openapi_extra=json_body(BATCH_SCHEMA),
+)
+async def post_batch(request: Request, state: State, who: Caller) -> Response:
+    items = _batch_items(await _json_body(request, state), state.settings.gateway_max_batch)
+    state.charge(who.name, len(items))
+    source, now = source_for(who.name), datetime.now(UTC)
+    statuses: list[dict[str, Any]] = []
+    valid: list[Envelope[Any]] = []
+    positions: list[int] = []
+    for index, item in enumerate(items):
+        result = prepare(item, source=source, now=now)
+        if isinstance(result, list):
+            statuses.append({"index": index, "status": "rejected", "errors": result})
+        else:
+            statuses.append({})  # filled in once acknowledged
+            valid.append(result)
+            positions.append(index)
+    if not valid:
+        return error_response(422, "no event in the batch is valid", statuses)
+    deliveries = await state.publish_many(valid)
+    for index, delivery in zip(positions, deliveries, strict=True):
+        statuses[index] = {
+            "index": index,
+            "status": "accepted",
+            "event_id": delivery.event_id,
+            "partition": delivery.partition,
+            "offset": delivery.offset,
+        }
+    body = {"accepted": len(valid), "rejected": len(items) - len(valid), "items": statuses}
+    return json_response(202, body)
+
+
+def _batch_items(body: Any, max_batch: int) -> list[Any]:
+    if type(body) is dict and set(body) == {"events"}:
+        body = body["events"]
+    if type(body) is not list:
+        raise ApiError(
+            422,
+            'a batch is a JSON array of events or {"events": [...]}',
+            details=[{"loc": [], "msg": "expected an array of events", "type": "batch_type"}],
+        )
+    if not body:
+        raise ApiError(422, "the batch is empty")
+    if len(body) > max_batch:
+        raise ApiError(413, f"the batch has {len(body)} events; at most {max_batch} are accepted")
+    return body
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Kafka is reachable", responses=error_responses(503))
+async def readyz(state: State) -> Response:
+    if await state.publisher.ping(within_s=min(2.0, state.settings.publisher_send_timeout_s)):
+        return json_response(200, {"status": "ready"})
+    return error_response(503, f"Kafka at {state.settings.kafka_bootstrap} is not reachable")
