@@ -213,19 +213,7 @@ class Publisher:
     # -- internals --------------------------------------------------------------------
 
     def _new_producer(self) -> AIOKafkaProducer:
-        s = self._settings
-        return AIOKafkaProducer(
-            bootstrap_servers=s.kafka_bootstrap,
-            client_id="riverbed-publisher",
-            enable_idempotence=True,
-            acks="all",
-            compression_type=None if s.publisher_compression == "none" else s.publisher_compression,
-            linger_ms=s.publisher_linger_ms,
-            max_batch_size=s.publisher_batch_bytes,
-            # aiokafka's own waits (metadata, buffer room, batch expiry) end no later
-            # than ours, so a dead broker surfaces as an error, not a hang.
-            request_timeout_ms=max(1000, int(self._timeout * 1000)),
-        )
+        return AIOKafkaProducer(**producer_config(self._settings))
 
     def _running(self) -> Any:
         if self._producer is None:
@@ -311,6 +299,23 @@ class Publisher:
             partition = (murmur2(key) & 0x7FFFFFFF) % count
             self._partition_of[(key, count)] = partition
         return partition
+
+
+def producer_config(settings: Settings) -> dict[str, Any]:
+    """The ``AIOKafkaProducer`` arguments a :class:`Publisher` uses (benchmarks reuse them)."""
+    compression = settings.publisher_compression
+    return {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "client_id": "riverbed-publisher",
+        "enable_idempotence": True,
+        "acks": "all",
+        "compression_type": None if compression == "none" else compression,
+        "linger_ms": settings.publisher_linger_ms,
+        "max_batch_size": settings.publisher_batch_bytes,
+        # aiokafka's own waits (metadata, buffer room, batch expiry) end no later than
+        # ours, so a dead broker surfaces as an error, not a hang.
+        "request_timeout_ms": max(1000, int(settings.publisher_send_timeout_s * 1000)),
+    }
 
 
 def _failure(exc: BaseException, what: str) -> PublishError | PublishRejected:

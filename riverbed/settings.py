@@ -79,8 +79,8 @@ class Settings(BaseSettings):
     postgres_schema: str | None = Field(None, description="search_path for workers and reads")
 
     # Stream processors (processors/)
-    sink_batch_size: int = Field(500, ge=1, description="flush after this many events")
-    sink_flush_ms: int = Field(200, ge=1, description="... or after this long")
+    sink_batch_size: int = Field(2000, ge=1, description="flush after this many events")
+    sink_flush_ms: int = Field(250, ge=1, description="... or after this long")
     low_stock_threshold: int = Field(5, ge=0, description="default per-SKU alert threshold")
     metrics_port: int = Field(0, ge=0, description="Prometheus /metrics of a worker; 0 = off")
 

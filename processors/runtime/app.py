@@ -22,6 +22,7 @@ def create_app(settings: Settings, kind: str) -> faust.App:
         broker_commit_interval=1.0,
         producer_acks=-1,
         producer_linger_ms=settings.publisher_linger_ms,
+        producer_max_batch_size=settings.publisher_batch_bytes,
         producer_compression_type=None
         if settings.publisher_compression == "none"
         else settings.publisher_compression,

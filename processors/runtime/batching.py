@@ -103,6 +103,12 @@ class BatchRunner:
             self.counters.flushes += 1
             self.counters.processed += len(good)
             self.counters.last_flush_seconds = time.monotonic() - t0
+            log.debug(
+                "%s: flushed %d events in %.1f ms",
+                self.name,
+                len(batch),
+                self.counters.last_flush_seconds * 1000,
+            )
 
     async def _apply(self, good: list[Pending]) -> None:
         envelopes = [p.envelope for p in good if p.envelope is not None]

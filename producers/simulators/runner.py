@@ -1,8 +1,7 @@
 """Send an event stream to a sink in batches: as fast as possible or paced to a rate.
 
 The loop stops at ``count`` events, after ``duration`` seconds, when the stream ends or
-when ``stop`` is set (Ctrl-C): a batch already handed to the sink is always awaited, so
-what is in flight is flushed, and the stats count it.
+when ``stop`` is set (Ctrl-C): what is in flight is flushed first, and counted.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Protocol
@@ -95,6 +94,11 @@ async def run(
     ``count``: events to take; ``duration``: seconds to run; neither: until the stream
     ends or ``stop`` is set. ``rate``: events per second, ``None`` for as fast as the
     sink goes. ``progress`` is called with the running stats after every batch.
+
+    The next batch is generated in a worker thread while the current one is sent (the
+    stream is only ever advanced by one thread at a time, so its order is kept). A batch
+    once generated is always sent, even when stopping: every event taken from the
+    stream is counted as sent or failed.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
@@ -104,28 +108,31 @@ async def run(
     start = clock()
     pacer = Pacer(rate, start) if rate is not None else None
     deadline = start + duration if duration is not None else None
-    chunk = pacer.chunk(batch_size) if pacer else batch_size
+    size = pacer.chunk(batch_size) if pacer else batch_size
     taken = 0
-    while not stop.is_set():
-        want = chunk if count is None else min(chunk, count - taken)
-        if want <= 0:
-            break
-        if pacer is not None:
+
+    def finishing() -> bool:
+        return stop.is_set() or (deadline is not None and clock() >= deadline)
+
+    def generate_ahead() -> tuple[asyncio.Future[list[Envelope[Any]]], int] | None:
+        want = size if count is None else min(size, count - taken)
+        if want <= 0 or finishing():
+            return None
+        return asyncio.ensure_future(asyncio.to_thread(_take, stream, want)), want
+
+    ahead = generate_ahead()
+    while ahead is not None:
+        future, want = ahead
+        if pacer is not None and not finishing():
             delay = pacer.wait(taken, want, clock())
-            if deadline is not None and clock() + delay >= deadline:
-                await _sleep_unless_stopped(stop, deadline - clock())
-                break
-            if await _sleep_unless_stopped(stop, delay):
-                break
-            want = max(want, min(batch_size, pacer.due(clock()) - taken))
-            if count is not None:
-                want = min(want, count - taken)
-        elif deadline is not None and clock() >= deadline:
-            break
-        batch = list(islice(stream, want))
+            if deadline is not None:
+                delay = min(delay, deadline - clock())
+            await _sleep_unless_stopped(stop, delay)
+        batch = await future
         if not batch:
             break
         taken += len(batch)
+        ahead = generate_ahead()
         result = await sink.send(batch)
         stats.failed += result.failed
         stats.sent += len(batch) - result.failed
@@ -135,6 +142,10 @@ async def run(
             progress(stats)
     stats.elapsed = clock() - start
     return stats
+
+
+def _take(stream: Iterator[Envelope[Any]], n: int) -> list[Envelope[Any]]:
+    return list(islice(stream, n))
 
 
 async def _sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> bool:

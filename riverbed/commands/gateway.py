@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from typing import Any
 
 import click
 
@@ -23,19 +24,30 @@ def command(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the HTTP gateway (one worker process), or manage its API keys."""
     if ctx.invoked_subcommand is not None:
         return
-    import uvicorn
-
     from producers.gateway import create_app
 
     settings = get_settings()
-    config = uvicorn.Config(
+    serve(
         create_app(settings),
         host=host or settings.gateway_host,
         port=port or settings.gateway_port,
+        log_level=settings.log_level,
+    )
+
+
+def serve(app: Any, *, host: str, port: int, log_level: str = "info") -> None:
+    """Run ``app`` under uvicorn in this process: one worker, the fastest loop and HTTP
+    parser installed (uvloop, httptools), falling back to asyncio and h11."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
         workers=1,
         loop="uvloop" if _installed("uvloop") else "asyncio",
         http="httptools" if _installed("httptools") else "h11",
-        log_level=settings.log_level.lower(),
+        log_level=log_level.lower(),
         lifespan="on",
     )
     uvicorn.Server(config).run()

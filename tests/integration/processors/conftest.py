@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from riverbed.settings import Settings
-from tests.integration.processors.harness import Namespace
+from riverbed.sandbox import Namespace
 
 CUSTOMERS = [f"c{i}" for i in range(20)]
 

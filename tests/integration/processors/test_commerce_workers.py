@@ -25,7 +25,7 @@ from schemas import (
     new_event,
 )
 from tests.integration.processors.conftest import CUSTOMERS
-from tests.integration.processors.harness import Namespace
+from riverbed.sandbox import Namespace
 
 STORES = ["s1", "s2", "s3"]
 SKUS = [f"k{i}" for i in range(8)]

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from schemas import DLQ_TOPIC, ORDERS_TOPIC, OrderLine, OrderPlaced, encode, new_event
-from tests.integration.processors.harness import Namespace
+from riverbed.sandbox import Namespace
 
 
 def order(i: int) -> Any:

@@ -1,8 +1,9 @@
-"""A real-services harness for worker tests: an isolated namespace per test.
+"""An isolated namespace on the real stack, for tests, benchmarks and fault runs.
 
-Each test gets its own topic prefix, consumer-group prefix and Postgres schema (fully
+A namespace has its own topic prefix, consumer-group prefix and Postgres schema (fully
 migrated, app role granted), and starts real worker processes with
-``python -m riverbed worker KIND`` pointed at them through ``RIVERBED_*`` variables.
+``python -m riverbed worker KIND`` pointed at it through ``RIVERBED_*`` variables, so
+many runs share one broker and one database without seeing each other.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class Namespace:
         return conn
 
     # --- workers ---------------------------------------------------------------------
-    def start(self, kind: str) -> subprocess.Popen[bytes]:
+    def start(self, kind: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = (self.log_dir / f"{kind}.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "riverbed", "worker", kind, "--loglevel", "warning"],

@@ -1,0 +1,1 @@
+"""Benchmarks run against the local stack (``uv run python -m bench.<name>``)."""

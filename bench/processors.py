@@ -1,0 +1,186 @@
+"""Processor benchmark: events/s from Kafka through the workers into PostgreSQL.
+
+Every figure stands next to a baseline measured in the same run on the same events:
+raw aiokafka consume + asyncpg ``copy_records_to_table`` of the raw events. Workers run
+as real processes in an isolated namespace of the local stack (``riverbed.sandbox``).
+
+    uv run python -m bench.processors [--quick] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+
+from bench.report import Figure, print_table, write_json
+from producers.simulators.seed import seed_reference_data
+from producers.simulators.simulation import Simulation
+from riverbed.sandbox import Namespace
+from riverbed.settings import get_settings
+from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, Envelope, topic_for
+
+GROUPS = {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC}
+
+
+def workload(count: int, seed: int = 1) -> tuple[Simulation, list[Envelope[Any]]]:
+    sim = Simulation(seed, {"orders": 1, "inventory": 1})
+    return sim, [*sim.initial_stock(), *itertools.islice(sim.events(), count)]
+
+
+async def baseline(ns: Namespace, events: list[Envelope[Any]]) -> float:
+    """Raw consume of the same bytes + COPY into a scratch table: the ceiling."""
+    await ns.publish(events)
+    topics = [ns.topic(t) for t in {topic_for(e.type) for e in events}]
+    conn = await ns.owner()
+    await conn.execute("create table bench_raw (event_id uuid, type text, value bytea)")
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=ns.settings.kafka_bootstrap,
+        group_id=f"bench-raw-{ns.uid}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=5000,
+    )
+    await consumer.start()
+    seen = 0
+    t0 = time.perf_counter()
+    try:
+        while seen < len(events):
+            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            rows = [
+                (
+                    uuid.UUID(dict(m.headers)["riverbed-event-id"].decode()),
+                    dict(m.headers)["riverbed-type"].decode(),
+                    m.value,
+                )
+                for ms in batch.values()
+                for m in ms
+            ]
+            if rows:
+                await conn.copy_records_to_table("bench_raw", records=rows)
+                await consumer.commit()
+                seen += len(rows)
+        return len(events) / (time.perf_counter() - t0)
+    finally:
+        await consumer.stop()
+        await conn.close()
+
+
+async def through_workers(
+    ns: Namespace, events: list[Envelope[Any]], workers: int
+) -> tuple[float, list[int]]:
+    """Pre-load the topics, then time the workers from first write to caught up."""
+    await ns.publish(events)
+    procs = [ns.start(kind) for kind in GROUPS for _ in range(workers)]
+    conn = await ns.owner()
+    try:
+        while not await conn.fetchval("select exists (select 1 from processed_events)"):
+            await asyncio.sleep(0.05)
+        t0 = time.perf_counter()
+        await ns.wait_caught_up(GROUPS, wait_s=900)
+        elapsed = time.perf_counter() - t0
+        done = await conn.fetchval("select count(*) from processed_events")
+    finally:
+        await conn.close()
+    rss = [peak_rss_kib(p.pid) for p in procs]
+    ns.stop_all()
+    return done / elapsed, rss
+
+
+def peak_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def fresh(tmp: Path, sim: Simulation) -> Namespace:
+    ns = Namespace(get_settings(), uuid.uuid4().hex[:10], tmp)
+    await ns.create()
+    await seed_reference_data(
+        ns.settings.postgres_owner_dsn.get_secret_value(), sim.catalog, schema=ns.schema
+    )
+    return ns
+
+
+async def main(quick: bool, json_path: Path | None) -> list[Figure]:
+    count = 20_000 if quick else 100_000
+    sim, events = workload(count)
+    tmp = Path(tempfile.mkdtemp(prefix="riverbed-bench-"))
+    figures: list[Figure] = []
+    spaces: list[Namespace] = []
+    try:
+        ns = await fresh(tmp, sim)
+        spaces.append(ns)
+        base = await baseline(ns, events)
+        one = await fresh(tmp, sim)
+        spaces.append(one)
+        rate1, rss1 = await through_workers(one, events, workers=1)
+        figures.append(
+            Figure(
+                "orders+inventory workers, events/s",
+                rate1,
+                "ev/s",
+                base,
+                "ratio >= 0.5",
+                rate1 / base >= 0.5,
+            )
+        )
+        figures.append(
+            Figure(
+                "orders+inventory end-to-end, events/s",
+                rate1,
+                "ev/s",
+                None,
+                ">= 10000",
+                rate1 >= 10_000,
+            )
+        )
+        figures.append(
+            Figure(
+                "worker peak RSS (max of 2)",
+                max(rss1) / 1024,
+                "MiB",
+                None,
+                "<= 300",
+                max(rss1) / 1024 <= 300,
+            )
+        )
+        if not quick:
+            two = await fresh(tmp, sim)
+            spaces.append(two)
+            rate2, _ = await through_workers(two, events, workers=2)
+            figures.append(
+                Figure(
+                    "2 workers per kind vs 1, events/s",
+                    rate2,
+                    "ev/s",
+                    rate1,
+                    "ratio >= 1.6",
+                    rate2 / rate1 >= 1.6,
+                )
+            )
+    finally:
+        for space in spaces:
+            await space.drop()
+    print(f"\nprocessor benchmark: {len(events):,} orders+inventory events (seeded simulator)")
+    print_table(figures)
+    if json_path:
+        write_json(figures, json_path)
+    return figures
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20k events, no scaling run")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    asyncio.run(main(args.quick, args.json))

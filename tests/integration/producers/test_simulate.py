@@ -1,0 +1,210 @@
+"""``riverbed simulate`` through the real Publisher into the real broker and PostgreSQL.
+
+The run publishes to the shared rule topics (that is its job), so the test records the
+end offsets first and reads only what came after; the dry run of the same seed says
+exactly which events, byte for byte, must have arrived. Reference data goes to a schema
+migrated for this test alone (``RIVERBED_POSTGRES_SCHEMA``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from producers.simulators import (
+    DEFAULT_MIX,
+    ReferenceTablesMissing,
+    Simulation,
+    parse_mix,
+    seed_reference_data,
+)
+from riverbed.settings import Settings
+from schemas import TOPIC_RULES, topic_for
+from stores.postgres import migrate
+from stores.postgres.pool import quote_ident
+
+COUNT = 500
+SEED = 7
+
+
+@pytest.fixture
+async def schema(settings: Settings, uid: str) -> AsyncIterator[str]:
+    """A schema of this test's own, migrated and granted to the app role; then dropped."""
+    owner = settings.postgres_owner_dsn.get_secret_value()
+    app_role = urlsplit(settings.postgres_dsn.get_secret_value()).username or ""
+    name = f"test_sim_{uid}"
+    await migrate(owner, schema=name, app_role=app_role, say=lambda _: None)
+    yield name
+    conn = await asyncpg.connect(owner)
+    await conn.execute(f"drop schema if exists {quote_ident(name)} cascade")
+    await conn.close()
+
+
+async def riverbed(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run the real CLI in a child process; returns (exit code, stderr)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "riverbed",
+        *args,
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(180):
+        _, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, err.decode()
+
+
+async def end_offsets(consumer: AIOKafkaConsumer, topics: list[str]) -> dict[TopicPartition, int]:
+    existing = await consumer.topics()
+    partitions = [
+        TopicPartition(topic, p)
+        for topic in topics
+        if topic in existing
+        for p in consumer.partitions_for_topic(topic) or ()
+    ]
+    return dict(await consumer.end_offsets(partitions)) if partitions else {}
+
+
+async def read_new(
+    consumer: AIOKafkaConsumer,
+    topics: list[str],
+    before: dict[TopicPartition, int],
+    wanted: set[str],
+) -> dict[str, list[Any]]:
+    """Messages carrying a wanted event id, from the offsets recorded before the run."""
+    await consumer.topics()  # refresh metadata: the run may have created topics
+    partitions = [
+        TopicPartition(topic, p)
+        for topic in topics
+        for p in consumer.partitions_for_topic(topic) or ()
+    ]
+    consumer.assign(partitions)
+    for tp in partitions:
+        consumer.seek(tp, before.get(tp, 0))
+    found: dict[str, list[Any]] = defaultdict(list)
+    async with asyncio.timeout(60):
+        while not wanted <= found.keys():
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for messages in batches.values():
+                for message in messages:
+                    event_id = dict(message.headers).get("riverbed-event-id", b"").decode()
+                    if event_id in wanted:
+                        found[event_id].append(message)
+    return found
+
+
+async def test_simulate_publishes_the_seeded_stream_and_seeds_reference_data(
+    settings: Settings, schema: str, tmp_path: Path
+) -> None:
+    dry = tmp_path / "dry.jsonl"
+    code, err = await riverbed(
+        "simulate", "--count", str(COUNT), "--seed", str(SEED), "--dry-run", "--out", str(dry)
+    )
+    assert code == 0, err
+    lines = dry.read_bytes().splitlines()
+    expected = {json.loads(line)["event_id"]: line for line in lines}
+    sim = Simulation(SEED, parse_mix(DEFAULT_MIX))
+    opening = len(sim.catalog.stores) * len(sim.catalog.products)
+    assert len(lines) == len(expected) == opening + COUNT
+
+    topics = [settings.topic(rule.name) for rule in TOPIC_RULES]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        before = await end_offsets(consumer, topics)
+        code, err = await riverbed(
+            "simulate",
+            "--count",
+            str(COUNT),
+            "--seed",
+            str(SEED),
+            "--via",
+            "publisher",
+            env={"RIVERBED_POSTGRES_SCHEMA": schema},
+        )
+        assert code == 0, err
+        print(err)  # the progress lines, with the rate reached
+        found = await read_new(consumer, topics, before, set(expected))
+    finally:
+        await consumer.stop()
+
+    # Every event of the dry run arrived once, byte for byte, on its rule topic and key.
+    assert {event_id: len(messages) for event_id, messages in found.items()} == dict.fromkeys(
+        expected, 1
+    )
+    per_key: dict[tuple[str, bytes], list[str]] = defaultdict(list)
+    for event_id, line in expected.items():
+        (message,) = found[event_id]
+        body = json.loads(line)
+        assert message.value == line
+        assert message.topic == settings.topic(topic_for(body["type"]))
+        assert message.key == body["key"].encode()
+        per_key[(message.topic, message.key)].append(event_id)
+    # Within a key (a store, a session), the broker holds them in the stream's order.
+    for ids in per_key.values():
+        offsets = [found[event_id][0].offset for event_id in ids]
+        assert offsets == sorted(offsets)
+    mix_ids = [json.loads(line)["event_id"] for line in lines[opening:]]
+    assert len(mix_ids) == COUNT and set(mix_ids) <= found.keys()
+
+    # The reference data rows exist, and seeding again changes nothing.
+    dsn = settings.postgres_dsn.get_secret_value()
+    conn = await asyncpg.connect(dsn, server_settings={"search_path": quote_ident(schema)})
+    try:
+
+        async def rows() -> tuple[set[Any], ...]:
+            stores = await conn.fetch("select store_id, name, region from stores")
+            products = await conn.fetch(
+                "select sku, name, category, unit_price, currency, low_stock_threshold from products"
+            )
+            customers = await conn.fetch("select customer_id, name from customers")
+            return tuple({tuple(r) for r in found} for found in (stores, products, customers))
+
+        stores, products, customers = await rows()
+        catalog = sim.catalog
+        assert stores == {(s.store_id, s.name, s.region) for s in catalog.stores}
+        assert products == {
+            (p.sku, p.name, p.category, p.unit_price, p.currency, p.low_stock_threshold)
+            for p in catalog.products
+        }
+        assert customers == {(c.customer_id, c.name) for c in catalog.customers}
+        await seed_reference_data(conn, catalog)
+        assert await rows() == (stores, products, customers)
+    finally:
+        await conn.close()
+
+
+async def test_seeding_an_unmigrated_schema_says_to_run_migrate(
+    settings: Settings, uid: str
+) -> None:
+    catalog = Simulation(1, parse_mix(DEFAULT_MIX)).catalog
+    dsn = settings.postgres_dsn.get_secret_value()
+    with pytest.raises(ReferenceTablesMissing, match="riverbed migrate"):
+        await seed_reference_data(dsn, catalog, schema=f"missing_{uid}")
+
+    code, err = await riverbed(
+        "simulate",
+        "--count",
+        "1",
+        "--seed",
+        "1",
+        env={"RIVERBED_POSTGRES_SCHEMA": f"missing_{uid}"},
+    )
+    assert code == 1
+    assert "run `riverbed migrate` first" in err
