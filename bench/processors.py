@@ -82,7 +82,7 @@ async def through_workers(
     procs = [ns.start(kind) for kind in GROUPS for _ in range(workers)]
     conn = await ns.owner()
     try:
-        while not await conn.fetchval("select exists (select 1 from processed_events)"):
+        while not await conn.fetchval("select exists (select 1 from processed_events)"):  # noqa: ASYNC110 - another process writes
             await asyncio.sleep(0.05)
         t0 = time.perf_counter()
         await ns.wait_caught_up(GROUPS, wait_s=900)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 import sys
 import time
 
@@ -12,6 +11,7 @@ import click
 
 from processors.bootstrap import KINDS, build_worker
 from riverbed.settings import get_settings
+from riverbed.supervisor import Supervisor
 
 
 @click.command("worker")
@@ -42,29 +42,27 @@ def _ensure_topics(settings: object) -> None:
 
 def _run_all(loglevel: str | None) -> int:
     """One process per kind (a faust app owns its process); stop all if one exits."""
+    settings = get_settings()
     extra = ["--loglevel", loglevel] if loglevel else []
-    procs = {
-        k: subprocess.Popen([sys.executable, "-m", "riverbed", "worker", k, *extra]) for k in KINDS
-    }
-    stopping = False
+    supervisor = Supervisor(settings.data_dir.resolve() / "logs")
+    for kind in KINDS:
+        supervisor.start(f"worker-{kind}", "worker", kind, *extra)
+        click.echo(f"worker {kind}: log in {supervisor.log_file(f'worker-{kind}')}", err=True)
+    stop = False
 
-    def stop(_sig: int = 0, _frame: object = None) -> None:
-        nonlocal stopping
-        stopping = True
-        for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
+    def request_stop(_sig: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     code = 0
-    while any(p.poll() is None for p in procs.values()):
-        for kind, p in procs.items():
-            if p.poll() is not None and not stopping:
-                click.echo(
-                    f"worker {kind} exited with {p.returncode}; stopping the others", err=True
-                )
-                code = p.returncode or 1
-                stop()
+    while not stop:
+        dead = supervisor.exited()
+        if dead:
+            click.echo(supervisor.describe_exit(dead), err=True)
+            code = 1
+            break
         time.sleep(0.2)
+    supervisor.stop_all()
     return code

@@ -14,6 +14,7 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,42 +69,48 @@ async def riverbed(*args: str, env: dict[str, str] | None = None) -> tuple[int, 
     return process.returncode, err.decode()
 
 
-async def end_offsets(consumer: AIOKafkaConsumer, topics: list[str]) -> dict[TopicPartition, int]:
-    existing = await consumer.topics()
-    partitions = [
-        TopicPartition(topic, p)
-        for topic in topics
-        if topic in existing
-        for p in consumer.partitions_for_topic(topic) or ()
-    ]
-    return dict(await consumer.end_offsets(partitions)) if partitions else {}
+@asynccontextmanager
+async def kafka_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
+    """A group-less consumer; its metadata is the cluster's as of its start."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+def partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
+    return [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+
+
+async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
+    """Where each existing partition of ``topics`` ends now (missing topics: absent)."""
+    async with kafka_consumer(settings) as consumer:
+        existing = partitions(consumer, topics)
+        return dict(await consumer.end_offsets(existing)) if existing else {}
 
 
 async def read_new(
-    consumer: AIOKafkaConsumer,
-    topics: list[str],
-    before: dict[TopicPartition, int],
-    wanted: set[str],
+    settings: Settings, topics: list[str], before: dict[TopicPartition, int], wanted: set[str]
 ) -> dict[str, list[Any]]:
     """Messages carrying a wanted event id, from the offsets recorded before the run."""
-    await consumer.topics()  # refresh metadata: the run may have created topics
-    partitions = [
-        TopicPartition(topic, p)
-        for topic in topics
-        for p in consumer.partitions_for_topic(topic) or ()
-    ]
-    consumer.assign(partitions)
-    for tp in partitions:
-        consumer.seek(tp, before.get(tp, 0))
     found: dict[str, list[Any]] = defaultdict(list)
-    async with asyncio.timeout(60):
-        while not wanted <= found.keys():
-            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
-            for messages in batches.values():
-                for message in messages:
-                    event_id = dict(message.headers).get("riverbed-event-id", b"").decode()
-                    if event_id in wanted:
-                        found[event_id].append(message)
+    async with kafka_consumer(settings) as consumer:
+        assigned = partitions(consumer, topics)
+        consumer.assign(assigned)
+        for tp in assigned:
+            consumer.seek(tp, before.get(tp, 0))  # a partition new since then: from 0
+        async with asyncio.timeout(60):
+            while not wanted <= found.keys():
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for messages in batches.values():
+                    for message in messages:
+                        event_id = dict(message.headers).get("riverbed-event-id", b"").decode()
+                        if event_id in wanted:
+                            found[event_id].append(message)
     return found
 
 
@@ -122,27 +129,20 @@ async def test_simulate_publishes_the_seeded_stream_and_seeds_reference_data(
     assert len(lines) == len(expected) == opening + COUNT
 
     topics = [settings.topic(rule.name) for rule in TOPIC_RULES]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+    before = await end_offsets(settings, topics)
+    code, err = await riverbed(
+        "simulate",
+        "--count",
+        str(COUNT),
+        "--seed",
+        str(SEED),
+        "--via",
+        "publisher",
+        env={"RIVERBED_POSTGRES_SCHEMA": schema},
     )
-    await consumer.start()
-    try:
-        before = await end_offsets(consumer, topics)
-        code, err = await riverbed(
-            "simulate",
-            "--count",
-            str(COUNT),
-            "--seed",
-            str(SEED),
-            "--via",
-            "publisher",
-            env={"RIVERBED_POSTGRES_SCHEMA": schema},
-        )
-        assert code == 0, err
-        print(err)  # the progress lines, with the rate reached
-        found = await read_new(consumer, topics, before, set(expected))
-    finally:
-        await consumer.stop()
+    assert code == 0, err
+    print(err)  # the progress lines, with the rate reached
+    found = await read_new(settings, topics, before, set(expected))
 
     # Every event of the dry run arrived once, byte for byte, on its rule topic and key.
     assert {event_id: len(messages) for event_id, messages in found.items()} == dict.fromkeys(
