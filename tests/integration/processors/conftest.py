@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from riverbed.settings import Settings
 from riverbed.sandbox import Namespace
+from riverbed.settings import Settings
 
 CUSTOMERS = [f"c{i}" for i in range(20)]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from processors.commerce.logic import apply
 from processors.commerce.state import CommerceState
+from riverbed.sandbox import Namespace
 from riverbed.settings import Settings
 from schemas import (
     INVENTORY_TOPIC,
@@ -25,7 +26,6 @@ from schemas import (
     new_event,
 )
 from tests.integration.processors.conftest import CUSTOMERS
-from riverbed.sandbox import Namespace
 
 STORES = ["s1", "s2", "s3"]
 SKUS = [f"k{i}" for i in range(8)]

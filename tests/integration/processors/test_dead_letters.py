@@ -9,8 +9,8 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-from schemas import DLQ_TOPIC, ORDERS_TOPIC, OrderLine, OrderPlaced, encode, new_event
 from riverbed.sandbox import Namespace
+from schemas import DLQ_TOPIC, ORDERS_TOPIC, OrderLine, OrderPlaced, encode, new_event
 
 
 def order(i: int) -> Any:

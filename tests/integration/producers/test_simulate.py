@@ -174,7 +174,7 @@ async def test_simulate_publishes_the_seeded_stream_and_seeds_reference_data(
                 "select sku, name, category, unit_price, currency, low_stock_threshold from products"
             )
             customers = await conn.fetch("select customer_id, name from customers")
-            return tuple({tuple(r) for r in found} for found in (stores, products, customers))
+            return tuple({tuple(r) for r in table} for table in (stores, products, customers))
 
         stores, products, customers = await rows()
         catalog = sim.catalog
