@@ -66,7 +66,8 @@ class PublisherSink:
 class GatewaySink:
     """POSTs batches to the HTTP gateway's ``/v1/events/batch`` with an API key.
 
-    429 and 503 answers (and transport errors) are retried with exponential backoff,
+    Events arrive with the gateway's ``source`` (``gateway.<key name>``), so their bytes
+    differ from a ``--dry-run`` in that field only. 429 and 503 answers (and transport errors) are retried with exponential backoff,
     honouring ``Retry-After``; items the gateway refuses in its 202 answer count as
     failed. ``client`` carries the base URL (and, in tests, a mock transport).
     """
@@ -85,7 +86,7 @@ class GatewaySink:
         self._sleep = sleep
 
     async def send(self, batch: Sequence[Envelope[Any]]) -> BatchResult:
-        body = b"[" + b",".join(encode(event)[0] for event in batch) + b"]"
+        body = b"[" + b",".join(gateway_json(event) for event in batch) + b"]"
         error = "no attempt made"
         for attempt in range(1, self._attempts + 1):
             try:
@@ -112,6 +113,13 @@ class JsonLinesSink:
     async def send(self, batch: Sequence[Envelope[Any]]) -> BatchResult:
         self._out.write(b"".join(encode(event)[0] + b"\n" for event in batch))
         return BatchResult()
+
+
+def gateway_json(event: Envelope[Any]) -> bytes:
+    """The event as the gateway takes it: without ``source``, which the gateway sets from
+    the API key (and refuses from clients). ``event_id`` and ``occurred_at`` are kept, so
+    a retried batch is deduplicated and times stay simulated."""
+    return event.__pydantic_serializer__.to_json(event, exclude={"source"})
 
 
 def backoff(attempt: int) -> float:

@@ -3,7 +3,8 @@
 The run publishes to the shared rule topics (that is its job), so the test records the
 end offsets first and reads only what came after; the dry run of the same seed says
 exactly which events, byte for byte, must have arrived. Reference data goes to a schema
-migrated for this test alone (``RIVERBED_POSTGRES_SCHEMA``).
+migrated for this test alone (``RIVERBED_POSTGRES_SCHEMA``). The gateway sink is tried
+against the real gateway app (in process) on topics of its own.
 """
 
 from __future__ import annotations
@@ -14,20 +15,26 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import SecretStr
 
+from producers.gateway.app import create_app
+from producers.publisher import Publisher
 from producers.simulators import (
     DEFAULT_MIX,
+    GatewaySink,
     ReferenceTablesMissing,
     Simulation,
     parse_mix,
+    run,
     seed_reference_data,
 )
 from riverbed.settings import Settings
@@ -69,39 +76,42 @@ async def riverbed(*args: str, env: dict[str, str] | None = None) -> tuple[int, 
     return process.returncode, err.decode()
 
 
-@asynccontextmanager
-async def kafka_consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
-    """A group-less consumer; its metadata is the cluster's as of its start."""
+async def topic_partitions(admin: AIOKafkaAdminClient, topics: list[str]) -> list[TopicPartition]:
+    """The partitions of those ``topics`` that exist (naming a missing topic in a metadata
+    request would make the broker auto-create it)."""
+    existing = sorted(set(await admin.list_topics()) & set(topics))
+    described = await admin.describe_topics(existing) if existing else []
+    return [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+
+
+async def end_offsets(settings: Settings, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+    if not tps:
+        return {}
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
     )
     await consumer.start()
     try:
-        yield consumer
+        return dict(await consumer.end_offsets(tps))
     finally:
         await consumer.stop()
 
 
-def partitions(consumer: AIOKafkaConsumer, topics: list[str]) -> list[TopicPartition]:
-    return [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-
-
-async def end_offsets(settings: Settings, topics: list[str]) -> dict[TopicPartition, int]:
-    """Where each existing partition of ``topics`` ends now (missing topics: absent)."""
-    async with kafka_consumer(settings) as consumer:
-        existing = partitions(consumer, topics)
-        return dict(await consumer.end_offsets(existing)) if existing else {}
-
-
 async def read_new(
-    settings: Settings, topics: list[str], before: dict[TopicPartition, int], wanted: set[str]
+    settings: Settings,
+    tps: list[TopicPartition],
+    before: dict[TopicPartition, int],
+    wanted: set[str],
 ) -> dict[str, list[Any]]:
     """Messages carrying a wanted event id, from the offsets recorded before the run."""
     found: dict[str, list[Any]] = defaultdict(list)
-    async with kafka_consumer(settings) as consumer:
-        assigned = partitions(consumer, topics)
-        consumer.assign(assigned)
-        for tp in assigned:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        for tp in tps:
             consumer.seek(tp, before.get(tp, 0))  # a partition new since then: from 0
         async with asyncio.timeout(60):
             while not wanted <= found.keys():
@@ -111,11 +121,13 @@ async def read_new(
                         event_id = dict(message.headers).get("riverbed-event-id", b"").decode()
                         if event_id in wanted:
                             found[event_id].append(message)
+    finally:
+        await consumer.stop()
     return found
 
 
 async def test_simulate_publishes_the_seeded_stream_and_seeds_reference_data(
-    settings: Settings, schema: str, tmp_path: Path
+    settings: Settings, kafka_admin: AIOKafkaAdminClient, schema: str, tmp_path: Path
 ) -> None:
     dry = tmp_path / "dry.jsonl"
     code, err = await riverbed(
@@ -129,7 +141,7 @@ async def test_simulate_publishes_the_seeded_stream_and_seeds_reference_data(
     assert len(lines) == len(expected) == opening + COUNT
 
     topics = [settings.topic(rule.name) for rule in TOPIC_RULES]
-    before = await end_offsets(settings, topics)
+    before = await end_offsets(settings, await topic_partitions(kafka_admin, topics))
     code, err = await riverbed(
         "simulate",
         "--count",
@@ -142,7 +154,8 @@ async def test_simulate_publishes_the_seeded_stream_and_seeds_reference_data(
     )
     assert code == 0, err
     print(err)  # the progress lines, with the rate reached
-    found = await read_new(settings, topics, before, set(expected))
+    tps = await topic_partitions(kafka_admin, topics)  # the run may have created some
+    found = await read_new(settings, tps, before, set(expected))
 
     # Every event of the dry run arrived once, byte for byte, on its rule topic and key.
     assert {event_id: len(messages) for event_id, messages in found.items()} == dict.fromkeys(
@@ -208,3 +221,37 @@ async def test_seeding_an_unmigrated_schema_says_to_run_migrate(
     )
     assert code == 1
     assert "run `riverbed migrate` first" in err
+
+
+async def test_the_gateway_sink_through_the_real_gateway_retries_429s(
+    settings: Settings, kafka_admin: AIOKafkaAdminClient, uid: str
+) -> None:
+    # A key and a small bucket of our own, on topics of our own.
+    gw = settings.model_copy(
+        update={
+            "gateway_api_key": SecretStr(f"sim-{uid}"),
+            "gateway_rate_per_s": 2000.0,
+            "gateway_rate_burst": 500,
+            "topic_prefix": f"test.{uid}.",
+        }
+    )
+    topics = {rule.name: gw.topic(rule.name) for rule in TOPIC_RULES}
+    app = create_app(gw, publisher=Publisher(gw, topics=topics))
+    sim = Simulation(SEED, parse_mix(DEFAULT_MIX))
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://gw"
+            ) as client,
+        ):
+            stats = await run(GatewaySink(client, f"sim-{uid}"), sim.events(), count=1500)
+        assert (stats.sent, stats.failed) == (1500, 0)
+        assert stats.elapsed >= 0.4  # the bucket held 500: later batches waited for tokens
+        tps = await topic_partitions(kafka_admin, list(topics.values()))
+        offsets = await end_offsets(gw, tps)
+        assert sum(offsets.values()) == 1500
+    finally:
+        created = set(await kafka_admin.list_topics()) & set(topics.values())
+        if created:
+            await kafka_admin.delete_topics(sorted(created))

@@ -12,7 +12,7 @@ import pytest
 from producers.errors import PublishError, PublishRejected
 from producers.simulators import GatewaySink, JsonLinesSink, PublisherSink
 from producers.simulators.sinks import BATCH_PATH, backoff, retry_after
-from schemas import decode
+from schemas import decode, encode
 
 pytestmark = pytest.mark.unit
 
@@ -48,6 +48,10 @@ async def test_gateway_posts_a_json_array_with_the_api_key(batch: list[Any]) -> 
     assert request.url.path == BATCH_PATH and request.headers["X-API-Key"] == "k-123"
     body = json.loads(request.content)
     assert [e["event_id"] for e in body] == [str(e.event_id) for e in batch]
+    # The gateway sets source from the key and refuses one sent by the client.
+    for sent, event in zip(body, batch, strict=True):
+        assert "source" not in sent
+        assert {**sent, "source": event.source} == json.loads(encode(event)[0])
 
 
 async def test_gateway_counts_refused_items_as_failed(batch: list[Any]) -> None:
