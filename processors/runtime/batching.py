@@ -64,6 +64,7 @@ class BatchRunner:
         self._oldest = 0.0
         self._lock = asyncio.Lock()
         self._stream: Any = None
+        self._inflight: asyncio.Task[None] | None = None
         self.counters = Counters()
 
     async def run(self, stream: Any) -> None:
@@ -79,7 +80,18 @@ class BatchRunner:
                 self._oldest = time.monotonic()
             self._pending.append(Pending(event, envelope, error))
             if len(self._pending) >= self.max_events:
-                await self.flush()
+                await self._flush_behind()
+
+    async def _flush_behind(self) -> None:
+        """Flush in the background so reading overlaps writing; at most one batch waits.
+
+        When the previous flush is still running, wait for it first: memory stays bounded
+        at two batches, and batches still commit in order (the lock is FIFO).
+        """
+        if self._inflight is not None:
+            inflight, self._inflight = self._inflight, None
+            await inflight  # re-raises what a background flush raised
+        self._inflight = asyncio.create_task(self.flush())
 
     async def tick(self) -> None:
         """Called by a timer: flush what waited longer than ``max_wait``."""
