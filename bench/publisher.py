@@ -333,7 +333,7 @@ def print_table(figures: list[Figure], count: int) -> None:
 
 def serve_gateway(port: int, topics: dict[str, str]) -> None:
     from producers.gateway import create_app
-    from riverbed.commands.gateway import serve
+    from producers.gateway.server import serve
 
     settings = get_settings()
     app = create_app(settings, publisher=Publisher(settings, topics=topics))

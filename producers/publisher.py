@@ -64,9 +64,6 @@ class RawDelivery:
     offset: int
 
 
-_Routed = tuple[str, bytes, bytes, Headers]  # topic, key, value, headers
-
-
 class Publisher:
     """Publishes envelopes to their rule topics; not idempotent per call (see module).
 
@@ -161,7 +158,8 @@ class Publisher:
 
     async def publish(self, event: Envelope[Any]) -> Delivery:
         """Publish one event and wait for its acknowledgement."""
-        topic, key, value, headers = self._route(event)
+        topic, key = self._destination(event)
+        value, headers = encode(event)
         metadata = await self._send_one(topic, key, value, headers)
         return Delivery(event.event_id, metadata.topic, metadata.partition, metadata.offset)
 
@@ -175,40 +173,37 @@ class Publisher:
     async def publish_many(self, events: Sequence[Envelope[Any]]) -> list[Delivery]:
         """Publish events in order (per key) and wait for all; deliveries in input order.
 
-        All-or-error: any event not acknowledged makes the call raise, although the
-        others may have been written (retry all with the same ids).
+        Every event's topic and key are checked before anything is sent. All-or-error:
+        any event not acknowledged makes the call raise, although others may have been
+        written (retry them all with the same ids).
         """
         producer = self._running()
-        routed = [self._route(event) for event in events]
+        destinations = [self._destination(event) for event in events]
         loop = asyncio.get_running_loop()
         handed: list[tuple[asyncio.Future[Any], float, list[int]]] = []
-        deliveries: list[Delivery] = []
         chunk = min(CHUNK, self._limit.limit)
         try:
-            for first in range(0, len(routed), chunk):
-                part = routed[first : first + chunk]
+            for first in range(0, len(events), chunk):
+                last = min(first + chunk, len(events))
                 async with asyncio.timeout(self._timeout):
-                    await self._limit.acquire(len(part))
-                    batches = await self._send_chunk(producer, part, first)
+                    await self._limit.acquire(last - first)
+                    batches = await self._send_chunk(producer, events, destinations, first, last)
                 deadline = loop.time() + self._timeout
                 handed.extend((future, deadline, indexes) for future, indexes in batches)
-            offsets: list[tuple[str, int, int]] = [("", 0, 0)] * len(routed)
+            deliveries: list[Delivery | None] = [None] * len(events)
             for future, deadline, indexes in handed:
                 if not future.done():
                     async with asyncio.timeout_at(deadline):
                         await asyncio.shield(future)
-                metadata = future.result()
+                metadata = future.result()  # raises what the broker answered
+                topic, partition, offset = metadata.topic, metadata.partition, metadata.offset
                 for relative, index in enumerate(indexes):
-                    offsets[index] = (
-                        metadata.topic,
-                        metadata.partition,
-                        metadata.offset + relative,
+                    deliveries[index] = Delivery(
+                        events[index].event_id, topic, partition, offset + relative
                     )
-            for event, (topic, partition, offset) in zip(events, offsets, strict=True):
-                deliveries.append(Delivery(event.event_id, topic, partition, offset))
         except (KafkaError, TimeoutError) as exc:
-            raise _failure(exc, f"{len(routed)} events") from exc
-        return deliveries
+            raise _failure(exc, f"{len(events)} events") from exc
+        return deliveries  # type: ignore[return-value]  # every index was filled above
 
     # -- internals --------------------------------------------------------------------
 
@@ -220,7 +215,8 @@ class Publisher:
             raise PublishError("publisher is not started (or was stopped)")
         return self._producer
 
-    def _route(self, event: Envelope[Any]) -> _Routed:
+    def _destination(self, event: Envelope[Any]) -> tuple[str, bytes]:
+        """The topic and key bytes of an event, by its rule in ``schemas.topics``."""
         rule = rule_for(event.type)
         key = getattr(event.payload, rule.key_field)
         if key != event.key:
@@ -228,8 +224,7 @@ class Publisher:
                 f"event {event.event_id}: key {event.key!r} differs from its "
                 f"{rule.key_field} {key!r} (schemas.topics keys {rule.name} by it)"
             )
-        value, headers = encode(event)
-        return self._topics.get(rule.name, rule.name), key.encode(), value, headers
+        return self._topics.get(rule.name, rule.name), key.encode()
 
     async def _send_one(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> Any:
         producer = self._running()
@@ -250,17 +245,26 @@ class Publisher:
         self._limit.release(1)
 
     async def _send_chunk(
-        self, producer: Any, items: list[_Routed], first: int
+        self,
+        producer: Any,
+        events: Sequence[Envelope[Any]],
+        destinations: list[tuple[str, bytes]],
+        first: int,
+        last: int,
     ) -> list[tuple[asyncio.Future[Any], list[int]]]:
-        """Hand ``items`` (slots already taken) to the client as one batch per partition."""
-        counts = {
-            topic: len(await producer.partitions_for(topic)) for topic in {i[0] for i in items}
-        }
+        """Encode events[first:last] (slots taken) into one batch per partition, hand over.
+
+        Encoding here, chunk by chunk, keeps at most one chunk of encoded bytes alive.
+        """
+        topics = {topic for topic, _ in destinations[first:last]}
+        counts = {topic: len(await producer.partitions_for(topic)) for topic in topics}
         open_batches: dict[tuple[str, int], tuple[Any, list[int]]] = {}
         handed: list[tuple[asyncio.Future[Any], list[int]]] = []
         done = 0
         try:
-            for index, (topic, key, value, headers) in enumerate(items, start=first):
+            for index in range(first, last):
+                topic, key = destinations[index]
+                value, headers = encode(events[index])
                 where = (topic, self._partition(key, counts[topic]))
                 batch = open_batches.get(where)
                 if batch is None:
@@ -275,7 +279,7 @@ class Publisher:
                 handed.append(await self._hand_over(producer, where, *batch))
                 done += len(batch[1])
         except BaseException:
-            self._limit.release(len(items) - done)  # never handed over: not pending
+            self._limit.release(last - first - done)  # never handed over: not pending
             raise
         return handed
 

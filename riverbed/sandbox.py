@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient
 
 from riverbed.settings import Settings
 from riverbed.stack.postgres import Dsn
@@ -62,7 +63,12 @@ class Namespace:
             "RIVERBED_GROUP_PREFIX": f"t{self.uid}",
             "RIVERBED_POSTGRES_SCHEMA": self.schema,
             "RIVERBED_SINK_FLUSH_MS": "100",
+            "RIVERBED_MONGO_DB": self.mongo_db,
         }
+
+    @property
+    def mongo_db(self) -> str:
+        return f"test_{self.uid}"
 
     def topic(self, logical: str) -> str:
         return f"{self.prefix}{logical}"
@@ -93,6 +99,11 @@ class Namespace:
             await conn.execute(f'drop schema if exists "{self.schema}" cascade')
         finally:
             await conn.close()
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.settings.mongo_uri.get_secret_value())
+        try:
+            await client.drop_database(self.mongo_db)
+        finally:
+            await client.close()
 
     async def owner(self) -> asyncpg.Connection:
         conn = await asyncpg.connect(

@@ -9,6 +9,7 @@ disagrees is refused). Unknown fields are refused by the contracts themselves.
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -32,8 +33,29 @@ def _error(loc: tuple[str | int, ...], msg: str, kind: str) -> ErrorDetail:
     return {"loc": list(loc), "msg": msg, "type": kind}
 
 
-def prepare(item: Any, *, source: str, now: datetime) -> Envelope[Any] | list[ErrorDetail]:
-    """The envelope for ``item``, or its errors with field paths. Consumes ``item``."""
+def new_event_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs as text, from one read of the OS's randomness.
+
+    Several times cheaper than ``uuid4()`` per event; the envelope parses the text.
+    """
+    raw = os.urandom(16 * count).hex()
+    return [
+        f"{raw[i : i + 12]}4{raw[i + 13 : i + 16]}{_VARIANT[raw[i + 16]]}{raw[i + 17 : i + 32]}"
+        for i in range(0, 32 * count, 32)
+    ]
+
+
+# The RFC 4122 variant: the top two bits of the 17th hex digit are 10.
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
+
+
+def prepare(
+    item: Any, *, source: str, now: datetime, event_id: str | None = None
+) -> Envelope[Any] | list[ErrorDetail]:
+    """The envelope for ``item``, or its errors with field paths. Consumes ``item``.
+
+    ``event_id`` is used when the item has none (default: a fresh one).
+    """
     if type(item) is not dict:
         return [_error((), "an event must be a JSON object", "model_type")]
     errors: list[ErrorDetail] = []
@@ -72,7 +94,7 @@ def prepare(item: Any, *, source: str, now: datetime) -> Envelope[Any] | list[Er
         )
     item["source"] = source
     if "event_id" not in item:
-        item["event_id"] = uuid4()
+        item["event_id"] = event_id or uuid4()
     if "occurred_at" not in item:
         item["occurred_at"] = now
     try:

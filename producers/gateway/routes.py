@@ -18,7 +18,7 @@ from starlette.responses import Response
 from producers.gateway.auth import presented_key
 from producers.gateway.body import check_content_type, parse_json, read_limited
 from producers.gateway.errors import ApiError, error_response, json_response
-from producers.gateway.ingest import prepare, source_for
+from producers.gateway.ingest import new_event_ids, prepare, source_for
 from producers.gateway.keys import KeyRecord
 from producers.gateway.models import (
     BATCH_SCHEMA,
@@ -40,7 +40,8 @@ async def caller(
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> KeyRecord:
-    return await gateway(request).auth.authenticate(presented_key(x_api_key, authorization))
+    state: Gateway = request.app.state.gateway
+    return await state.auth.authenticate(presented_key(x_api_key, authorization))
 
 
 Caller = Annotated[KeyRecord, Depends(caller)]
@@ -100,8 +101,8 @@ async def post_batch(request: Request, state: State, who: Caller) -> Response:
     statuses: list[dict[str, Any]] = []
     valid: list[Envelope[Any]] = []
     positions: list[int] = []
-    for index, item in enumerate(items):
-        result = prepare(item, source=source, now=now)
+    for index, (item, event_id) in enumerate(zip(items, new_event_ids(len(items)), strict=True)):
+        result = prepare(item, source=source, now=now, event_id=event_id)
         if isinstance(result, list):
             statuses.append({"index": index, "status": "rejected", "errors": result})
         else:

@@ -101,6 +101,6 @@ def _unavailable(exc: PublishError) -> ApiError:
     )
 
 
-def gateway(request: Request) -> Gateway:
+async def gateway(request: Request) -> Gateway:  # async: FastAPI runs sync ones in threads
     state: Gateway = request.app.state.gateway
     return state

@@ -179,6 +179,7 @@ class ViewingGenerator:
             title_id=session.title.title_id,
             position_s=session.position_ms / 1000,
             context={
+                "genre": session.title.genre,
                 "device": session.device,
                 "network": session.network,
                 "bitrate_kbps": bitrate,

@@ -7,9 +7,7 @@ Only wiring: the app is :func:`producers.gateway.create_app`, the keys live in
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from typing import Any
 
 import click
 
@@ -25,6 +23,7 @@ def command(ctx: click.Context, host: str | None, port: int | None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from producers.gateway import create_app
+    from producers.gateway.server import serve
 
     settings = get_settings()
     serve(
@@ -33,28 +32,6 @@ def command(ctx: click.Context, host: str | None, port: int | None) -> None:
         port=port or settings.gateway_port,
         log_level=settings.log_level,
     )
-
-
-def serve(app: Any, *, host: str, port: int, log_level: str = "info") -> None:
-    """Run ``app`` under uvicorn in this process: one worker, the fastest loop and HTTP
-    parser installed (uvloop, httptools), falling back to asyncio and h11."""
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        workers=1,
-        loop="uvloop" if _installed("uvloop") else "asyncio",
-        http="httptools" if _installed("httptools") else "h11",
-        log_level=log_level.lower(),
-        lifespan="on",
-    )
-    uvicorn.Server(config).run()
-
-
-def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
 
 
 @command.group("keys")

@@ -10,12 +10,15 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from pymongo import AsyncMongoClient
+
 from processors.commerce.logic import apply
 from processors.commerce.state import CommerceState
+from processors.viewing import sessions
 from producers.simulators.seed import seed_reference_data
 from producers.simulators.simulation import Simulation
 from riverbed.sandbox import Namespace
-from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, Envelope
+from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, VIEWING_TOPIC, Envelope
 
 MIX = {"orders": 1, "inventory": 1, "viewing": 3}
 
@@ -28,17 +31,20 @@ async def test_ten_thousand_mixed_events_match_the_decision_logic(ns: Namespace)
         *(e for e in mixed if e.type.startswith("stock.")),
     ]
     orders = [e for e in mixed if e.type.startswith("order.")]
+    viewing = [e for e in mixed if e.type.startswith("playback.")]
     assert len(orders) > 1000 and len(stock_first) > 1000
     await seed_reference_data(
         ns.settings.postgres_owner_dsn.get_secret_value(), sim.catalog, schema=ns.schema
     )
 
-    for kind in ("orders", "inventory"):
+    for kind in ("orders", "inventory", "viewing"):
         ns.start(kind)
     await ns.publish(stock_first)
     await ns.wait_caught_up({"inventory": INVENTORY_TOPIC})
-    await ns.publish(orders)
-    await ns.wait_caught_up({"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC})
+    await ns.publish(orders + viewing)
+    await ns.wait_caught_up(
+        {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC, "viewing": VIEWING_TOPIC}
+    )
 
     state = CommerceState(
         known_customers={c.customer_id for c in sim.catalog.customers},
@@ -83,3 +89,20 @@ async def test_ten_thousand_mixed_events_match_the_decision_logic(ns: Namespace)
         )
     finally:
         await conn.close()
+
+    by_session: dict[str, list[Envelope[Any]]] = {}
+    for e in viewing:
+        by_session.setdefault(e.payload.session_id, []).append(e)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        ns.settings.mongo_uri.get_secret_value(), tz_aware=True
+    )
+    try:
+        stored_sessions = {
+            d["_id"]: d async for d in client[ns.mongo_db]["viewing_sessions"].find({})
+        }
+    finally:
+        await client.close()
+    assert stored_sessions == {
+        sid: sessions.to_document(sessions.fold(sessions.mark_of(e) for e in evs))
+        for sid, evs in by_session.items()
+    }

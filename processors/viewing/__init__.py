@@ -1,0 +1,1 @@
+"""Viewing: playback events become sessions, profiles, recommendations and trending."""

@@ -1,0 +1,159 @@
+"""Pure sessionization: a session's document is a function of its playback events.
+
+Each event is kept as a *mark* (time, event id, type, position, context). A session's
+state is recomputed from all its marks, sorted by (time, lifecycle rank, event id), so
+events arriving out of order or twice (at-least-once delivery) give exactly the document
+that in-order, once-only delivery would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from schemas import Envelope
+
+# Ties at the same instant resolve in lifecycle order.
+RANK = {
+    "playback.started": 0,
+    "playback.resumed": 1,
+    "playback.heartbeat": 2,
+    "playback.paused": 3,
+    "playback.stopped": 4,
+    "playback.completed": 5,
+}
+ENDED = {"playback.stopped": "stopped", "playback.completed": "completed"}
+
+
+class UnsafeKey(ValueError):
+    """A context key that MongoDB would read as an operator or a path."""
+
+
+@dataclass
+class Session:
+    session_id: str
+    user_id: str
+    title_id: str
+    context: dict[str, Any]
+    started_at: datetime
+    ended_at: datetime | None
+    state: str
+    last_position_s: float
+    watched_seconds: float
+    pauses: int
+    completed: bool
+    events: int
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+    @property
+    def genre(self) -> str:
+        return str(self.context.get("genre") or "unknown")
+
+
+def mark_of(event: Envelope[Any]) -> dict[str, Any]:
+    """The ``viewing_marks`` document of one playback event (``_id`` = event id)."""
+    p = event.payload
+    check_keys(p.context)
+    # BSON dates keep milliseconds: truncate now so a stored mark equals a fresh one.
+    at = event.occurred_at.replace(microsecond=event.occurred_at.microsecond // 1000 * 1000)
+    return {
+        "_id": str(event.event_id),
+        "session_id": p.session_id,
+        "user_id": p.user_id,
+        "title_id": p.title_id,
+        "at": at,
+        "rank": RANK[event.type],
+        "type": event.type,
+        "position_s": float(p.position_s),
+        "context": dict(p.context),
+    }
+
+
+def _order(m: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (m["at"], m["rank"], m["_id"])
+
+
+def fold(marks: Iterable[Mapping[str, Any]]) -> Session:
+    """The session its marks describe (deduplicated by event id)."""
+    unique = sorted({m["_id"]: m for m in marks}.values(), key=_order)
+    if not unique:
+        raise ValueError("a session needs at least one mark")
+    first = unique[0]
+    context: dict[str, Any] = {}
+    for m in unique:
+        if m.get("context"):
+            context = dict(m["context"])  # the latest context a player sent wins
+    s = Session(
+        first["session_id"],
+        first["user_id"],
+        first["title_id"],
+        context,
+        first["at"],
+        None,
+        "playing",
+        0.0,
+        0.0,
+        0,
+        False,
+        len(unique),
+    )
+    playing, last_pos = False, None
+    for m in unique:
+        pos = float(m["position_s"])
+        if playing and last_pos is not None and pos > last_pos:
+            s.watched_seconds += pos - last_pos  # forward progress only; seeks back do not count
+        last_pos = s.last_position_s = pos
+        if m["type"] == "playback.paused":
+            s.pauses += 1
+            playing, s.state = False, "paused"
+        elif m["type"] in ENDED:
+            playing, s.state, s.ended_at = False, ENDED[m["type"]], m["at"]
+            s.completed = s.completed or m["type"] == "playback.completed"
+        else:
+            playing, s.state = True, "playing"
+    s.watched_seconds = round(s.watched_seconds, 3)
+    return s
+
+
+def to_document(s: Session) -> dict[str, Any]:
+    """The ``viewing_sessions`` document; refuses keys MongoDB would misread."""
+    check_keys(s.context)
+    return {
+        "_id": s.session_id,
+        "session_id": s.session_id,
+        "user_id": s.user_id,
+        "title_id": s.title_id,
+        "genre": s.genre,
+        "context": s.context,
+        "started_at": s.started_at,
+        "ended_at": s.ended_at,
+        "state": s.state,
+        "last_position_s": s.last_position_s,
+        "watched_seconds": s.watched_seconds,
+        "pauses": s.pauses,
+        "completed": s.completed,
+        "events": s.events,
+    }
+
+
+def check_keys(value: Any, path: str = "context") -> None:
+    """Raise UnsafeKey for a ``$``-prefixed, dotted, empty or NUL key at any depth."""
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            if (
+                not isinstance(key, str)
+                or not key
+                or key.startswith("$")
+                or "." in key
+                or "\0" in key
+            ):
+                raise UnsafeKey(f"{path}: key {key!r} cannot be stored (no leading $, no dots)")
+            check_keys(inner, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, inner in enumerate(value):
+            check_keys(inner, f"{path}[{i}]")
