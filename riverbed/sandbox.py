@@ -99,7 +99,9 @@ class Namespace:
             await conn.execute(f'drop schema if exists "{self.schema}" cascade')
         finally:
             await conn.close()
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.settings.mongo_uri.get_secret_value())
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            self.settings.mongo_uri.get_secret_value()
+        )
         try:
             await client.drop_database(self.mongo_db)
         finally:

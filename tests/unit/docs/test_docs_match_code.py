@@ -16,7 +16,11 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.mark.parametrize("doc", ["README.md", ".env.example"])
 def test_every_setting_is_documented(doc: str) -> None:
     text = (ROOT / doc).read_text()
-    missing = [f"RIVERBED_{n.upper()}" for n in Settings.model_fields if f"RIVERBED_{n.upper()}" not in text]
+    missing = [
+        f"RIVERBED_{n.upper()}"
+        for n in Settings.model_fields
+        if f"RIVERBED_{n.upper()}" not in text
+    ]
     assert missing == []
 
 

@@ -23,13 +23,30 @@ pytestmark = pytest.mark.unit
 T0 = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
 
 
-def ev(kind: Any, at_s: float, pos: float, sid: str = "s1", title: str = "t1", user: str = "u1", **ctx: Any) -> Any:
-    return new_event(kind(session_id=sid, user_id=user, title_id=title, position_s=pos, context=ctx),
-                     source="test", occurred_at=T0 + timedelta(seconds=at_s))
+def ev(
+    kind: Any,
+    at_s: float,
+    pos: float,
+    sid: str = "s1",
+    title: str = "t1",
+    user: str = "u1",
+    **ctx: Any,
+) -> Any:
+    return new_event(
+        kind(session_id=sid, user_id=user, title_id=title, position_s=pos, context=ctx),
+        source="test",
+        occurred_at=T0 + timedelta(seconds=at_s),
+    )
 
 
-def story(sid: str = "s1", title: str = "t1", user: str = "u1", end: Any = PlaybackStopped,
-          genre: str = "drama", t: float = 0) -> list[Any]:
+def story(
+    sid: str = "s1",
+    title: str = "t1",
+    user: str = "u1",
+    end: Any = PlaybackStopped,
+    genre: str = "drama",
+    t: float = 0,
+) -> list[Any]:
     return [
         ev(PlaybackStarted, t + 0, 0, sid, title, user, device="tv", genre=genre),
         ev(PlaybackHeartbeat, t + 10, 10, sid, title, user),
@@ -73,15 +90,21 @@ def test_completed_session() -> None:
     assert s.state == "completed" and s.completed
 
 
-@pytest.mark.parametrize("bad", [{"$where": 1}, {"a.b": 1}, {"ok": {"$gt": 1}}, {"ok": [{"x.y": 1}]}])
+@pytest.mark.parametrize(
+    "bad", [{"$where": 1}, {"a.b": 1}, {"ok": {"$gt": 1}}, {"ok": [{"x.y": 1}]}]
+)
 def test_unsafe_context_keys_are_refused(bad: dict[str, Any]) -> None:
     with pytest.raises(sessions.UnsafeKey):
         sessions.check_keys(bad)
 
 
 def ended_docs(n: int) -> list[dict[str, Any]]:
-    return [sessions.to_document(session(story(f"s{i}", f"t{i % 7}", genre="drama" if i % 2 else "comedy",
-                                               t=i * 200))) for i in range(n)]
+    return [
+        sessions.to_document(
+            session(story(f"s{i}", f"t{i % 7}", genre="drama" if i % 2 else "comedy", t=i * 200))
+        )
+        for i in range(n)
+    ]
 
 
 def test_profile_history_is_bounded_newest_first() -> None:
@@ -89,8 +112,13 @@ def test_profile_history_is_bounded_newest_first() -> None:
     profile = profiles.build_profile("u1", docs)
     assert len(profile["history"]) == profiles.HISTORY_LIMIT
     assert profile["history"][0]["session_id"] == f"s{profiles.HISTORY_LIMIT + 4}"
-    assert profile["genres"] == [{"genre": "comedy", "sessions": 28}, {"genre": "drama", "sessions": 27}]
-    assert profiles.build_profile("u1", list(reversed(docs))) == profile  # order of arrival is irrelevant
+    assert profile["genres"] == [
+        {"genre": "comedy", "sessions": 28},
+        {"genre": "drama", "sessions": 27},
+    ]
+    assert (
+        profiles.build_profile("u1", list(reversed(docs))) == profile
+    )  # order of arrival is irrelevant
 
 
 def test_co_watch_edges_are_symmetric_once_per_user_and_pair() -> None:
