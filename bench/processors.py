@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from pymongo import AsyncMongoClient
 
 from bench.report import Figure, print_table, write_json
 from producers.simulators.seed import seed_reference_data
 from producers.simulators.simulation import Simulation
 from riverbed.sandbox import Namespace
 from riverbed.settings import get_settings
-from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, Envelope, topic_for
+from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, VIEWING_TOPIC, Envelope, topic_for
 
 GROUPS = {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC}
 
@@ -102,6 +103,61 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
+def viewing_workload(count: int, seed: int = 2) -> list[Envelope[Any]]:
+    return list(itertools.islice(Simulation(seed, {"viewing": 1}).events(), count))
+
+
+async def viewing_baseline(ns: Namespace, events: list[Envelope[Any]]) -> float:
+    """Raw consume of the same bytes + ``insert_many`` of them into MongoDB."""
+    await ns.publish(events)
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        ns.settings.mongo_uri.get_secret_value()
+    )
+    collection = client[ns.mongo_db]["bench_raw"]
+    consumer = AIOKafkaConsumer(
+        ns.topic(VIEWING_TOPIC),
+        bootstrap_servers=ns.settings.kafka_bootstrap,
+        group_id=f"bench-raw-{ns.uid}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=5000,
+    )
+    await consumer.start()
+    seen = 0
+    t0 = time.perf_counter()
+    try:
+        while seen < len(events):
+            batch = await consumer.getmany(timeout_ms=1000, max_records=2000)
+            docs = [
+                {"_id": dict(m.headers)["riverbed-event-id"].decode(), "value": m.value}
+                for ms in batch.values()
+                for m in ms
+            ]
+            if docs:
+                await collection.insert_many(docs, ordered=False)
+                await consumer.commit()
+                seen += len(docs)
+        return len(events) / (time.perf_counter() - t0)
+    finally:
+        await consumer.stop()
+        await client.close()
+
+
+async def viewing_through_worker(ns: Namespace, events: list[Envelope[Any]]) -> tuple[float, int]:
+    await ns.publish(events)
+    proc = ns.start("viewing")
+    t0 = 0.0
+    async with asyncio.timeout(900):
+        while await ns.lag("viewing", VIEWING_TOPIC) >= len(events):  # noqa: ASYNC110 - polls another process
+            await asyncio.sleep(0.05)
+        t0 = time.perf_counter()
+        await ns.wait_caught_up({"viewing": VIEWING_TOPIC}, wait_s=900)
+    rate = len(events) / (time.perf_counter() - t0)
+    rss = peak_rss_kib(proc.pid)
+    ns.stop_all()
+    return rate, rss
+
+
 async def fresh(tmp: Path, sim: Simulation) -> Namespace:
     ns = Namespace(get_settings(), uuid.uuid4().hex[:10], tmp)
     await ns.create()
@@ -152,6 +208,28 @@ async def main(quick: bool, json_path: Path | None) -> list[Figure]:
                 None,
                 "<= 300",
                 max(rss1) / 1024 <= 300,
+            )
+        )
+        views = viewing_workload(count // 2)
+        vbase_ns = await fresh(tmp, sim)
+        spaces.append(vbase_ns)
+        vbase = await viewing_baseline(vbase_ns, views)
+        vns = await fresh(tmp, sim)
+        spaces.append(vns)
+        vrate, vrss = await viewing_through_worker(vns, views)
+        figures.append(
+            Figure(
+                "viewing worker into MongoDB, events/s",
+                vrate,
+                "ev/s",
+                vbase,
+                "ratio >= 0.5",
+                vrate / vbase >= 0.5,
+            )
+        )
+        figures.append(
+            Figure(
+                "viewing worker peak RSS", vrss / 1024, "MiB", None, "<= 300", vrss / 1024 <= 300
             )
         )
         if not quick:

@@ -11,9 +11,9 @@ acknowledged within ``publisher_send_timeout_s`` or the call raises
 :class:`PublishTimeout`; waiting for room is bounded the same way (no room for that long
 means something older is overdue).
 
-``publish_many`` fills one record batch per partition itself (aiokafka's batch API)
-instead of calling ``send`` per event: the same partitions (murmur2 of the key, as the
-Java client and aiokafka's default partitioner), a fraction of the per-event cost.
+``publish_many`` fills one record batch per partition itself (see
+:mod:`producers.batches`) instead of calling ``send`` per event: the same partitions, a
+fraction of the per-event cost.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
-from aiokafka.partitioner import murmur2
 
 from producers.backpressure import PendingLimit
+from producers.batches import BatchWriter, Handed
 from producers.errors import PublishError, PublishRejected, PublishTimeout
 from riverbed.settings import Settings
 from schemas.envelope import Envelope
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 Headers = list[tuple[str, bytes]]
 # Events per back-pressure acquisition and per set of record batches in publish_many.
 CHUNK = 4096
-_KEY_CACHE_SIZE = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +83,8 @@ class Publisher:
         self._injected = producer
         self._producer: Any = None
         self._topics = dict(topics or {})
-        self._partition_of: dict[tuple[bytes, int], int] = {}
+        self._writer: BatchWriter | None = None
+        self._routes: dict[str, tuple[str, str]] = {}  # event type -> (topic, key field)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -118,6 +118,7 @@ class Publisher:
                 f"cannot connect to Kafka at {bootstrap} within {self._timeout:g}s: {reason}"
             ) from exc
         self._producer = producer
+        self._writer = BatchWriter(producer, self._limit.release)
 
     async def stop(self) -> None:
         """Flush what is pending (bounded by the send deadline), then close."""
@@ -177,7 +178,7 @@ class Publisher:
         any event not acknowledged makes the call raise, although others may have been
         written (retry them all with the same ids).
         """
-        producer = self._running()
+        writer = self._running_writer()
         destinations = [self._destination(event) for event in events]
         loop = asyncio.get_running_loop()
         handed: list[tuple[asyncio.Future[Any], float, list[int]]] = []
@@ -187,7 +188,7 @@ class Publisher:
                 last = min(first + chunk, len(events))
                 async with asyncio.timeout(self._timeout):
                     await self._limit.acquire(last - first)
-                    batches = await self._send_chunk(producer, events, destinations, first, last)
+                    batches = await self._write(writer, events, destinations, first, last)
                 deadline = loop.time() + self._timeout
                 handed.extend((future, deadline, indexes) for future, indexes in batches)
             deliveries: list[Delivery | None] = [None] * len(events)
@@ -207,8 +208,35 @@ class Publisher:
 
     # -- internals --------------------------------------------------------------------
 
+    async def _write(
+        self,
+        writer: BatchWriter,
+        events: Sequence[Envelope[Any]],
+        destinations: list[tuple[str, bytes]],
+        first: int,
+        last: int,
+    ) -> list[Handed]:
+        """Encode and hand over events[first:last], whose slots are taken.
+
+        Encoding chunk by chunk keeps at most one chunk of encoded bytes alive.
+        """
+        handed: list[Handed] = []
+        records = ((i, *destinations[i], *encode(events[i])) for i in range(first, last))
+        try:
+            await writer.write(records, (t for t, _ in destinations[first:last]), handed)
+        except BaseException:
+            # Batches handed over settle through their callbacks; the rest never left.
+            self._limit.release(last - first - sum(len(h[1]) for h in handed))
+            raise
+        return handed
+
     def _new_producer(self) -> AIOKafkaProducer:
         return AIOKafkaProducer(**producer_config(self._settings))
+
+    def _running_writer(self) -> BatchWriter:
+        self._running()
+        assert self._writer is not None
+        return self._writer
 
     def _running(self) -> Any:
         if self._producer is None:
@@ -217,14 +245,20 @@ class Publisher:
 
     def _destination(self, event: Envelope[Any]) -> tuple[str, bytes]:
         """The topic and key bytes of an event, by its rule in ``schemas.topics``."""
-        rule = rule_for(event.type)
-        key = getattr(event.payload, rule.key_field)
+        route = self._routes.get(event.type)
+        if route is None:
+            rule = rule_for(event.type)
+            route = self._routes[event.type] = (
+                self._topics.get(rule.name) or self._settings.topic(rule.name),
+                rule.key_field,
+            )
+        key = getattr(event.payload, route[1])
         if key != event.key:
             raise PublishRejected(
-                f"event {event.event_id}: key {event.key!r} differs from its "
-                f"{rule.key_field} {key!r} (schemas.topics keys {rule.name} by it)"
+                f"event {event.event_id}: key {event.key!r} differs from its {route[1]} "
+                f"{key!r} (schemas.topics keys {event.type} by it)"
             )
-        return self._topics.get(rule.name, rule.name), key.encode()
+        return route[0], key.encode()
 
     async def _send_one(self, topic: str, key: bytes | None, value: bytes, headers: Headers) -> Any:
         producer = self._running()
@@ -243,66 +277,6 @@ class Publisher:
 
     def _release_one(self, _: object) -> None:
         self._limit.release(1)
-
-    async def _send_chunk(
-        self,
-        producer: Any,
-        events: Sequence[Envelope[Any]],
-        destinations: list[tuple[str, bytes]],
-        first: int,
-        last: int,
-    ) -> list[tuple[asyncio.Future[Any], list[int]]]:
-        """Encode events[first:last] (slots taken) into one batch per partition, hand over.
-
-        Encoding here, chunk by chunk, keeps at most one chunk of encoded bytes alive.
-        """
-        topics = {topic for topic, _ in destinations[first:last]}
-        counts = {topic: len(await producer.partitions_for(topic)) for topic in topics}
-        open_batches: dict[tuple[str, int], tuple[Any, list[int]]] = {}
-        handed: list[tuple[asyncio.Future[Any], list[int]]] = []
-        done = 0
-        try:
-            for index in range(first, last):
-                topic, key = destinations[index]
-                value, headers = encode(events[index])
-                where = (topic, self._partition(key, counts[topic]))
-                batch = open_batches.get(where)
-                if batch is None:
-                    batch = open_batches[where] = (producer.create_batch(), [])
-                if batch[0].append(timestamp=None, key=key, value=value, headers=headers) is None:
-                    handed.append(await self._hand_over(producer, where, *batch))
-                    done += len(batch[1])
-                    batch = open_batches[where] = (producer.create_batch(), [])
-                    batch[0].append(timestamp=None, key=key, value=value, headers=headers)
-                batch[1].append(index)
-            for where, batch in open_batches.items():
-                handed.append(await self._hand_over(producer, where, *batch))
-                done += len(batch[1])
-        except BaseException:
-            self._limit.release(last - first - done)  # never handed over: not pending
-            raise
-        return handed
-
-    async def _hand_over(
-        self, producer: Any, where: tuple[str, int], builder: Any, indexes: list[int]
-    ) -> tuple[asyncio.Future[Any], list[int]]:
-        builder.close()  # so that producer.send() never appends to our batch
-        future: asyncio.Future[Any] = await producer.send_batch(
-            builder, where[0], partition=where[1]
-        )
-        count = len(indexes)
-        future.add_done_callback(lambda _: self._limit.release(count))
-        return future, indexes
-
-    def _partition(self, key: bytes, count: int) -> int:
-        # The default partitioner's choice (murmur2, as the Java client), cached per key.
-        partition = self._partition_of.get((key, count))
-        if partition is None:
-            if len(self._partition_of) >= _KEY_CACHE_SIZE:
-                self._partition_of.clear()
-            partition = (murmur2(key) & 0x7FFFFFFF) % count
-            self._partition_of[(key, count)] = partition
-        return partition
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:

@@ -51,7 +51,11 @@ async def ensure_topics(
 
     Raises :class:`TopicLayoutError` for a co-partitioned topic with the wrong count
     (other wrong counts are logged) and ``RetryableError`` if Kafka is unreachable.
+    The default layout gets ``settings.topic_prefix`` like every other topic name.
     """
+    if layout is TOPIC_PARTITIONS and settings.topic_prefix:
+        layout = {settings.topic(name): n for name, n in TOPIC_PARTITIONS.items()}
+        co_partitioned = frozenset(settings.topic(name) for name in co_partitioned)
     admin = await _admin(settings)
     try:
         existing = await _partition_counts(admin, layout)

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     ferretdb_version: str = "v1.24.2"
 
     # Publisher (producers/publisher.py)
-    publisher_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "gzip"
+    publisher_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "zstd"
     publisher_linger_ms: int = Field(5, ge=0)
     publisher_batch_bytes: int = Field(256 * 1024, ge=1024)
     publisher_max_pending: int = Field(20_000, ge=1, description="events awaiting broker ack")

@@ -142,7 +142,8 @@ def to_document(s: Session) -> dict[str, Any]:
 
 
 def check_keys(value: Any, path: str = "context") -> None:
-    """Raise UnsafeKey for a ``$``-prefixed, dotted, empty or NUL key at any depth."""
+    """Raise UnsafeKey for a ``$``-prefixed, dotted, empty or NUL key at any depth, or
+    for an array nested in an array (which FerretDB 1.x cannot store)."""
     if isinstance(value, Mapping):
         for key, inner in value.items():
             if (
@@ -156,4 +157,6 @@ def check_keys(value: Any, path: str = "context") -> None:
             check_keys(inner, f"{path}.{key}")
     elif isinstance(value, list | tuple):
         for i, inner in enumerate(value):
+            if isinstance(inner, list | tuple):  # FerretDB 1.x refuses arrays in arrays
+                raise UnsafeKey(f"{path}[{i}]: nested arrays cannot be stored")
             check_keys(inner, f"{path}[{i}]")

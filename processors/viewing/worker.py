@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from processors.runtime.app import create_app, raw_topic, send_raw
 from processors.runtime.batching import BatchRunner
-from processors.runtime.dlq import DeadLetters
+from processors.runtime.metrics import WorkerMetrics
 from processors.viewing import profiles, sessions
 from riverbed.errors import PermanentError
 from riverbed.settings import Settings
@@ -50,10 +50,13 @@ class ViewingWorker:
         self._db: AsyncDatabase[Doc] | None = None
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
+        self.metrics = WorkerMetrics(settings, "viewing")
         self.runner = BatchRunner(
             name="viewing",
-            flush=self.flush,
-            dead_letters=DeadLetters(self._send, "viewing", settings.topic(DLQ_TOPIC)),
+            flush=self.metrics.observe(self.flush),
+            dead_letters=self.metrics.dead_letters(
+                self._send, "viewing", settings.topic(DLQ_TOPIC)
+            ),
             max_events=settings.sink_batch_size,
             max_wait_ms=settings.sink_flush_ms,
         )
@@ -65,6 +68,7 @@ class ViewingWorker:
         self.app.timer(max(self.runner.max_wait / 2, 0.05), name="riverbed.viewing.tick")(
             self.runner.tick
         )
+        self.metrics.install(self.app)
 
     async def _send(
         self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]

@@ -20,17 +20,6 @@ _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="riverbed"'}
 _BOOTSTRAP = KeyRecord(BOOTSTRAP_NAME, BOOTSTRAP_NAME, datetime(1970, 1, 1, tzinfo=UTC))
 
 
-def presented_key(x_api_key: str | None, authorization: str | None) -> str | None:
-    """The key a request carries, ``X-API-Key`` first; None when it carries none."""
-    if x_api_key:
-        return x_api_key.strip() or None
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
-    return None
-
-
 class Authenticator:
     """Verifies presented keys; the slow hash runs in a worker thread, once per key."""
 

@@ -10,6 +10,7 @@ disagrees is refused). Unknown fields are refused by the contracts themselves.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -49,6 +50,21 @@ def new_event_ids(count: int) -> list[str]:
 _VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 
 
+_Validate = Callable[[Any], Any]
+# (type, version) -> the concrete envelope's validation and the payload field keying it.
+_CONTRACTS: dict[tuple[str, int], tuple[_Validate, str]] = {}
+
+
+def _contract(event_type: str, version: int) -> tuple[_Validate, str]:
+    """Look up a contract once (raises ``Unknown*``); later lookups are one dict get."""
+    model = registry.envelope(event_type, version)
+    found = _CONTRACTS[(event_type, version)] = (
+        model.__pydantic_validator__.validate_python,
+        rule_for(event_type).key_field,
+    )
+    return found
+
+
 def prepare(
     item: Any, *, source: str, now: datetime, event_id: str | None = None
 ) -> Envelope[Any] | list[ErrorDetail]:
@@ -70,14 +86,15 @@ def prepare(
         errors.append(_error(("version",), "an integer version is required", "missing_version"))
     if not isinstance(event_type, str) or not isinstance(version, int):
         return errors
-    try:
-        model = registry.envelope(event_type, version)
-    except UnknownEventType as exc:
-        return [*errors, _error(("type",), str(exc), "unknown_event_type")]
-    except UnknownEventVersion as exc:
-        return [*errors, _error(("version",), str(exc), "unknown_event_version")]
-
-    key_field = rule_for(event_type).key_field
+    contract = _CONTRACTS.get((event_type, version))
+    if contract is None:
+        try:
+            contract = _contract(event_type, version)
+        except UnknownEventType as exc:
+            return [*errors, _error(("type",), str(exc), "unknown_event_type")]
+        except UnknownEventVersion as exc:
+            return [*errors, _error(("version",), str(exc), "unknown_event_version")]
+    validate, key_field = contract
     payload = item.get("payload")
     derived = payload.get(key_field) if type(payload) is dict else None
     sent_key = item.get("key")
@@ -98,7 +115,7 @@ def prepare(
     if "occurred_at" not in item:
         item["occurred_at"] = now
     try:
-        envelope: Envelope[Any] = model.model_validate(item)
+        envelope: Envelope[Any] = validate(item)
     except ValidationError as exc:
         for e in exc.errors(include_url=False, include_context=False, include_input=False):
             # A key we could not derive is reported through its payload field instead.

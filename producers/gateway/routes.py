@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
-from producers.gateway.auth import presented_key
 from producers.gateway.body import check_content_type, parse_json, read_limited
 from producers.gateway.errors import ApiError, error_response, json_response
 from producers.gateway.ingest import new_event_ids, prepare, source_for
@@ -35,13 +35,19 @@ router = APIRouter()
 State = Annotated[Gateway, Depends(gateway)]
 
 
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key.")
+_bearer = HTTPBearer(auto_error=False, description="The same API key as a bearer token.")
+
+
 async def caller(
     request: Request,
-    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    api_key: Annotated[str | None, Security(_api_key)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> KeyRecord:
+    """The key's record: ``X-API-Key`` first, else ``Authorization: Bearer``; or 401."""
+    key = (api_key or "").strip() or (bearer.credentials.strip() if bearer else "")
     state: Gateway = request.app.state.gateway
-    return await state.auth.authenticate(presented_key(x_api_key, authorization))
+    return await state.auth.authenticate(key or None)
 
 
 Caller = Annotated[KeyRecord, Depends(caller)]

@@ -16,6 +16,9 @@ async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
         [("user_id", ASCENDING), ("started_at", DESCENDING)], name="user_recent"
     )
     await sessions.create_index([("title_id", ASCENDING)], name="title")
+    await sessions.create_index(  # active viewers (dashboard)
+        [("state", ASCENDING), ("started_at", DESCENDING)], name="state_recent"
+    )
     await db["user_profiles"].create_index(
         [("user_id", ASCENDING)], unique=True, name="user_id_unique"
     )
