@@ -10,6 +10,10 @@ export UV_PYTHON := python3
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
+	npm ci --prefix dashboard --no-audit --no-fund --silent
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q chromium; } || \
+		echo "chromium is missing: the browser test needs it (apt-get install chromium)"
 
 stack: setup
 	$(UV) run riverbed stack up

@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, str] = {
     "topics": "riverbed.commands.topics",
     "gateway": "riverbed.commands.gateway",
     "simulate": "riverbed.commands.simulate",
+    "dashboard": "riverbed.commands.dashboard",
 }
 
 

@@ -119,7 +119,7 @@ class Namespace:
         log = (self.log_dir / f"{kind}.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "riverbed", "worker", kind, "--loglevel", "warning"],
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **(extra_env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

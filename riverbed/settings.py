@@ -82,7 +82,19 @@ class Settings(BaseSettings):
     sink_batch_size: int = Field(2000, ge=1, description="flush after this many events")
     sink_flush_ms: int = Field(250, ge=1, description="... or after this long")
     low_stock_threshold: int = Field(5, ge=0, description="default per-SKU alert threshold")
-    metrics_port: int = Field(0, ge=0, description="Prometheus /metrics of a worker; 0 = off")
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        description="first port of workers' /metrics (orders +0, inventory +1, viewing +2); 0 = off",
+    )
+    metrics_host: str = Field("127.0.0.1", description="bind address of workers' /metrics")
+
+    # Dashboard and read API (dashboard/)
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8080
+    dashboard_poll_interval_s: float = Field(1.0, gt=0, description="one shared poll per interval")
+    dashboard_active_minutes: int = Field(15, ge=1, description="window for active viewers")
+    dashboard_lag_alert_s: float = Field(30.0, gt=0, description="lag (seconds) shown as unhealthy")
 
     # Where the local stack keeps data (git-ignored) and downloads (outside the repo)
     data_dir: Path = Path(".riverbed")

@@ -17,7 +17,7 @@ import faust
 from processors.commerce import repository
 from processors.runtime.app import create_app, raw_topic, send_raw
 from processors.runtime.batching import BatchRunner
-from processors.runtime.dlq import DeadLetters
+from processors.runtime.metrics import WorkerMetrics
 from processors.runtime.outbox import Outbox
 from riverbed.settings import Settings
 from schemas import DLQ_TOPIC, INVENTORY_TOPIC, ORDERS_TOPIC, Envelope
@@ -40,14 +40,16 @@ class CommerceWorker:
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self.outbox = Outbox(self._send, self.pool, settings.topic)
+        self.metrics = WorkerMetrics(settings, kind)
         self.runner = BatchRunner(
             name=kind,
-            flush=self.flush,
-            dead_letters=DeadLetters(self._send, kind, settings.topic(DLQ_TOPIC)),
+            flush=self.metrics.observe(self.flush),
+            dead_letters=self.metrics.dead_letters(self._send, kind, settings.topic(DLQ_TOPIC)),
             max_events=settings.sink_batch_size,
             max_wait_ms=settings.sink_flush_ms,
         )
         self._install()
+        self.metrics.install(self.app)
 
     async def _send(
         self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]

@@ -103,6 +103,7 @@ def command(duration: float, rate: float, seed: int | None) -> None:
     )
     supervisor.start("workers", "worker", "all")
     supervisor.start("gateway", "gateway")
+    supervisor.start("dashboard", "dashboard")
     if not wait_ready(settings.gateway_url, 60):
         click.echo(
             supervisor.describe_exit("gateway")
@@ -114,8 +115,10 @@ def command(duration: float, rate: float, seed: int | None) -> None:
         sys.exit(1)
     sim_args = ["simulate", "--duration", "0", "--rate", str(rate), "--via", "gateway"]
     supervisor.start("simulator", *sim_args, *(["--seed", str(seed)] if seed is not None else []))
+    dashboard_url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/"
     click.echo(
         f"\nRiverbed demo is running (logs in {supervisor.log_dir}).\n"
+        f"  dashboard {dashboard_url}\n"
         f"  gateway  {settings.gateway_url}/docs\n"
         f"  stop     Ctrl-C{f' (or after {duration:.0f}s)' if duration else ''}\n"
     )

@@ -1,0 +1,1 @@
+"""The HTTP routes: read API, live stream, operations endpoints."""

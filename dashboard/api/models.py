@@ -1,0 +1,135 @@
+"""Response bodies of the read API (they are also its OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, model_validator
+
+T = TypeVar("T")
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Items per page (1..100).")]
+Offset = Annotated[int, Query(ge=0, description="Items to skip (>= 0).")]
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class OrderLine(BaseModel):
+    line_no: int
+    sku: str
+    quantity: int
+    unit_price: Decimal
+
+
+class StatusChange(BaseModel):
+    status: str
+    reason: str | None
+    at: datetime
+
+
+class Order(BaseModel):
+    order_id: str
+    store_id: str
+    customer_id: str
+    status: str
+    reject_reason: str | None
+    total: Decimal
+    currency: str
+    placed_at: datetime
+    updated_at: datetime
+    lines: list[OrderLine]
+    history: list[StatusChange]
+
+
+class StockLevel(BaseModel):
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int
+    low: bool
+    updated_at: datetime
+
+
+class StoreInventory(Page[StockLevel]):
+    store_id: str
+    name: str | None
+    region: str | None
+
+
+class Session(BaseModel):
+    session_id: str
+    title_id: str
+    state: str
+    started_at: datetime
+    ended_at: datetime | None
+    last_event_at: datetime | None = None
+    last_position_s: float
+    watched_seconds: float
+    pauses: int
+    completed: bool
+    events: int | None = None
+    genre: str | None = None
+    context: dict[str, Any]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _event_count(cls, doc: Any) -> Any:
+        # Session documents name the count ``events`` or (newer) ``event_count``.
+        if isinstance(doc, dict) and "events" not in doc and "event_count" in doc:
+            return {**doc, "events": doc["event_count"]}
+        return doc
+
+
+class UserSessions(Page[Session]):
+    user_id: str
+
+
+class Recommendation(BaseModel):
+    title_id: str
+    score: int  # co-viewers summed over the user's titles that led to it
+    because: list[str]  # the user's titles it was co-watched with
+
+
+class Recommendations(BaseModel):
+    user_id: str
+    based_on: list[str]
+    items: list[Recommendation]
+    limit: int
+    offset: int
+
+
+class TrendingTitle(BaseModel):
+    title_id: str
+    starts: int
+
+
+class Trending(BaseModel):
+    window_minutes: int
+    as_of: datetime | None  # the newest minute with a view start (event time)
+    items: list[TrendingTitle]
+    limit: int
+    offset: int
+
+
+class ErrorBody(BaseModel):
+    status: int
+    message: str
+    details: Any = None
+
+
+class Error(BaseModel):
+    error: ErrorBody
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Error, "description": "Unknown id"},
+    422: {"model": Error, "description": "Invalid parameter"},
+}

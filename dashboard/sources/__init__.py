@@ -1,0 +1,1 @@
+"""What the poller reads: Kafka offsets and groups, topic tails, PostgreSQL, MongoDB."""

@@ -1,0 +1,77 @@
+"""Everything one dashboard process holds: stores, sources, the poller and the hub."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from dashboard.config import DashboardConfig
+from dashboard.hub import Hub
+from dashboard.metrics import DashboardMetrics
+from dashboard.poller import Poller
+from dashboard.snapshot import SnapshotCollector
+from dashboard.sources.kafka import KafkaSource
+from dashboard.sources.mongo import MongoSource
+from dashboard.sources.postgres import PostgresSource
+from dashboard.sources.tail import TailSource
+from dashboard.stores import Stores
+from riverbed.settings import Settings
+
+
+@dataclass
+class Dashboard:
+    settings: Settings
+    config: DashboardConfig
+    stores: Stores
+    kafka: KafkaSource
+    tail: TailSource
+    postgres: PostgresSource
+    mongo: MongoSource
+    hub: Hub
+    poller: Poller
+    metrics: DashboardMetrics
+    collector: SnapshotCollector
+
+    @classmethod
+    def build(cls, settings: Settings, config: DashboardConfig | None = None) -> Dashboard:
+        config = config or DashboardConfig.from_settings(settings)
+        stores = Stores(settings)
+        kafka = KafkaSource(settings, config)
+        tail = TailSource(settings, size=config.feed_size)
+        postgres = PostgresSource(stores)
+        mongo = MongoSource(stores, active_minutes=config.active_minutes)
+        collector = SnapshotCollector(
+            {
+                "kafka": ("kafka", kafka.sample),
+                "feeds": ("kafka", tail.sample),
+                "postgres": ("postgres", postgres.sample),
+                "viewing": ("mongodb", mongo.sample),
+            },
+            interval_s=config.poll_interval_s,
+        )
+        hub = Hub()
+        metrics = DashboardMetrics()
+        poller = Poller(
+            collector.collect, hub, interval_s=config.poll_interval_s, on_cycle=metrics.on_cycle
+        )
+        return cls(
+            settings, config, stores, kafka, tail, postgres, mongo, hub, poller, metrics, collector
+        )
+
+    async def open(self) -> None:
+        self.poller.start()
+
+    async def close(self) -> None:
+        await self.hub.close()
+        await self.poller.stop()
+        await self.collector.close()
+        await self.kafka.close()
+        await self.tail.close()
+        await self.stores.close()
+
+
+def dashboard(request: Request) -> Dashboard:
+    """FastAPI dependency: the process's :class:`Dashboard`."""
+    state: Dashboard = request.app.state.dashboard
+    return state

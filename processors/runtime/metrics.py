@@ -1,0 +1,199 @@
+"""Prometheus metrics of one worker process, served with ``/healthz`` and ``/readyz``.
+
+A worker wires them in three places (see processors/commerce/worker.py):
+
+* ``flush=metrics.observe(self.flush)``: events processed per type, flush latency,
+  failed flush attempts (retries included);
+* ``dead_letters=metrics.dead_letters(...)``: events dead-lettered per type, DLQ count;
+* ``metrics.install(app)``: consumer lag per partition every few seconds, and, when
+  ``settings.metrics_port`` is non-zero, the HTTP endpoints on
+  ``metrics_port + index of the kind`` (orders +0, inventory +1, viewing +2), so
+  ``riverbed worker all`` serves each kind on its own port. A port already taken is
+  logged and skipped: metrics never stop a worker.
+
+Each instance has its own registry, so several workers in one process (tests) coexist.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+from processors.bootstrap import KINDS
+from processors.runtime.batching import Flush
+from processors.runtime.dlq import DeadLetters, Send
+from riverbed.settings import Settings
+from schemas import HEADER_TYPE, Envelope
+
+log = logging.getLogger("riverbed.metrics")
+LAG_EVERY_S = 5.0
+FLUSH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def event_type_of(headers: Sequence[tuple[str, bytes]]) -> str:
+    for name, value in headers:
+        if name == HEADER_TYPE:
+            return value.decode(errors="replace")[:100]
+    return "unknown"
+
+
+class WorkerMetrics:
+    def __init__(self, settings: Settings, kind: str) -> None:
+        self.kind = kind
+        self.host: str = settings.metrics_host
+        base = settings.metrics_port
+        self.port = base + KINDS.index(kind) if base and kind in KINDS else base
+        self.registry = r = CollectorRegistry()
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        self.processed = Counter(
+            "riverbed_events_processed_total", "Events applied", ["worker", "type"], registry=r
+        )
+        self.failed = Counter(
+            "riverbed_events_failed_total", "Events dead-lettered", ["worker", "type"], registry=r
+        )
+        self.dlq = Counter(
+            "riverbed_dead_letters_total", "Messages sent to the DLQ", ["worker"], registry=r
+        )
+        self.flush_seconds = Histogram(
+            "riverbed_flush_seconds",
+            "Duration of one batch flush attempt",
+            ["worker"],
+            buckets=FLUSH_BUCKETS,
+            registry=r,
+        )
+        self.flush_errors = Counter(
+            "riverbed_flush_errors_total", "Failed flush attempts", ["worker"], registry=r
+        )
+        self.lag = Gauge(
+            "riverbed_consumer_lag_messages",
+            "High watermark minus the worker's position, per assigned partition",
+            ["worker", "topic", "partition"],
+            registry=r,
+        )
+        self._app: Any = None
+        self._started = False
+
+    # --- wiring ----------------------------------------------------------------------
+    def observe(self, flush: Flush) -> Flush:
+        """``flush``, timed, with its events counted per type when it succeeds."""
+
+        @functools.wraps(flush)
+        async def observed(envelopes: list[Envelope[Any]]) -> None:
+            t0 = time.perf_counter()
+            try:
+                await flush(envelopes)
+            except BaseException:
+                self.flush_errors.labels(self.kind).inc()
+                raise
+            finally:
+                self.flush_seconds.labels(self.kind).observe(time.perf_counter() - t0)
+            counts: dict[str, int] = {}
+            for e in envelopes:
+                counts[e.type] = counts.get(e.type, 0) + 1
+            for event_type, n in counts.items():
+                self.processed.labels(self.kind, event_type).inc(n)
+
+        return observed
+
+    def dead_letters(self, send: Send, consumer: str, topic: str) -> DeadLetters:
+        return _ObservedDeadLetters(send, consumer, topic, self)
+
+    def install(self, app: Any) -> None:
+        """Register the lag timer and, if a port is set, the HTTP endpoints."""
+        self._app = app
+        app.timer(LAG_EVERY_S, name=f"riverbed.{self.kind}.metrics-lag")(self.update_lag)
+        if self.port:
+            app.task(self._serve)
+
+    # --- lag and HTTP ----------------------------------------------------------------
+    async def update_lag(self) -> None:
+        consumer = getattr(self._app, "consumer", None)
+        if consumer is None:
+            return
+        try:
+            for tp in consumer.assignment():
+                position = await consumer.position(tp)
+                if position is not None:
+                    lag = max(0, consumer.highwater(tp) - position)
+                    self.lag.labels(self.kind, tp.topic, str(tp.partition)).set(lag)
+        except Exception as exc:  # lag is informative: never let it disturb the worker
+            log.debug("%s: lag not available: %s", self.kind, exc)
+
+    def ready(self) -> bool:
+        return self._started and not getattr(self._app, "rebalancing", False)
+
+    async def _serve(self) -> None:
+        http = web.Application()
+        http.router.add_get("/metrics", self._metrics)
+        http.router.add_get("/healthz", self._healthz)
+        http.router.add_get("/readyz", self._readyz)
+        runner = web.AppRunner(http, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except OSError as exc:
+            log.warning(
+                "%s: metrics port %s:%d unavailable (%s)", self.kind, self.host, self.port, exc
+            )
+            await runner.cleanup()
+            return
+        self._started = True
+        log.info("%s: metrics on http://%s:%d/metrics", self.kind, self.host, self.port)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        body = generate_latest(self.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "worker": self.kind})
+
+    async def _readyz(self, _request: web.Request) -> web.Response:
+        if self.ready():
+            return web.json_response({"status": "ready", "worker": self.kind})
+        body = {"error": {"status": 503, "message": f"{self.kind} worker is rebalancing"}}
+        return web.json_response(body, status=503)
+
+
+class _ObservedDeadLetters(DeadLetters):
+    def __init__(self, send: Send, consumer: str, topic: str, metrics: WorkerMetrics) -> None:
+        super().__init__(send, consumer, topic)
+        self._metrics = metrics
+
+    async def put(
+        self,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]],
+        topic: str,
+        partition: int,
+        offset: int,
+        exc: BaseException,
+    ) -> None:
+        await super().put(
+            key=key,
+            value=value,
+            headers=headers,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            exc=exc,
+        )
+        self._metrics.dlq.labels(self._metrics.kind).inc()
+        self._metrics.failed.labels(self._metrics.kind, event_type_of(headers)).inc()
