@@ -6,6 +6,13 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
+# The dashboard's chart library comes from the npm registry at build time (no CDN at run time).
+FROM node:20-slim AS ui
+WORKDIR /ui
+COPY dashboard/package.json dashboard/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
+
 FROM ${PYTHON_IMAGE} AS build
 
 # Pinned so the image builds the same way as the uv that wrote uv.lock.
@@ -35,6 +42,7 @@ COPY schemas/ schemas/
 COPY producers/ producers/
 COPY processors/ processors/
 COPY stores/ stores/
+COPY dashboard/ dashboard/
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
 
@@ -52,6 +60,7 @@ ENV PATH="/app/.venv/bin:${PATH}" \
 
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
+COPY --from=ui /ui/node_modules /app/.venv/lib/python3.11/site-packages/dashboard/node_modules
 
 USER riverbed
 
