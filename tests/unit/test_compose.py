@@ -276,7 +276,11 @@ def test_dockerfile_builds_python_stages_on_python_slim_and_assets_on_node() -> 
             image = SUBSTITUTION.sub(lambda m: args.get(m["name"], ""), value.split()[0])
             images[value.split()[-1]] = image
     # The chart library is installed from npm in its own stage; Python runs on slim.
-    assert images == {"ui": "node:20-slim", "build": "python:3.11-slim", "runtime": "python:3.11-slim"}
+    assert images == {
+        "ui": "node:20-slim",
+        "build": "python:3.11-slim",
+        "runtime": "python:3.11-slim",
+    }
 
 
 def test_dockerfile_installs_uv_from_pypi_and_syncs_the_frozen_lock() -> None:
