@@ -18,7 +18,7 @@ from riverbed.stack.base import Say, Service, StackPaths
 from riverbed.stack.ferretdb import FerretDB
 from riverbed.stack.kafka import Kafka
 from riverbed.stack.postgres import Postgres
-from riverbed.stack.process import RunState, pid_alive, port_open, tail
+from riverbed.stack.process import RunState, exit_code, pid_alive, port_open, tail
 
 
 @dataclass
@@ -89,22 +89,36 @@ class Stack:
 
         await asyncio.to_thread(service.provision, say)
         t0 = time.monotonic()
-        pid = await asyncio.to_thread(service.start, say)
-        started.append((service, pid))
-        state = RunState(
-            service.name,
-            service.address,
-            managed=True,
-            pid=pid,
-            marker=service.marker,
-            started_at=time.time(),
+        for attempt in (1, 2):
+            pid = await asyncio.to_thread(service.start, say)
+            started.append((service, pid))
+            started_state = RunState(
+                service.name,
+                service.address,
+                managed=True,
+                pid=pid,
+                marker=service.marker,
+                started_at=time.time(),
+            )
+            started_state.save(self.paths.run)
+            try:
+                await self._wait_healthy(service, pid, say)
+                break
+            except StackError:
+                if attempt == 2 or pid_alive(pid, service.marker):
+                    raise
+                # Seen rarely with FerretDB right after a previous instance stopped.
+                say(
+                    f"{service.name}: exited during start-up (code {exit_code(pid)}); retrying once"
+                )
+                started.remove((service, pid))
+                await asyncio.sleep(1.0)
+        started_state.startup_seconds = round(time.monotonic() - t0, 2)
+        started_state.save(self.paths.run)
+        say(
+            f"{service.name}: healthy at {service.address} after {started_state.startup_seconds:.1f}s"
         )
-        state.save(self.paths.run)
-        await self._wait_healthy(service, pid, say)
-        state.startup_seconds = round(time.monotonic() - t0, 2)
-        state.save(self.paths.run)
-        say(f"{service.name}: healthy at {service.address} after {state.startup_seconds:.1f}s")
-        return self._status(service, state, healthy=True)
+        return self._status(service, started_state, healthy=True)
 
     async def _wait_healthy(self, service: Service, pid: int, say: Say) -> None:
         deadline = time.monotonic() + self.settings.stack_start_timeout
@@ -112,7 +126,8 @@ class Stack:
         while time.monotonic() < deadline:
             if not pid_alive(pid, service.marker):
                 raise StackError(
-                    f"{service.name} exited during start-up; last log lines:\n{tail(service.log_file)}",
+                    f"{service.name} exited during start-up (code {exit_code(pid)}); last log lines:\n"
+                    f"{tail(service.log_file)}",
                     fix=f"read {service.log_file}; `riverbed stack down --wipe` clears its data",
                 )
             if not setup_done and type(service).after_start is not Service.after_start:

@@ -77,6 +77,15 @@ def pid_alive(pid: int | None, marker: str = "") -> bool:
     return marker.encode() in cmdline
 
 
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def exit_code(pid: int) -> int | None:
+    """The exit code of a child this process started, if it has exited."""
+    proc = _children.get(pid)
+    return proc.poll() if proc is not None else None
+
+
 def spawn(args: list[str], *, log_file: Path, env: dict[str, str] | None = None) -> int:
     """Start ``args`` detached in its own session, output appended to ``log_file``."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +98,7 @@ def spawn(args: list[str], *, log_file: Path, env: dict[str, str] | None = None)
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
+    _children[proc.pid] = proc
     return proc.pid
 
 
