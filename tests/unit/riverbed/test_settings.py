@@ -8,6 +8,15 @@ from riverbed.settings import Settings, redact_url
 pytestmark = pytest.mark.unit
 
 
+@pytest.fixture(autouse=True)
+def no_riverbed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defaults are what these tests check: ignore RIVERBED_* set by the caller."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("RIVERBED_")]:
+        monkeypatch.delenv(name)
+
+
 def test_defaults_point_at_the_local_stack() -> None:
     s = Settings(_env_file=None)  # type: ignore[call-arg]
     assert s.kafka_bootstrap == "127.0.0.1:9092"
