@@ -6,9 +6,8 @@ tests/integration/producers/test_publisher.py.
 
 from __future__ import annotations
 
-import re
-
 import asyncio
+import re
 import time
 from decimal import Decimal
 from typing import Any
