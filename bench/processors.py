@@ -15,6 +15,7 @@ import itertools
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,45 +35,6 @@ GROUPS = {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC}
 def workload(count: int, seed: int = 1) -> tuple[Simulation, list[Envelope[Any]]]:
     sim = Simulation(seed, {"orders": 1, "inventory": 1})
     return sim, [*sim.initial_stock(), *itertools.islice(sim.events(), count)]
-
-
-async def baseline(ns: Namespace, events: list[Envelope[Any]]) -> float:
-    """Raw consume of the same bytes + COPY into a scratch table: the ceiling."""
-    await ns.publish(events)
-    topics = [ns.topic(t) for t in {topic_for(e.type) for e in events}]
-    conn = await ns.owner()
-    await conn.execute("create table bench_raw (event_id uuid, type text, value bytea)")
-    consumer = AIOKafkaConsumer(
-        *topics,
-        bootstrap_servers=ns.settings.kafka_bootstrap,
-        group_id=f"bench-raw-{ns.uid}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_poll_records=5000,
-    )
-    await consumer.start()
-    seen = 0
-    t0 = time.perf_counter()
-    try:
-        while seen < len(events):
-            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            rows = [
-                (
-                    uuid.UUID(dict(m.headers)["riverbed-event-id"].decode()),
-                    dict(m.headers)["riverbed-type"].decode(),
-                    m.value,
-                )
-                for ms in batch.values()
-                for m in ms
-            ]
-            if rows:
-                await conn.copy_records_to_table("bench_raw", records=rows)
-                await consumer.commit()
-                seen += len(rows)
-        return len(events) / (time.perf_counter() - t0)
-    finally:
-        await consumer.stop()
-        await conn.close()
 
 
 async def through_workers(
@@ -107,6 +69,63 @@ def viewing_workload(count: int, seed: int = 2) -> list[Envelope[Any]]:
     return list(itertools.islice(Simulation(seed, {"viewing": 1}).events(), count))
 
 
+async def drain(
+    ns: Namespace,
+    topics: list[str],
+    count: int,
+    write: Callable[[list[Any]], Awaitable[None]],
+    *,
+    max_records: int,
+) -> float:
+    """Raw aiokafka consume of ``count`` messages, ``write`` per poll, commit after: ev/s."""
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=ns.settings.kafka_bootstrap,
+        group_id=f"bench-raw-{ns.uid}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_poll_records=max_records,
+    )
+    await consumer.start()
+    seen = 0
+    t0 = time.perf_counter()
+    try:
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=max_records)
+            messages = [m for ms in batch.values() for m in ms]
+            if messages:
+                await write(messages)
+                await consumer.commit()
+                seen += len(messages)
+        return count / (time.perf_counter() - t0)
+    finally:
+        await consumer.stop()
+
+
+def _header(message: Any, name: str) -> str:
+    return str(dict(message.headers)[name].decode())
+
+
+async def baseline(ns: Namespace, events: list[Envelope[Any]]) -> float:
+    """Raw consume of the same bytes + COPY into a scratch table: the ceiling."""
+    await ns.publish(events)
+    topics = [ns.topic(t) for t in {topic_for(e.type) for e in events}]
+    conn = await ns.owner()
+    await conn.execute("create table bench_raw (event_id uuid, type text, value bytea)")
+
+    async def copy(messages: list[Any]) -> None:
+        rows = [
+            (uuid.UUID(_header(m, "riverbed-event-id")), _header(m, "riverbed-type"), m.value)
+            for m in messages
+        ]
+        await conn.copy_records_to_table("bench_raw", records=rows)
+
+    try:
+        return await drain(ns, topics, len(events), copy, max_records=5000)
+    finally:
+        await conn.close()
+
+
 async def viewing_baseline(ns: Namespace, events: list[Envelope[Any]]) -> float:
     """Raw consume of the same bytes + ``insert_many`` of them into MongoDB."""
     await ns.publish(events)
@@ -114,32 +133,14 @@ async def viewing_baseline(ns: Namespace, events: list[Envelope[Any]]) -> float:
         ns.settings.mongo_uri.get_secret_value()
     )
     collection = client[ns.mongo_db]["bench_raw"]
-    consumer = AIOKafkaConsumer(
-        ns.topic(VIEWING_TOPIC),
-        bootstrap_servers=ns.settings.kafka_bootstrap,
-        group_id=f"bench-raw-{ns.uid}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        max_poll_records=5000,
-    )
-    await consumer.start()
-    seen = 0
-    t0 = time.perf_counter()
+
+    async def insert(messages: list[Any]) -> None:
+        docs = [{"_id": _header(m, "riverbed-event-id"), "value": m.value} for m in messages]
+        await collection.insert_many(docs, ordered=False)
+
     try:
-        while seen < len(events):
-            batch = await consumer.getmany(timeout_ms=1000, max_records=2000)
-            docs = [
-                {"_id": dict(m.headers)["riverbed-event-id"].decode(), "value": m.value}
-                for ms in batch.values()
-                for m in ms
-            ]
-            if docs:
-                await collection.insert_many(docs, ordered=False)
-                await consumer.commit()
-                seen += len(docs)
-        return len(events) / (time.perf_counter() - t0)
+        return await drain(ns, [ns.topic(VIEWING_TOPIC)], len(events), insert, max_records=2000)
     finally:
-        await consumer.stop()
         await client.close()
 
 

@@ -9,12 +9,13 @@ many runs share one broker and one database without seeing each other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,7 +193,11 @@ class Namespace:
         finally:
             await producer.stop()
 
-    async def lag(self, kind: str, logical_topic: str) -> int:
+    @contextlib.asynccontextmanager
+    async def _group(
+        self, kind: str, logical_topic: str
+    ) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
+        """A consumer in ``kind``'s group (not subscribed) and the topic's partitions."""
         topic = self.topic(logical_topic)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
@@ -201,15 +206,20 @@ class Namespace:
         )
         await consumer.start()
         try:
-            parts = [TopicPartition(topic, p) for p in range(TOPIC_PARTITIONS[logical_topic])]
+            yield (
+                consumer,
+                [TopicPartition(topic, p) for p in range(TOPIC_PARTITIONS[logical_topic])],
+            )
+        finally:
+            await consumer.stop()
+
+    async def lag(self, kind: str, logical_topic: str) -> int:
+        async with self._group(kind, logical_topic) as (consumer, parts):
             ends = await consumer.end_offsets(parts)
             total = 0
             for tp in parts:
-                committed = await consumer.committed(tp)
-                total += ends[tp] - (committed or 0)
+                total += ends[tp] - (await consumer.committed(tp) or 0)
             return total
-        finally:
-            await consumer.stop()
 
     async def wait_caught_up(self, groups: dict[str, str], *, wait_s: float = 180) -> None:
         """Until every (kind -> topic) group has no lag and the outbox is drained."""
@@ -229,19 +239,9 @@ class Namespace:
 
     async def reset_offsets(self, kind: str, logical_topic: str) -> None:
         """Rewind a (stopped) group to offset 0 on every partition."""
-        topic = self.topic(logical_topic)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=self.group(kind),
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            parts = [TopicPartition(topic, p) for p in range(TOPIC_PARTITIONS[logical_topic])]
+        async with self._group(kind, logical_topic) as (consumer, parts):
             consumer.assign(parts)
             await consumer.commit(dict.fromkeys(parts, 0))
-        finally:
-            await consumer.stop()
 
     async def read(self, logical_topic: str, *, expect: int, wait_s: float = 60) -> list[Any]:
         consumer = AIOKafkaConsumer(

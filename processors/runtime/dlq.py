@@ -62,11 +62,18 @@ def dead_letter_headers(
 class DeadLetters:
     """Sends poison messages to ``riverbed.dlq``; ``count`` feeds the metrics."""
 
-    def __init__(self, send: Send, consumer: str, topic: str = DLQ_TOPIC) -> None:
+    def __init__(
+        self,
+        send: Send,
+        consumer: str,
+        topic: str = DLQ_TOPIC,
+        on_put: Callable[[Sequence[tuple[str, bytes]]], None] | None = None,
+    ) -> None:
         self._send = send
         self.topic = topic
         self.consumer = consumer
         self.count = 0
+        self._on_put = on_put  # e.g. metrics, called with the original headers
 
     async def put(
         self,
@@ -89,4 +96,6 @@ class DeadLetters:
         )
         await self._send(self.topic, key, value, dl_headers)
         self.count += 1
+        if self._on_put is not None:
+            self._on_put(headers)
         log.warning("dead-lettered %s[%d]@%d: %s", topic, partition, offset, reason_of(exc))

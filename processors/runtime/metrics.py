@@ -112,7 +112,11 @@ class WorkerMetrics:
         return observed
 
     def dead_letters(self, send: Send, consumer: str, topic: str) -> DeadLetters:
-        return _ObservedDeadLetters(send, consumer, topic, self)
+        return DeadLetters(send, consumer, topic, on_put=self._dead_lettered)
+
+    def _dead_lettered(self, headers: Sequence[tuple[str, bytes]]) -> None:
+        self.dlq.labels(self.kind).inc()
+        self.failed.labels(self.kind, event_type_of(headers)).inc()
 
     def install(self, app: Any) -> None:
         """Register the lag timer and, if a port is set, the HTTP endpoints."""
@@ -168,32 +172,3 @@ class WorkerMetrics:
             return web.json_response({"status": "ready", "worker": self.kind})
         body = {"error": {"status": 503, "message": f"{self.kind} worker is rebalancing"}}
         return web.json_response(body, status=503)
-
-
-class _ObservedDeadLetters(DeadLetters):
-    def __init__(self, send: Send, consumer: str, topic: str, metrics: WorkerMetrics) -> None:
-        super().__init__(send, consumer, topic)
-        self._metrics = metrics
-
-    async def put(
-        self,
-        *,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Sequence[tuple[str, bytes]],
-        topic: str,
-        partition: int,
-        offset: int,
-        exc: BaseException,
-    ) -> None:
-        await super().put(
-            key=key,
-            value=value,
-            headers=headers,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            exc=exc,
-        )
-        self._metrics.dlq.labels(self._metrics.kind).inc()
-        self._metrics.failed.labels(self._metrics.kind, event_type_of(headers)).inc()
