@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 
 import click
 
@@ -45,7 +44,7 @@ class LazyGroup(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
     """Riverbed: event-driven microservices on Apache Kafka."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    from riverbed.logs import configure
+    from riverbed.settings import get_settings
+
+    configure(get_settings(), "DEBUG" if verbose else None)

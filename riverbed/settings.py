@@ -33,6 +33,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object per line"
+    )
 
     # Kafka
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port]")

@@ -98,4 +98,18 @@ class DeadLetters:
         self.count += 1
         if self._on_put is not None:
             self._on_put(headers)
-        log.warning("dead-lettered %s[%d]@%d: %s", topic, partition, offset, reason_of(exc))
+        event_id = dict(headers).get("riverbed-event-id", b"").decode(errors="replace") or None
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s",
+            topic,
+            partition,
+            offset,
+            reason_of(exc),
+            extra={
+                "event_id": event_id,
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "consumer": self.consumer,
+            },
+        )

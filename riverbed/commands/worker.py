@@ -10,6 +10,7 @@ import time
 import click
 
 from processors.bootstrap import KINDS, build_worker
+from riverbed.logs import logging_config
 from riverbed.settings import get_settings
 from riverbed.supervisor import Supervisor
 
@@ -27,8 +28,12 @@ def command(kind: str, loglevel: str | None) -> None:
 
     worker = build_worker(settings, kind)
     asyncio.set_event_loop(asyncio.new_event_loop())
+    level = (loglevel or settings.log_level).lower()
     faust.Worker(
-        worker.app, loglevel=(loglevel or settings.log_level).lower(), redirect_stdouts=False
+        worker.app,
+        loglevel=level,
+        redirect_stdouts=False,
+        logging_config=logging_config(settings, level),
     ).execute_from_commandline()
 
 

@@ -1,0 +1,56 @@
+"""Logging: plain text for people, or one JSON object per line for log pipelines.
+
+``RIVERBED_LOG_FORMAT=json`` turns every Riverbed process (workers included, through
+faust's ``logging_config``) into JSON lines. Fields passed as ``extra`` — ``event_id``,
+``event_type``, ``topic``, ``partition``, ``offset``, ``consumer`` — become top-level keys, so a
+dead-lettered or failed event can be found by its id. Nothing here ever logs a secret:
+DSNs are only shown through ``riverbed.settings.redact_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from riverbed.settings import Settings
+
+CONTEXT_FIELDS = ("event_id", "event_type", "topic", "partition", "offset", "consumer", "kind")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key in CONTEXT_FIELDS:
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def logging_config(settings: Settings, level: str | None = None) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` dictionary (also handed to faust's Worker)."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter} if settings.log_format == "json" else {"format": TEXT_FORMAT}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"riverbed": formatter},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "riverbed"}},
+        "root": {"level": (level or settings.log_level).upper(), "handlers": ["console"]},
+    }
+
+
+def configure(settings: Settings, level: str | None = None) -> None:
+    import logging.config
+
+    logging.config.dictConfig(logging_config(settings, level))

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from riverbed.logs import JsonFormatter, logging_config
+from riverbed.settings import Settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_json_lines_carry_event_context() -> None:
+    record = logging.LogRecord("riverbed.dlq", logging.WARNING, __file__, 1, "dead-lettered %s", ("x",), None)
+    record.event_id = "5b1e43a0-3c41-4c55-9d0a-5d1f2b7c9e10"
+    record.topic = "riverbed.orders"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "dead-lettered x"
+    assert line["event_id"] == "5b1e43a0-3c41-4c55-9d0a-5d1f2b7c9e10"
+    assert line["topic"] == "riverbed.orders" and line["level"] == "WARNING"
+    assert "partition" not in line
+
+
+def test_format_follows_settings() -> None:
+    text = logging_config(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert "format" in text["formatters"]["riverbed"]
+    js = logging_config(Settings(_env_file=None, log_format="json"), "debug")  # type: ignore[call-arg]
+    assert js["formatters"]["riverbed"]["()"] is JsonFormatter
+    assert js["root"]["level"] == "DEBUG"
