@@ -12,7 +12,9 @@ pytestmark = pytest.mark.unit
 
 
 def test_json_lines_carry_event_context() -> None:
-    record = logging.LogRecord("riverbed.dlq", logging.WARNING, __file__, 1, "dead-lettered %s", ("x",), None)
+    record = logging.LogRecord(
+        "riverbed.dlq", logging.WARNING, __file__, 1, "dead-lettered %s", ("x",), None
+    )
     record.event_id = "5b1e43a0-3c41-4c55-9d0a-5d1f2b7c9e10"
     record.topic = "riverbed.orders"
     line = json.loads(JsonFormatter().format(record))
