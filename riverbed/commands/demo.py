@@ -132,20 +132,24 @@ def command(duration: float, rate: float, seed: int | None) -> None:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     code, first_event, last_print = 0, None, 0.0
+    before = asyncio.run(snapshot(settings))
+    decided_before = (before["confirmed"] + before["rejected"]) if before is not None else 0
     while not stop and not (duration and time.monotonic() - t_start >= duration):
         dead = supervisor.exited()
         if dead:
             click.echo(supervisor.describe_exit(dead), err=True)
             code = 1
             break
-        if time.monotonic() - last_print >= 5:
+        if time.monotonic() - last_print >= (1 if first_event is None else 5):
             last_print = time.monotonic()
             row = asyncio.run(snapshot(settings))
             if row is not None:
                 decided = row["confirmed"] + row["rejected"]
-                if decided and first_event is None:
+                if decided > decided_before and first_event is None:
                     first_event = time.monotonic() - t_start
-                    click.echo(f"first order decided {first_event:.1f}s after start")
+                    click.echo(
+                        f"first new order decided {first_event:.1f}s after `riverbed demo` started"
+                    )
                 click.echo(
                     f"[{time.monotonic() - t_start:6.0f}s] orders confirmed {row['confirmed']}  "
                     f"rejected {row['rejected']}  cancelled {row['cancelled']}  "
