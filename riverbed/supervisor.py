@@ -19,9 +19,16 @@ from riverbed.stack.process import tail
 
 
 class Supervisor:
-    def __init__(self, log_dir: Path, env: dict[str, str] | None = None) -> None:
+    """``own_sessions``: each child leads its own process group (the demo's children);
+    otherwise children stay in the supervisor's group, so a signal to that group (a
+    parent supervisor stopping it, or Ctrl-C in a terminal) reaches them too."""
+
+    def __init__(
+        self, log_dir: Path, env: dict[str, str] | None = None, *, own_sessions: bool = True
+    ) -> None:
         self.log_dir = log_dir
         self.env = {**os.environ, **(env or {})}
+        self.own_sessions = own_sessions
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def log_file(self, name: str) -> Path:
@@ -37,7 +44,7 @@ class Supervisor:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
-                start_new_session=True,
+                start_new_session=self.own_sessions,
             )
         self.procs[name] = proc
         return proc
@@ -56,16 +63,18 @@ class Supervisor:
     def stop_all(self, grace: float = 20.0) -> None:
         for proc in reversed(self.procs.values()):
             if proc.poll() is None:
-                _signal(proc, signal.SIGTERM)
+                self._signal(proc, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for proc in reversed(self.procs.values()):
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _signal(proc, signal.SIGKILL)
+                self._signal(proc, signal.SIGKILL)
                 proc.wait()
 
-
-def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
+    def _signal(self, proc: subprocess.Popen[bytes], sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            if self.own_sessions:
+                os.killpg(proc.pid, sig)  # the child and everything it started
+            else:
+                proc.send_signal(sig)

@@ -157,6 +157,6 @@ def command(duration: float, rate: float, seed: int | None) -> None:
                 )
         time.sleep(0.2)
     click.echo("stopping ...", err=True)
-    supervisor.stop_all()
+    supervisor.stop_all(grace=45.0)
     click.echo("demo stopped; `riverbed stack down` stops the services", err=True)
     sys.exit(code)

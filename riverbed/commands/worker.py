@@ -49,7 +49,7 @@ def _run_all(loglevel: str | None) -> int:
     """One process per kind (a faust app owns its process); stop all if one exits."""
     settings = get_settings()
     extra = ["--loglevel", loglevel] if loglevel else []
-    supervisor = Supervisor(settings.data_dir.resolve() / "logs")
+    supervisor = Supervisor(settings.data_dir.resolve() / "logs", own_sessions=False)
     for kind in KINDS:
         supervisor.start(f"worker-{kind}", "worker", kind, *extra)
         click.echo(f"worker {kind}: log in {supervisor.log_file(f'worker-{kind}')}", err=True)
