@@ -7,6 +7,7 @@ The session starts the stack (``riverbed stack up``) if it is not up yet, so
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -14,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from riverbed.sandbox import Namespace
 from riverbed.settings import Settings
 from riverbed.stack.manager import Stack
 
@@ -76,3 +78,15 @@ async def mongo_db(settings: Settings, uid: str) -> AsyncIterator[AsyncDatabase[
     yield db
     await client.drop_database(db.name)
     await client.close()
+
+
+@pytest.fixture
+async def ns(settings: Settings, uid: str, tmp_path: Path) -> AsyncIterator[Namespace]:
+    """An isolated namespace (topics, groups, schema, Mongo db) with real workers on demand."""
+    space = Namespace(settings, uid, tmp_path)
+    await space.create()
+    try:
+        yield space
+    finally:
+        print(space.logs())  # pytest shows captured output only for failing tests
+        await space.drop()

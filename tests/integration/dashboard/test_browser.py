@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ import httpx
 import pytest
 
 from riverbed.sandbox import Namespace
-from riverbed.settings import Settings
 from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, VIEWING_TOPIC
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -40,17 +38,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-@pytest.fixture
-async def ns(settings: Settings, uid: str, tmp_path: Path) -> AsyncIterator[Namespace]:
-    space = Namespace(settings, uid, tmp_path)
-    await space.create()
-    try:
-        yield space
-    finally:
-        print(space.logs())
-        await space.drop()
 
 
 async def wait_http(url: str, seconds: float) -> None:

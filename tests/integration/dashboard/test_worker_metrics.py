@@ -7,30 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from riverbed.sandbox import Namespace
-from riverbed.settings import Settings
 from schemas import ORDERS_TOPIC, OrderLine, OrderPlaced, new_event
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
-
-
-@pytest.fixture
-async def ns(settings: Settings, uid: str, tmp_path: Path) -> AsyncIterator[Namespace]:
-    space = Namespace(settings, uid, tmp_path)
-    await space.create()
-    try:
-        yield space
-    finally:
-        print(space.logs())
-        await space.drop()
 
 
 def order(i: int) -> Any:
