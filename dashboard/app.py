@@ -6,13 +6,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import asyncpg
+from fastapi import FastAPI, Request
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from dashboard.api import live, ops, orders, pages, viewing
 from dashboard.config import DashboardConfig
 from dashboard.state import Dashboard
-from producers.gateway.errors import install_error_handlers
+from producers.gateway.errors import error_response, install_error_handlers
 from riverbed import __version__
 from riverbed.settings import Settings
 
@@ -44,7 +46,14 @@ def create_app(settings: Settings, *, config: DashboardConfig | None = None) -> 
     )
     app.state.dashboard = state
     install_error_handlers(app)
+    app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _unstorable_text)
     for router in (pages.router, live.router, orders.router, viewing.router, ops.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     return app
+
+
+async def _unstorable_text(request: Request, exc: Exception) -> Response:
+    # A NUL in an id or a query parameter: PostgreSQL text cannot hold one, so nothing
+    # stored can match. The caller's mistake (422), not a server error (500).
+    return error_response(422, "invalid request: text may not contain NUL (\\x00)")

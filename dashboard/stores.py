@@ -2,6 +2,8 @@
 
 Opened on first use, not at start: the page and ``/healthz`` come up even while a
 database is down, and a pool that failed to open is tried again on the next use.
+PostgreSQL is read as the reader role (``RIVERBED_POSTGRES_READER_DSN``), which may only
+SELECT: nothing the dashboard or its read API runs can change a table.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class Stores:
             if self._pool is None:
                 self._pool = await asyncio.wait_for(
                     create_pool(
-                        self._settings.postgres_dsn.get_secret_value(),
+                        self._settings.postgres_reader_dsn.get_secret_value(),
                         min_size=1,
                         max_size=5,
                         schema=self._settings.postgres_schema,

@@ -32,6 +32,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeEr
 from producers.backpressure import PendingLimit
 from producers.batches import BatchWriter, Handed
 from producers.errors import PublishError, PublishRejected, PublishTimeout
+from riverbed.kafka_client import client_kwargs
 from riverbed.settings import Settings
 from schemas.envelope import Envelope
 from schemas.topics import rule_for
@@ -293,6 +294,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         # aiokafka's own waits (metadata, buffer room, batch expiry) end no later than
         # ours, so a dead broker surfaces as an error, not a hang.
         "request_timeout_ms": max(1000, int(settings.publisher_send_timeout_s * 1000)),
+        **client_kwargs(settings),  # SASL/TLS on the secure broker; nothing for plaintext
     }
 
 

@@ -17,12 +17,14 @@ from aiokafka.errors import KafkaError
 
 from producers.errors import TopicLayoutError
 from riverbed.errors import RetryableError
+from riverbed.kafka_client import client_kwargs
 from riverbed.settings import Settings
 from schemas.topics import TOPIC_PARTITIONS, TOPIC_RULES
 
 log = logging.getLogger(__name__)
 
 _TOPIC_ALREADY_EXISTS = 36
+_TOPIC_AUTHORIZATION_FAILED = 29
 # Topics whose partition count other topics must share (see schemas.topics).
 CO_PARTITIONED: frozenset[str] = frozenset(
     rule.name for rule in TOPIC_RULES if rule.key_field == "store_id"
@@ -71,6 +73,10 @@ async def ensure_topics(
         for topic, code, message in response.topic_errors:
             if code == 0:
                 created.append(topic)
+            elif code == _TOPIC_AUTHORIZATION_FAILED:
+                # A principal without CREATE (a worker on the secure broker) sees only
+                # the topics its ACLs cover; the admin creates them (`stack up --secure`).
+                log.warning("not allowed to create or see topic %s; the admin creates it", topic)
             elif code != _TOPIC_ALREADY_EXISTS:  # lost a race with another creator: fine
                 raise TopicLayoutError(f"creating topic {topic} failed: {message} (code {code})")
         # A racing creator may have used another count: check what exists now.
@@ -101,7 +107,9 @@ async def describe_topics(
 
 async def _admin(settings: Settings) -> AIOKafkaAdminClient:
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, client_id="riverbed-topics"
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id="riverbed-topics",
+        **client_kwargs(settings),
     )
     try:
         await admin.start()

@@ -21,8 +21,10 @@ COMMAND_MODULES: dict[str, str] = {
     "dlq": "riverbed.commands.dlq",
     "topics": "riverbed.commands.topics",
     "gateway": "riverbed.commands.gateway",
+    "keys": "riverbed.commands.keys",
     "simulate": "riverbed.commands.simulate",
     "dashboard": "riverbed.commands.dashboard",
+    "chaos": "riverbed.commands.chaos",
 }
 
 

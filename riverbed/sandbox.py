@@ -1,7 +1,7 @@
 """An isolated namespace on the real stack, for tests, benchmarks and fault runs.
 
 A namespace has its own topic prefix, consumer-group prefix and Postgres schema (fully
-migrated, app role granted), and starts real worker processes with
+migrated, app and reader roles granted), and starts real worker processes with
 ``python -m riverbed worker KIND`` pointed at it through ``RIVERBED_*`` variables, so
 many runs share one broker and one database without seeing each other.
 """
@@ -25,10 +25,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
+from riverbed.kafka_client import client_kwargs
 from riverbed.settings import Settings
-from riverbed.stack.postgres import Dsn
+from riverbed.stack.postgres import roles
 from schemas import DLQ_TOPIC, TOPIC_PARTITIONS, Envelope, encode, topic_for
 from stores.postgres.migrate import migrate
+from stores.postgres.pool import quote_ident
 
 # Table -> ordering used for byte-for-byte dumps.
 DOMAIN_TABLES = {
@@ -74,22 +76,28 @@ class Namespace:
     def topic(self, logical: str) -> str:
         return f"{self.prefix}{logical}"
 
+    @property
+    def kafka(self) -> dict[str, Any]:
+        """Connection arguments of every Kafka client here (SASL/TLS when configured)."""
+        return {"bootstrap_servers": self.settings.kafka_bootstrap, **client_kwargs(self.settings)}
+
     def group(self, kind: str) -> str:
         return f"t{self.uid}-{kind}"
 
     async def create(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
+        admin = AIOKafkaAdminClient(**self.kafka)
         await admin.start()
         try:
             names = {**TOPIC_PARTITIONS, DLQ_TOPIC: TOPIC_PARTITIONS.get(DLQ_TOPIC, 4)}
             await admin.create_topics([NewTopic(self.topic(t), n, 1) for t, n in names.items()])
         finally:
             await admin.close()
-        app_role = Dsn.parse(self.settings.postgres_dsn.get_secret_value()).user
+        app_role, reader_role = roles(self.settings)
         await migrate(
             self.settings.postgres_owner_dsn.get_secret_value(),
             schema=self.schema,
             app_role=app_role,
+            reader_role=reader_role,
             say=lambda _m: None,
         )
 
@@ -97,7 +105,7 @@ class Namespace:
         self.stop_all()
         conn = await self.owner()
         try:
-            await conn.execute(f'drop schema if exists "{self.schema}" cascade')
+            await conn.execute(f"drop schema if exists {quote_ident(self.schema)} cascade")
         finally:
             await conn.close()
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
@@ -151,12 +159,7 @@ class Namespace:
 
     # --- kafka ----------------------------------------------------------------------
     async def publish(self, events: Iterable[Envelope[Any]]) -> int:
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-        )
+        producer = AIOKafkaProducer(**self.kafka, acks="all", enable_idempotence=True, linger_ms=5)
         await producer.start()
         n = 0
         try:
@@ -184,7 +187,7 @@ class Namespace:
         value: bytes,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
+        producer = AIOKafkaProducer(**self.kafka, acks="all")
         await producer.start()
         try:
             await producer.send_and_wait(
@@ -200,9 +203,7 @@ class Namespace:
         """A consumer in ``kind``'s group (not subscribed) and the topic's partitions."""
         topic = self.topic(logical_topic)
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            group_id=self.group(kind),
-            enable_auto_commit=False,
+            **self.kafka, group_id=self.group(kind), enable_auto_commit=False
         )
         await consumer.start()
         try:
@@ -246,7 +247,7 @@ class Namespace:
     async def read(self, logical_topic: str, *, expect: int, wait_s: float = 60) -> list[Any]:
         consumer = AIOKafkaConsumer(
             self.topic(logical_topic),
-            bootstrap_servers=self.settings.kafka_bootstrap,
+            **self.kafka,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )

@@ -42,11 +42,26 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 9093
     kafka_heap: str = Field("512m", description="JVM -Xmx of the local broker")
     kafka_version: str = "4.0.2"
+    # Kafka client security (riverbed/kafka_client.py); `riverbed stack up --secure`
+    # writes a file of these per principal under <data_dir>/secure/.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="`SASL_SSL` for the secure broker"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = Field(None, description="SASL principal")
+    kafka_password: SecretStr | None = Field(None, description="SASL password")
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="PEM CA bundle that signed the broker (unset: system CAs)"
+    )
 
     # PostgreSQL: the app role (workers, read side) and the owner role (migrations).
     postgres_dsn: SecretStr = SecretStr("postgresql://riverbed:riverbed@127.0.0.1:5432/riverbed")
     postgres_owner_dsn: SecretStr = SecretStr(
         "postgresql://riverbed_owner:riverbed-owner@127.0.0.1:5432/riverbed"
+    )
+    # Read-only role of the dashboard's read API: SELECT only, granted by `riverbed migrate`.
+    postgres_reader_dsn: SecretStr = SecretStr(
+        "postgresql://riverbed_reader:riverbed-reader@127.0.0.1:5432/riverbed"
     )
 
     # MongoDB wire protocol (FerretDB locally, MongoDB in docker-compose)
@@ -75,6 +90,12 @@ class Settings(BaseSettings):
     gateway_max_batch: int = Field(1000, ge=1)
     gateway_rate_per_s: float = Field(2000.0, gt=0, description="per-key token refill rate")
     gateway_rate_burst: int = Field(4000, ge=1, description="per-key bucket size")
+    gateway_tls_certfile: Path | None = Field(
+        None, description="PEM certificate (chain): serve HTTPS; needs gateway_tls_keyfile"
+    )
+    gateway_tls_keyfile: Path | None = Field(
+        None, description="PEM private key of gateway_tls_certfile"
+    )
 
     # Naming: tests and side-by-side deployments isolate themselves with these.
     topic_prefix: str = Field("", description="prepended to every Kafka topic name")
@@ -116,6 +137,15 @@ class Settings(BaseSettings):
                     f"RIVERBED_{name.upper()} uses a development password; "
                     "set a real one for environment=production"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _gateway_tls_both_or_neither(self) -> Settings:
+        if (self.gateway_tls_certfile is None) != (self.gateway_tls_keyfile is None):
+            raise ValueError(
+                "RIVERBED_GATEWAY_TLS_CERTFILE and RIVERBED_GATEWAY_TLS_KEYFILE go together: "
+                "set both to serve HTTPS, or neither to serve HTTP"
+            )
         return self
 
     def topic(self, name: str) -> str:

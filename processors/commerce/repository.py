@@ -11,6 +11,7 @@ replay or a restart leaves the tables byte-for-byte as they were.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -165,80 +166,152 @@ async def load_state(
     return state
 
 
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as one list per column: the arrays an ``unnest`` insert takes."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+# Each table is written with one statement per batch: ``insert ... select from
+# unnest($1::type[], ...)`` (or ``update ... from unnest``). Postgres plans and runs it
+# once instead of once per row (``executemany``), which the profile of the orders worker
+# showed as the largest cost of a flush; row order, conflicts and values are unchanged.
+INSERT_ORDERS = (
+    "insert into orders (order_id, store_id, customer_id, status, reject_reason, total, "
+    "currency, placed_at, updated_at, placed_event_id) "
+    "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+    "$6::numeric[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::uuid[]) "
+    "on conflict do nothing"
+)
+INSERT_LINES = (
+    "insert into order_lines (order_id, line_no, sku, quantity, unit_price) "
+    "select * from unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::numeric[]) "
+    "on conflict do nothing"
+)
+UPDATE_ORDERS = (
+    "update orders o set status = t.status, updated_at = t.at "
+    "from unnest($1::text[], $2::text[], $3::timestamptz[]) as t(order_id, status, at) "
+    "where o.order_id = t.order_id"
+)
+INSERT_HISTORY = (
+    "insert into order_status_history (order_id, status, reason, event_id, at) "
+    "select * from unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[]) "
+    "on conflict do nothing"
+)
+INSERT_MOVEMENTS = (
+    "insert into inventory_movements (movement_id, store_id, sku, kind, on_hand_delta, "
+    "reserved_delta, order_id, event_id, reason, at) "
+    "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], "
+    "$6::int[], $7::text[], $8::uuid[], $9::text[], $10::timestamptz[]) "
+    "on conflict do nothing"
+)
+UPDATE_LEVELS = (
+    "update inventory i set on_hand = t.on_hand, reserved = t.reserved, low = t.low, "
+    "updated_at = t.at "
+    "from unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bool[], "
+    "$6::timestamptz[]) as t(store_id, sku, on_hand, reserved, low, at) "
+    "where i.store_id = t.store_id and i.sku = t.sku"
+)
+INSERT_OUTBOX = (
+    "insert into outbox (event_id, topic, key, value, headers, created_at) "
+    "select e, t, k, v, h::jsonb, c from unnest($1::uuid[], $2::text[], $3::text[], "
+    "$4::bytea[], $5::text[], $6::timestamptz[]) with ordinality as u(e, t, k, v, h, c, n) "
+    "order by u.n "  # outbox ids follow the emitted order: the relay publishes by id
+    "on conflict do nothing"
+)
+INSERT_PROCESSED = (
+    "insert into processed_events (consumer, event_id, processed_at) "
+    "select $1, e, a from unnest($2::uuid[], $3::timestamptz[]) as u(e, a) "
+    "on conflict do nothing"
+)
+
+
 async def save(
     conn: asyncpg.Connection, consumer: str, events: list[Envelope[Any]], effects: Effects
 ) -> None:
     if effects.new_orders:
-        await conn.executemany(
-            "insert into orders (order_id, store_id, customer_id, status, reject_reason, total, currency, "
-            "placed_at, updated_at, placed_event_id) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
-            "on conflict do nothing",
-            [
-                (
-                    o.order_id,
-                    o.store_id,
-                    o.customer_id,
-                    o.status,
-                    o.reject_reason,
-                    o.total,
-                    o.currency,
-                    o.placed_at,
-                    o.updated_at,
-                    o.placed_event_id,
-                )
-                for o in effects.new_orders
-            ],
+        await conn.execute(
+            INSERT_ORDERS,
+            *_columns(
+                [
+                    (
+                        o.order_id,
+                        o.store_id,
+                        o.customer_id,
+                        o.status,
+                        o.reject_reason,
+                        o.total,
+                        o.currency,
+                        o.placed_at,
+                        o.updated_at,
+                        o.placed_event_id,
+                    )
+                    for o in effects.new_orders
+                ],
+                10,
+            ),
         )
-        await conn.executemany(
-            "insert into order_lines (order_id, line_no, sku, quantity, unit_price) "
-            "values ($1,$2,$3,$4,$5) on conflict do nothing",
-            [
-                (o.order_id, line.line_no, line.sku, line.quantity, line.unit_price)
-                for o in effects.new_orders
-                for line in o.lines
-            ],
+        await conn.execute(
+            INSERT_LINES,
+            *_columns(
+                [
+                    (o.order_id, line.line_no, line.sku, line.quantity, line.unit_price)
+                    for o in effects.new_orders
+                    for line in o.lines
+                ],
+                5,
+            ),
         )
-    changed = [o for o in effects.changed_orders.values() if o not in effects.new_orders]
+    new = {id(o) for o in effects.new_orders}
+    changed = [o for o in effects.changed_orders.values() if id(o) not in new]
     if changed:
-        await conn.executemany(
-            "update orders set status = $2, updated_at = $3 where order_id = $1",
-            [(o.order_id, o.status, o.updated_at) for o in changed],
+        await conn.execute(
+            UPDATE_ORDERS, *_columns([(o.order_id, o.status, o.updated_at) for o in changed], 3)
         )
     if effects.status_changes:
-        await conn.executemany(
-            "insert into order_status_history (order_id, status, reason, event_id, at) "
-            "values ($1,$2,$3,$4,$5) on conflict do nothing",
-            [(s.order_id, s.status, s.reason, s.event_id, s.at) for s in effects.status_changes],
+        await conn.execute(
+            INSERT_HISTORY,
+            *_columns(
+                [
+                    (s.order_id, s.status, s.reason, s.event_id, s.at)
+                    for s in effects.status_changes
+                ],
+                5,
+            ),
         )
     if effects.movements:
-        await conn.executemany(
-            "insert into inventory_movements (movement_id, store_id, sku, kind, on_hand_delta, "
-            "reserved_delta, order_id, event_id, reason, at) values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) "
-            "on conflict do nothing",
-            [
-                (
-                    m.movement_id,
-                    m.store_id,
-                    m.sku,
-                    m.kind,
-                    m.on_hand_delta,
-                    m.reserved_delta,
-                    m.order_id,
-                    m.event_id,
-                    m.reason,
-                    m.at,
-                )
-                for m in effects.movements
-            ],
+        await conn.execute(
+            INSERT_MOVEMENTS,
+            *_columns(
+                [
+                    (
+                        m.movement_id,
+                        m.store_id,
+                        m.sku,
+                        m.kind,
+                        m.on_hand_delta,
+                        m.reserved_delta,
+                        m.order_id,
+                        m.event_id,
+                        m.reason,
+                        m.at,
+                    )
+                    for m in effects.movements
+                ],
+                10,
+            ),
         )
     if effects.changed_levels:
-        await conn.executemany(
-            "update inventory set on_hand = $3, reserved = $4, low = $5, updated_at = $6 "
-            "where store_id = $1 and sku = $2",
-            [
-                (store, sku, lv.on_hand, lv.reserved, lv.low, effects.level_times[(store, sku)])
-                for (store, sku), lv in sorted(effects.changed_levels.items())
-            ],
+        await conn.execute(
+            UPDATE_LEVELS,
+            *_columns(
+                [
+                    (store, sku, lv.on_hand, lv.reserved, lv.low, effects.level_times[(store, sku)])
+                    for (store, sku), lv in sorted(effects.changed_levels.items())
+                ],
+                6,
+            ),
         )
     if effects.emitted:
         rows = []
@@ -250,19 +323,16 @@ async def save(
                     topic_for(env.type),
                     env.key,
                     value,
-                    {k: v.decode() for k, v in headers},
+                    json.dumps({k: v.decode() for k, v in headers}),
                     env.occurred_at,
                 )
             )
-        await conn.executemany(
-            "insert into outbox (event_id, topic, key, value, headers, created_at) "
-            "values ($1,$2,$3,$4,$5::jsonb,$6) on conflict do nothing",
-            rows,
-        )
-    await conn.executemany(
-        "insert into processed_events (consumer, event_id, processed_at) values ($1, $2, $3) "
-        "on conflict do nothing",
-        [(consumer, e.event_id, e.occurred_at) for e in events],
+        await conn.execute(INSERT_OUTBOX, *_columns(rows, 6))
+    await conn.execute(
+        INSERT_PROCESSED,
+        consumer,
+        [e.event_id for e in events],
+        [e.occurred_at for e in events],
     )
 
 

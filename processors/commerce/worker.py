@@ -16,7 +16,7 @@ import faust
 
 from processors.commerce import repository
 from processors.runtime.app import create_app, raw_topic, send_raw
-from processors.runtime.batching import BatchRunner
+from processors.runtime.batching import BatchRunner, tune_gc
 from processors.runtime.metrics import WorkerMetrics
 from processors.runtime.outbox import Outbox
 from riverbed.settings import Settings
@@ -50,6 +50,7 @@ class CommerceWorker:
         )
         self._install()
         self.metrics.install(self.app)
+        tune_gc()
 
     async def _send(
         self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]

@@ -6,6 +6,7 @@ from typing import Any
 
 import faust
 
+from riverbed.kafka_client import broker_credentials
 from riverbed.settings import Settings
 
 
@@ -15,6 +16,7 @@ def create_app(settings: Settings, kind: str) -> faust.App:
     return faust.App(
         f"{settings.group_prefix}-{kind}",
         broker=brokers,
+        broker_credentials=broker_credentials(settings),  # None: plaintext
         store="memory://",
         autodiscover=False,
         web_enabled=False,

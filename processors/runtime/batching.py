@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,6 +26,22 @@ from schemas import Envelope, SchemaError, decode
 
 log = logging.getLogger("riverbed.batching")
 Flush = Callable[[list[Envelope[Any]]], Awaitable[None]]
+# Python's default (700, 10, 10) runs a young collection every 700 allocations; a batch of
+# 2,000 decoded envelopes makes thousands of them, each survivor is traversed again in the
+# older generations, and profiles of the commerce worker showed ~40 % of its CPU in GC
+# (attributed to whichever line allocated). Batches are acyclic and short-lived.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    """Fewer, larger collections for a batching worker; start-up objects never rescanned.
+
+    Call once per process after start-up imports: ``gc.freeze`` moves every object alive
+    now (modules, classes, faust's app) into the permanent generation.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 @dataclass

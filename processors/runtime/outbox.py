@@ -9,13 +9,17 @@ A duplicate publish is harmless: emitted events have ids derived from their caus
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from processors.runtime.retry import is_transient
 from schemas import Envelope, encode, topic_for
+
+log = logging.getLogger("riverbed.outbox")
 
 Send = Callable[[str, bytes | None, bytes | None, list[tuple[str, bytes]]], Awaitable[Any]]
 RELAY_BATCH = 1000
@@ -53,7 +57,20 @@ class Outbox:
         )
 
     async def relay(self) -> int:
-        """Publish every row a crashed batch left behind; returns how many."""
+        """Publish every row a crashed batch left behind; returns how many.
+
+        Runs on a faust timer, where an exception crashes the whole worker: a transient
+        failure (database or broker down) is logged and left to the next tick.
+        """
+        try:
+            return await self._relay()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("outbox relay failed (%s: %s); next tick retries", type(exc).__name__, exc)
+            return 0
+
+    async def _relay(self) -> int:
         pool = await self._pool()
         total = 0
         while True:

@@ -1,8 +1,8 @@
 """Who is calling: an API key from ``X-API-Key`` or ``Authorization: Bearer``.
 
 Keys come from the :class:`~producers.gateway.keys.KeyStore`, plus
-``settings.gateway_api_key`` as a bootstrap key named ``bootstrap``. Keys never appear
-in a log line or an error message.
+``settings.gateway_api_key`` as a bootstrap key named ``bootstrap`` that may publish
+every event type (scope ``*``). Keys never appear in a log line or an error message.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from pydantic import SecretStr
 
 from producers.gateway.errors import ApiError
 from producers.gateway.keys import BOOTSTRAP_NAME, KeyRecord, KeyStore
+from producers.gateway.scopes import ALL_TYPES
 
 _UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="riverbed"'}
-_BOOTSTRAP = KeyRecord(BOOTSTRAP_NAME, BOOTSTRAP_NAME, datetime(1970, 1, 1, tzinfo=UTC))
+_BOOTSTRAP = KeyRecord(
+    BOOTSTRAP_NAME, BOOTSTRAP_NAME, datetime(1970, 1, 1, tzinfo=UTC), scopes=ALL_TYPES
+)
 
 
 class Authenticator:

@@ -5,8 +5,12 @@ stored hash to check, so a random key costs no hashing at all); the secret is 32
 bytes, hashed with scrypt and a per-key salt, compared with :func:`hmac.compare_digest`.
 A key that verified once is remembered (by its SHA-256, in memory) so the slow hash runs
 once per key and process, not per request; the memory is dropped whenever the file
-changes, so a revocation by another process (``riverbed gateway keys revoke``) takes
-effect on the next request.
+changes, so a revocation by another process (``riverbed keys revoke``) takes effect on
+the next request.
+
+Each key carries its scopes: the event types it may publish (see
+:mod:`producers.gateway.scopes`). Files written before scopes existed (``"version": 1``)
+are read as they are: their keys have no stored scopes and may publish every type.
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ import re
 import secrets
 import tempfile
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from producers.gateway.scopes import ALL_TYPES, ScopeError, allows, check
 
 KEY_PREFIX = "rbk"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
@@ -40,10 +47,21 @@ class KeyRecord:
     key_id: str
     created_at: datetime
     revoked_at: datetime | None = None
+    # None: a key from before scopes existed, which may publish every type.
+    scopes: tuple[str, ...] | None = None
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """The type patterns this key may publish (``("*",)`` for a key without scopes)."""
+        return ALL_TYPES if self.scopes is None else self.scopes
+
+    def allows(self, event_type: str) -> bool:
+        """Whether this key may publish events of ``event_type``."""
+        return allows(self.types, event_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +74,7 @@ class ScryptParams:
 
 
 class KeyStoreError(ValueError):
-    """A key store operation was refused (bad name, duplicate, unknown name)."""
+    """A key store operation was refused (bad name or scope, duplicate, unknown name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +97,20 @@ class KeyStore:
         self._verified: dict[str, bytes] = {}  # key id -> SHA-256 of the verified key
         self._failed: set[bytes] = set()  # SHA-256 of keys that failed verification
 
-    def create(self, name: str) -> str:
-        """Add a key called ``name`` and return it: the only time it is ever shown."""
+    def create(self, name: str, *, types: Iterable[str] = ALL_TYPES) -> str:
+        """Add a key called ``name`` that may publish ``types`` (patterns checked against
+        the registry) and return it: the only time it is ever shown.
+
+        ``types`` defaults to every type here; ``riverbed keys create`` requires it.
+        """
         if not NAME_PATTERN.fullmatch(name) or name == BOOTSTRAP_NAME:
             raise KeyStoreError(
                 f"bad key name {name!r}: 1-48 of A-Z a-z 0-9 _ - (not {BOOTSTRAP_NAME!r})"
             )
+        try:
+            scopes = check(types)
+        except ScopeError as exc:
+            raise KeyStoreError(str(exc)) from None
         with self._lock:
             self._reload()
             if any(e.record.name == name and e.record.active for e in self._entries.values()):
@@ -92,7 +118,7 @@ class KeyStore:
             key_id = secrets.token_hex(6)
             secret = secrets.token_urlsafe(32)
             salt = secrets.token_bytes(16)
-            record = KeyRecord(name, key_id, datetime.now(UTC))
+            record = KeyRecord(name, key_id, datetime.now(UTC), scopes=scopes)
             digest = _hash(secret, salt, self._params)
             self._entries[key_id] = _Entry(record, self._params, salt, digest)
             self._write()
@@ -146,7 +172,13 @@ class KeyStore:
             self._reload()
             for key_id, entry in self._entries.items():
                 if entry.record.name == name and entry.record.active:
-                    record = KeyRecord(name, key_id, entry.record.created_at, datetime.now(UTC))
+                    record = KeyRecord(
+                        name,
+                        key_id,
+                        entry.record.created_at,
+                        datetime.now(UTC),
+                        entry.record.scopes,
+                    )
                     self._entries[key_id] = _Entry(record, entry.params, entry.salt, entry.digest)
                     self._verified.pop(key_id, None)
                     self._write()
@@ -180,7 +212,7 @@ class KeyStore:
 
     def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        document = {"version": 1, "keys": [_entry_to_json(e) for e in self._entries.values()]}
+        document = {"version": 2, "keys": [_entry_to_json(e) for e in self._entries.values()]}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".api-keys.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w") as file:  # mkstemp creates it 0600
@@ -206,6 +238,7 @@ def _entry_to_json(entry: _Entry) -> dict[str, Any]:
         "id": record.key_id,
         "created_at": record.created_at.isoformat(),
         "revoked_at": record.revoked_at.isoformat() if record.revoked_at else None,
+        "scopes": list(record.scopes) if record.scopes is not None else None,
         "kdf": {"name": "scrypt", "n": entry.params.n, "r": entry.params.r, "p": entry.params.p},
         "salt": entry.salt.hex(),
         "hash": entry.digest.hex(),
@@ -213,12 +246,15 @@ def _entry_to_json(entry: _Entry) -> dict[str, Any]:
 
 
 def _entry_from_json(data: dict[str, Any]) -> _Entry:
-    revoked = data.get("revoked_at")
+    revoked, scopes = data.get("revoked_at"), data.get("scopes")
+    if scopes is not None and not (type(scopes) is list and all(type(s) is str for s in scopes)):
+        raise ValueError(f"key {data['id']}: scopes must be a list of type patterns")
     record = KeyRecord(
         data["name"],
         data["id"],
         datetime.fromisoformat(data["created_at"]),
         datetime.fromisoformat(revoked) if revoked else None,
+        tuple(scopes) if scopes is not None else None,  # absent: a version 1 file
     )
     kdf = data["kdf"]
     if kdf["name"] != "scrypt":

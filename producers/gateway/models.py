@@ -53,6 +53,29 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody} for status in statuses}
 
 
+# Valid requests, shown in /docs and sent by schemathesis' examples phase.
+EXAMPLE_EVENT: dict[str, Any] = {
+    "type": "order.placed",
+    "version": 1,
+    "payload": {
+        "order_id": "o-1001",
+        "customer_id": "c-42",
+        "store_id": "store-7",
+        "lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "9.99", "currency": "EUR"}],
+    },
+}
+EXAMPLE_HEARTBEAT: dict[str, Any] = {
+    "type": "playback.heartbeat",
+    "version": 1,
+    "payload": {
+        "session_id": "s-9",
+        "user_id": "u-3",
+        "title_id": "t-77",
+        "position_s": 61.5,
+        "context": {"device": "tv", "bitrate_kbps": 4800},
+    },
+}
+
 # The request body, described for readers of /docs (the handlers parse it themselves).
 EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -74,6 +97,7 @@ EVENT_SCHEMA: dict[str, Any] = {
         "payload": {"type": "object"},
     },
     "additionalProperties": False,
+    "examples": [EXAMPLE_EVENT],
 }
 BATCH_SCHEMA: dict[str, Any] = {
     "oneOf": [
@@ -84,7 +108,8 @@ BATCH_SCHEMA: dict[str, Any] = {
             "required": ["events"],
             "additionalProperties": False,
         },
-    ]
+    ],
+    "examples": [[EXAMPLE_EVENT, EXAMPLE_HEARTBEAT], {"events": [EXAMPLE_HEARTBEAT]}],
 }
 
 

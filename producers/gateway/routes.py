@@ -1,10 +1,13 @@
 """The HTTP endpoints. Every request: authenticate (401), check the content type (415)
-and size (413), parse once (400), charge the key's rate limit (429), validate (422),
-publish and answer 202 only once the broker acknowledged (503 if it did not).
+and size (413), parse once (400), charge the key's rate limit (429), check each event's
+type against the key's scopes (403), validate (422), publish and answer 202 only once
+the broker acknowledged (503 if it did not).
 
 Batch rule: 202 when at least one event was accepted, with a status per item (rejected
 items carry their errors and were not published); 422 when none was valid, with the
-same per-item list as ``details``; 413 for more than ``gateway_max_batch`` events.
+same per-item list as ``details``; 413 for more than ``gateway_max_batch`` events;
+403 when any event's type is outside the key's scopes: then the whole batch is refused
+and nothing is published, with each ``{index, type}`` out of scope as ``details``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from producers.gateway.models import (
     error_responses,
     json_body,
 )
+from producers.gateway.scopes import out_of_scope
 from producers.gateway.state import Gateway, gateway
 from schemas.envelope import Envelope
 
@@ -53,6 +57,28 @@ async def caller(
 Caller = Annotated[KeyRecord, Depends(caller)]
 
 
+def _check_scopes(who: KeyRecord, items: list[Any], *, batch: bool) -> None:
+    """403 if any item's (known) event type is outside the key's scopes."""
+    refused = out_of_scope(who.types, items)
+    if not refused:
+        return
+    scopes = ", ".join(who.types)
+    if not batch:
+        raise ApiError(
+            403,
+            f"key {who.name!r} may not publish {refused[0]['type']} events; "
+            f"its scopes are: {scopes}",
+        )
+    shown = ", ".join(f"[{r['index']}] {r['type']}" for r in refused[:10])
+    more = f" and {len(refused) - 10} more" if len(refused) > 10 else ""
+    raise ApiError(
+        403,
+        f"key {who.name!r} may not publish {len(refused)} of the batch's events "
+        f"({shown}{more}); its scopes are: {scopes}; nothing was published",
+        details=refused,
+    )
+
+
 async def _json_body(request: Request, state: Gateway) -> Any:
     headers = request.headers
     check_content_type(headers.get("content-type"), headers.get("content-encoding"))
@@ -69,12 +95,13 @@ async def _json_body(request: Request, state: Gateway) -> Any:
     status_code=202,
     summary="Publish one event",
     response_model=Accepted,
-    responses=error_responses(400, 401, 413, 415, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 413, 415, 422, 429, 503),
     openapi_extra=json_body(EVENT_SCHEMA),
 )
 async def post_event(request: Request, state: State, who: Caller) -> Response:
     body = await _json_body(request, state)
     state.charge(who.name, 1)
+    _check_scopes(who, [body], batch=False)
     result = prepare(body, source=source_for(who.name), now=datetime.now(UTC))
     if isinstance(result, list):
         raise ApiError(422, "the event is invalid", details=result)
@@ -97,12 +124,13 @@ async def post_event(request: Request, state: State, who: Caller) -> Response:
     summary="Publish a batch of events",
     description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
     response_model=BatchResult,
-    responses=error_responses(400, 401, 413, 415, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 413, 415, 422, 429, 503),
     openapi_extra=json_body(BATCH_SCHEMA),
 )
 async def post_batch(request: Request, state: State, who: Caller) -> Response:
     items = _batch_items(await _json_body(request, state), state.settings.gateway_max_batch)
     state.charge(who.name, len(items))
+    _check_scopes(who, items, batch=True)
     source, now = source_for(who.name), datetime.now(UTC)
     statuses: list[dict[str, Any]] = []
     valid: list[Envelope[Any]] = []

@@ -1,21 +1,60 @@
-"""Running the gateway: one uvicorn worker process, tuned for large batch requests."""
+"""Running the gateway: one uvicorn worker process, tuned for large batch requests,
+over HTTPS when given a certificate and key."""
 
 from __future__ import annotations
 
 import gc
 import importlib.util
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uvicorn
 
 # Young-generation threshold of the cycle collector while serving (Python's default: 700).
 GC_GEN0_THRESHOLD = 50_000
 
 
-def serve(app: Any, *, host: str, port: int, log_level: str = "info") -> None:
-    """Run ``app`` under uvicorn in this process: one worker, uvloop and httptools when
-    installed (falling back to asyncio and h11)."""
+def serve(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
+) -> None:
+    """Run ``app`` under uvicorn in this process (see :func:`server_config`)."""
     import uvicorn
 
-    config = uvicorn.Config(
+    config = server_config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
+    tune_gc()
+    uvicorn.Server(config).run()
+
+
+def server_config(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    ssl_certfile: Path | None = None,
+    ssl_keyfile: Path | None = None,
+) -> uvicorn.Config:
+    """One worker, uvloop and httptools when installed (else asyncio and h11); HTTPS
+    only when given a certificate and its key (both or neither)."""
+    import uvicorn
+
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        raise ValueError("TLS needs both a certificate file and its key file")
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -24,9 +63,9 @@ def serve(app: Any, *, host: str, port: int, log_level: str = "info") -> None:
         http="httptools" if _installed("httptools") else "h11",
         log_level=log_level.lower(),
         lifespan="on",
+        ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
+        ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
     )
-    tune_gc()
-    uvicorn.Server(config).run()
 
 
 def tune_gc() -> None:

@@ -21,7 +21,7 @@ from producers.topics import ensure_topics
 from riverbed.errors import StackError
 from riverbed.settings import Settings, get_settings
 from riverbed.stack.manager import Stack
-from riverbed.stack.postgres import Dsn
+from riverbed.stack.postgres import roles
 from riverbed.supervisor import Supervisor
 from stores.postgres.migrate import migrate
 
@@ -37,10 +37,11 @@ select
 
 async def prepare(settings: Settings) -> None:
     await Stack(settings).up(lambda m: click.echo(m, err=True))
-    app_role = Dsn.parse(settings.postgres_dsn.get_secret_value()).user
+    app_role, reader_role = roles(settings)
     await migrate(
         settings.postgres_owner_dsn.get_secret_value(),
         app_role=app_role,
+        reader_role=reader_role,
         schema=settings.postgres_schema or "public",
         say=lambda m: click.echo(f"migrate: {m}", err=True),
     )

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
+from pathlib import Path
 
 import click
+from aiokafka.errors import KafkaError
 
 from riverbed.errors import StackError
+from riverbed.kafka_client import client_kwargs
 from riverbed.settings import get_settings
+from riverbed.stack.acls import PRINCIPALS, acl_plan, create_acls
+from riverbed.stack.kafka import Kafka
 from riverbed.stack.manager import ServiceStatus, Stack
 
 
@@ -30,16 +36,67 @@ def command() -> None:
 
 
 @command.command()
-def up() -> None:
+@click.option(
+    "--secure",
+    is_flag=True,
+    help="Kafka with SASL_SSL (SCRAM-SHA-512 over TLS, local CA) and ACLs; for a new data dir.",
+)
+def up(secure: bool) -> None:
     """Provision (first run) and start every service; a no-op when all are up."""
     t0 = time.monotonic()
+    stack = Stack(get_settings())
+    kafka = next(s for s in stack.services if isinstance(s, Kafka))
+    if secure:
+        kafka.request_secure()
     try:
-        rows = asyncio.run(Stack(get_settings()).up(_say))
+        rows = asyncio.run(stack.up(_say))
     except StackError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     _table(rows)
     click.echo(f"stack up in {time.monotonic() - t0:.1f}s", err=True)
+    if kafka.secure:
+        _secure_usage(kafka)
+
+
+def _secure_usage(kafka: Kafka) -> None:
+    """Where the secure broker's CA and credentials are, never the passwords."""
+    files = kafka.secure_broker
+    folder = files.directory
+    with contextlib.suppress(ValueError):
+        folder = folder.relative_to(Path.cwd())
+    _say(
+        f"kafka is secure (SASL_SSL, SCRAM-SHA-512). CA certificate: {folder}/ca.pem\n"
+        f"  credentials, one file per principal (mode 0600): {folder}/<principal>.env for "
+        f"{', '.join(PRINCIPALS)}\n"
+        f"  run a component as its principal, e.g.:\n"
+        f"    set -a; . {folder}/orders.env; set +a; uv run riverbed worker orders\n"
+        f"    set -a; . {folder}/gateway.env; set +a; uv run riverbed gateway\n"
+        f"  topics and ACLs are created as `admin` ({folder}/admin.env)"
+    )
+
+
+@command.command()
+@click.option("--dry-run", is_flag=True, help="Print the ACLs instead of creating them.")
+def acls(dry_run: bool) -> None:
+    """Create secure mode's ACLs for the current topic and group prefixes (as admin).
+
+    `stack up --secure` does this for its own broker; use it for another prefix or a
+    broker started elsewhere (docker-compose), with the admin principal's settings.
+    """
+    settings = get_settings()
+    plan = acl_plan(topic_prefix=settings.topic_prefix, group_prefix=settings.group_prefix)
+    if dry_run:
+        for binding in plan:
+            click.echo(str(binding))
+        return
+    kwargs = {"bootstrap_servers": settings.kafka_bootstrap, **client_kwargs(settings)}
+    try:
+        count = asyncio.run(create_acls(kwargs, plan))
+    except (StackError, KafkaError, OSError) as exc:
+        click.echo(f"error: creating ACLs at {settings.kafka_bootstrap}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{count} ACLs in place at {settings.kafka_bootstrap}", err=True)
 
 
 @command.command()

@@ -12,19 +12,39 @@ import tempfile
 import uuid
 from pathlib import Path
 from string import Template
+from typing import Any
 
 from aiokafka import AIOKafkaClient
 
 from riverbed.errors import StackError
-from riverbed.stack.base import REPO_STACK_DIR, Say, Service, require_tool, run_step
+from riverbed.kafka_client import client_kwargs
+from riverbed.settings import Settings
+from riverbed.stack.acls import ADMIN, acl_plan, create_acls
+from riverbed.stack.base import REPO_STACK_DIR, Say, Service, StackPaths, require_tool, run_step
+from riverbed.stack.kafka_secure import SecureBroker, merge_properties
 from riverbed.stack.process import spawn, terminate
 
 MIN_JAVA = 17
 
 
 class Kafka(Service):
+    """The broker; ``secure=True`` (``stack up --secure``) sets a new data dir up for
+    SASL_SSL, and a data dir set up so stays secure (see :mod:`kafka_secure`)."""
+
     name = "kafka"
     marker = "kafka.Kafka"
+
+    def __init__(self, settings: Settings, paths: StackPaths, *, secure: bool = False) -> None:
+        super().__init__(settings, paths)
+        self.secure_broker = SecureBroker(settings, paths)
+        self._secure_requested = secure
+
+    def request_secure(self) -> None:
+        self._secure_requested = True
+
+    @property
+    def secure(self) -> bool:
+        return self._secure_requested or self.secure_broker.enabled
 
     @property
     def host(self) -> str:
@@ -50,9 +70,15 @@ class Kafka(Service):
         quiet = logging.getLogger("aiokafka")
         level = quiet.level
         quiet.setLevel(logging.CRITICAL)
-        client = AIOKafkaClient(
-            bootstrap_servers=self.settings.kafka_bootstrap, request_timeout_ms=3000
-        )
+        try:
+            client = AIOKafkaClient(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                request_timeout_ms=3000,
+                **self._admin_kwargs(),
+            )
+        except (OSError, KeyError, ValueError):  # secure mode before its files exist
+            quiet.setLevel(level)
+            return False
         try:
             await client.bootstrap()
             metadata = await client.fetch_all_metadata()
@@ -64,6 +90,12 @@ class Kafka(Service):
                 await client.close()
             quiet.setLevel(level)
 
+    def _admin_kwargs(self) -> dict[str, Any]:
+        """Security arguments of the admin principal (none for a plaintext broker)."""
+        if not self.secure:
+            return {}
+        return client_kwargs(self.secure_broker.client_settings(ADMIN))
+
     def provision(self, say: Say) -> None:
         java = require_tool(
             "java", fix="install a Java 17+ runtime: apt-get install -y openjdk-17-jre-headless"
@@ -71,7 +103,14 @@ class Kafka(Service):
         check_java_version(java)
         if not (self.lib_dir / ".complete").exists():
             self._resolve_jars(say)
-        if not (self.home / "data" / "meta.properties").exists():
+        formatted = (self.home / "data" / "meta.properties").exists()
+        if self.secure and formatted and not self.secure_broker.enabled:
+            raise StackError(
+                f"kafka: the broker in {self.home} was set up without --secure",
+                fix="use another RIVERBED_DATA_DIR for secure mode, or remove "
+                f"{self.home} (its topics and data) and run `stack up --secure` again",
+            )
+        if not formatted:
             self._format(say, java)
 
     def _resolve_jars(self, say: Say) -> None:
@@ -120,18 +159,33 @@ class Kafka(Service):
         say("kafka: formatting KRaft storage")
         data = self.home / "data"
         data.mkdir(parents=True, exist_ok=True)
+        scram: list[str] = []
+        if self.secure:
+            say("kafka: secure mode: creating a local CA, the broker certificate and passwords")
+            self.secure_broker.prepare(self.host)
+            scram = self.secure_broker.scram_arguments()
         props = self._write_properties()
         fix = f"see {self.log_file}; `riverbed stack down --wipe` starts from empty storage"
         # The same format as `StorageTool random-uuid`, without starting a JVM for it.
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        run_step(
-            self._java_args(
-                java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)
-            ),
-            what="formatting Kafka storage",
-            fix=fix,
-            log_file=self.log_file,
+        args = self._java_args(
+            java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), *scram
         )
+        if not scram:
+            run_step(args, what="formatting Kafka storage", fix=fix, log_file=self.log_file)
+            return
+        # run_step logs the command line, which holds the passwords: log it redacted.
+        hide = list(self.secure_broker.passwords().values())
+        with tempfile.TemporaryDirectory() as scratch:
+            raw_log = Path(scratch) / "format.log"
+            try:
+                run_step(args, what="formatting Kafka storage", fix=fix, log_file=raw_log)
+            except StackError as exc:
+                raise StackError(_redact(exc.args[0], hide), fix=exc.fix) from None
+            finally:
+                if raw_log.exists():
+                    with self.log_file.open("a") as log:
+                        log.write(_redact(raw_log.read_text(), hide))
 
     def _write_properties(self) -> Path:
         template = Template((REPO_STACK_DIR / "kafka" / "server.properties").read_text())
@@ -143,6 +197,15 @@ class Kafka(Service):
         )
         path = self.home / "server.properties"
         path.parent.mkdir(parents=True, exist_ok=True)
+        if self.secure:  # holds the admin password (inter-broker login)
+            text = merge_properties(
+                text,
+                self.secure_broker.broker_properties(
+                    self.host, self.port, self.settings.kafka_controller_port
+                ),
+            )
+            path.touch(mode=0o600)
+            path.chmod(0o600)
         path.write_text(text)
         return path
 
@@ -151,13 +214,42 @@ class Kafka(Service):
             "java", fix="install a Java 17+ runtime: apt-get install -y openjdk-17-jre-headless"
         )
         props = self._write_properties()
-        say(f"kafka: starting broker on {self.address}")
+        mode = " (SASL_SSL, SCRAM-SHA-512)" if self.secure else ""
+        say(f"kafka: starting broker on {self.address}{mode}")
         args = self._java_args(java, self.marker, str(props), heap=self.settings.kafka_heap)
         return spawn(args, log_file=self.paths.logs / "kafka.stdout.log")
+
+    async def after_start(self, say: Say) -> None:
+        """Secure mode: the ACLs and topics (as admin), once the broker answers."""
+        if not self.secure:
+            return
+        if not await self.healthy():
+            raise ConnectionError("not answering yet")  # the manager retries
+        from producers.topics import ensure_topics  # the stack needs it only here
+
+        admin = self.secure_broker.client_settings(ADMIN)
+        plan = acl_plan(
+            topic_prefix=self.settings.topic_prefix, group_prefix=self.settings.group_prefix
+        )
+        count = await create_acls(
+            {"bootstrap_servers": admin.kafka_bootstrap, **client_kwargs(admin)}, plan
+        )
+        created = await ensure_topics(admin)
+        say(f"kafka: {count} ACLs in place; topics created: {len(created)}")
 
     def stop(self, pid: int | None) -> None:
         if pid:
             terminate(pid, self.marker, timeout=30.0)
+
+    def wipe(self) -> None:
+        super().wipe()
+        shutil.rmtree(self.secure_broker.directory, ignore_errors=True)
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def check_java_version(java: str) -> None:

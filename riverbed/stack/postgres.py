@@ -1,33 +1,46 @@
 """PostgreSQL from Debian's packages, as a cluster of Riverbed's own under the data dir.
 
-Riverbed never uses the superuser at run time: ``after_start`` creates an owner role
-(migrations) and an app role (workers, read side) from the two DSNs in settings.
+Riverbed never uses the superuser at run time: ``after_start`` creates three login roles
+from the DSNs in settings, none a superuser nor able to create databases or roles: the
+owner (``riverbed migrate``), the app role (workers) and the reader (the read API,
+SELECT only). Their privileges in a schema are granted by ``riverbed migrate``.
+
+A cluster created before a role existed gets it on the next ``stack up``: that command
+only asks a running server ``healthy()``, so the check repairs missing roles of a
+cluster of our own (through the superuser's local socket).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import os
 import re
+import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
 from riverbed.errors import StackError
+from riverbed.settings import Settings
 from riverbed.stack.base import Say, Service, run_step
 from riverbed.stack.process import terminate
 
 SUPERUSER = "postgres"
 MAX_SOCKET_PATH = 100  # unix socket paths are limited to 107 bytes
+SCRAM_ITERATIONS = 4096  # the server's default scram_iterations
 
 
 @dataclass(frozen=True)
 class Dsn:
     user: str
-    password: str
+    password: str = field(repr=False)  # a Dsn in a message or traceback shows no password
     host: str
     port: int
     database: str
@@ -42,6 +55,38 @@ class Dsn:
             port=parts.port or 5432,
             database=parts.path.lstrip("/") or "postgres",
         )
+
+
+class Roles(NamedTuple):
+    """The role names ``riverbed migrate`` grants: the user names of the two DSNs."""
+
+    app: str
+    reader: str
+
+
+def roles(settings: Settings) -> Roles:
+    return Roles(
+        app=Dsn.parse(settings.postgres_dsn.get_secret_value()).user,
+        reader=Dsn.parse(settings.postgres_reader_dsn.get_secret_value()).user,
+    )
+
+
+def scram_verifier(password: str, *, salt: bytes | None = None) -> str:
+    """The SCRAM-SHA-256 verifier of ``password`` (RFC 5803), as ``\\password`` sends it.
+
+    ``ALTER ROLE ... PASSWORD`` given a verifier stores it as is, so the clear password
+    never reaches the server, where a failed statement would be written to its log.
+    """
+    salt = salt or secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, SCRAM_ITERATIONS)
+    client_key = hmac.digest(salted, b"Client Key", "sha256")
+    server_key = hmac.digest(salted, b"Server Key", "sha256")
+    stored_key = hashlib.sha256(client_key).digest()
+
+    def b64(raw: bytes) -> str:
+        return base64.b64encode(raw).decode()
+
+    return f"SCRAM-SHA-256${SCRAM_ITERATIONS}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
 def find_bindir() -> Path | None:
@@ -64,6 +109,10 @@ class Postgres(Service):
     @property
     def owner(self) -> Dsn:
         return Dsn.parse(self.settings.postgres_owner_dsn.get_secret_value())
+
+    @property
+    def reader(self) -> Dsn:
+        return Dsn.parse(self.settings.postgres_reader_dsn.get_secret_value())
 
     @property
     def host(self) -> str:
@@ -94,9 +143,25 @@ class Postgres(Service):
         except Exception:
             return False
         try:
-            return bool(await conn.fetchval("select 1") == 1)
+            if await conn.fetchval("select 1") != 1:
+                return False
+            # pg_roles is readable by every role; the passwords are not in it.
+            names = sorted({self.owner.user, self.app.user, self.reader.user})
+            found = await conn.fetchval(
+                "select count(*) from pg_roles where rolname = any($1::text[])", names
+            )
+            missing = found < len(names)
         finally:
             await conn.close()
+        if missing and self._serves_own_cluster():
+            with contextlib.suppress(OSError, asyncpg.PostgresError):
+                await self.ensure_roles()
+        return True
+
+    def _serves_own_cluster(self) -> bool:
+        """Whether the server at our address runs our cluster (so its superuser is ours)."""
+        socket = self.socket_dir / f".s.PGSQL.{self.port}"
+        return (self.cluster_dir / "postmaster.pid").exists() and socket.exists()
 
     def _cmd(self, *args: str) -> list[str]:
         # initdb and postgres refuse to run as root: use Debian's postgres account.
@@ -212,6 +277,10 @@ class Postgres(Service):
         return int(pid_line)
 
     async def after_start(self, say: Say) -> None:
+        await self.ensure_roles(say)
+
+    async def ensure_roles(self, say: Say = lambda _m: None) -> None:
+        """Create (or reset) the three roles and the database (idempotent)."""
         conn = await asyncpg.connect(
             host=str(self.socket_dir),
             port=self.port,
@@ -220,7 +289,7 @@ class Postgres(Service):
             timeout=10,
         )
         try:
-            for dsn in (self.owner, self.app):
+            for dsn in (self.owner, self.app, self.reader):
                 await _ensure_role(conn, dsn.user, dsn.password)
             exists = await conn.fetchval(
                 "select 1 from pg_database where datname = $1", self.app.database
@@ -233,12 +302,13 @@ class Postgres(Service):
                     self.owner.user,
                 )
                 await conn.execute(stmt)
-            grant = await conn.fetchval(
-                "select format('grant connect on database %I to %I', $1::text, $2::text)",
-                self.app.database,
-                self.app.user,
-            )
-            await conn.execute(grant)
+            for user in (self.app.user, self.reader.user):
+                grant = await conn.fetchval(
+                    "select format('grant connect on database %I to %I', $1::text, $2::text)",
+                    self.app.database,
+                    user,
+                )
+                await conn.execute(grant)
         finally:
             await conn.close()
 
@@ -273,11 +343,16 @@ async def _ensure_role(conn: asyncpg.Connection, user: str, password: str) -> No
             f"role name {user!r} in a Postgres DSN is not a plain identifier",
             fix="use lower-case letters, digits and _ in RIVERBED_POSTGRES_*_DSN user names",
         )
-    exists = await conn.fetchval("select 1 from pg_roles where rolname = $1", user)
-    verb = "alter" if exists else "create"
+    if not await conn.fetchval("select 1 from pg_roles where rolname = $1", user):
+        # Two `stack up`s may race to create it: the loser just resets it below.
+        with contextlib.suppress(asyncpg.DuplicateObjectError):
+            await conn.execute(
+                await conn.fetchval("select format('create role %I', $1::text)", user)
+            )
     stmt = await conn.fetchval(
-        f"select format('{verb} role %I login password %L nosuperuser nocreatedb nocreaterole', $1::text, $2::text)",
+        "select format('alter role %I login password %L nosuperuser nocreatedb nocreaterole',"
+        " $1::text, $2::text)",
         user,
-        password,
+        scram_verifier(password),
     )
     await conn.execute(stmt)

@@ -1,9 +1,11 @@
 """What the app and reader roles may do in a migrated schema, granted by the owner role.
 
-The app role (workers, read side) gets exactly USAGE on the schema; SELECT, INSERT,
-UPDATE and DELETE on its tables (SELECT only on ``schema_migrations``); USAGE and SELECT
-on its sequences. Nothing else: no CREATE on the schema, no ownership, no TRUNCATE,
-REFERENCES or TRIGGER, no ``setval``. A reader role gets USAGE and SELECT only.
+The app role (workers) gets exactly USAGE on the schema; SELECT, INSERT, UPDATE and
+DELETE on its tables (SELECT only on ``schema_migrations``); USAGE and SELECT on its
+sequences. Nothing else: no CREATE on the schema, no ownership, no TRUNCATE, REFERENCES
+or TRIGGER, no ``setval``. A reader role (the read API) gets USAGE on the schema and
+SELECT on its tables only; it must be neither the app role, nor (a member of) the owner,
+nor a superuser.
 
 Each role's privileges are revoked and granted again in one transaction, so the result is
 exact even if someone granted more by hand; default privileges give the tables the owner
@@ -67,6 +69,8 @@ async def grant_privileges(
     reader = reader_role if reader_role and await _role_exists(conn, reader_role) else None
     if reader_role and reader is None:
         say(f"note: reader role {reader_role!r} does not exist; no read-only grants made")
+    if reader:
+        await _check_reader_role(conn, reader, app_role)
     async with conn.transaction():
         for template in APP_PRIVILEGES:
             await conn.execute(await quote_idents(conn, template, schema, app_role))
@@ -102,4 +106,25 @@ async def _check_app_role(conn: asyncpg.Connection, role: str) -> None:
         raise MigrationError(
             f"app role {role!r} is (a member of) the owner role {row['owner']!r}: it would own "
             "the tables; use separate roles in RIVERBED_POSTGRES_DSN and RIVERBED_POSTGRES_OWNER_DSN"
+        )
+
+
+async def _check_reader_role(conn: asyncpg.Connection, role: str, app_role: str) -> None:
+    # Its grants start by revoking everything: given the app or owner role, that would
+    # take their writes away; given a superuser, they would not make it read-only.
+    if role == app_role:
+        raise MigrationError(
+            f"reader role {role!r} is the app role; use another user in RIVERBED_POSTGRES_READER_DSN"
+        )
+    row = await conn.fetchrow(
+        "select current_user as owner, r.rolsuper, pg_has_role($1, current_user, 'MEMBER') as member"
+        " from pg_roles r where r.rolname = $1",
+        role,
+    )
+    if row["rolsuper"]:
+        raise MigrationError(f"reader role {role!r} is a superuser; it would not be read-only")
+    if row["owner"] == role or row["member"]:
+        raise MigrationError(
+            f"reader role {role!r} is (a member of) the owner role {row['owner']!r}; "
+            "use separate roles in RIVERBED_POSTGRES_READER_DSN and RIVERBED_POSTGRES_OWNER_DSN"
         )

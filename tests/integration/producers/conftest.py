@@ -1,20 +1,26 @@
 """Fixtures for the publisher, topic and gateway tests (names prefixed: the simulator
-tests share this folder)."""
+tests share this folder). Gateway test modules import ``BOOTSTRAP``, ``AUTH`` and
+``order`` from here."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
+from pydantic import SecretStr
 
+from producers.gateway import KeyStore, ScryptParams
 from riverbed.settings import Settings
 from schemas import ORDERS_TOPIC, VIEWING_TOPIC
 
 PARTITIONS = 4
+BOOTSTRAP = "bootstrap-key-for-tests-only"  # the gateway's bootstrap key in gw_settings
+AUTH = {"X-API-Key": BOOTSTRAP}
 
 ReadAll = Callable[..., Awaitable[list[ConsumerRecord[bytes, bytes]]]]
 ReadAt = Callable[[str, int, int], Awaitable[ConsumerRecord[bytes, bytes]]]
@@ -25,6 +31,42 @@ async def pub_topics(new_topics: Any) -> dict[str, str]:
     """Fresh stand-ins for the orders and viewing topics: rule topic -> test topic."""
     orders, viewing = await new_topics("orders", "viewing", partitions=PARTITIONS)
     return {ORDERS_TOPIC: orders, VIEWING_TOPIC: viewing}
+
+
+def order(store: str = "store-1", n: int = 0, **extra: Any) -> dict[str, Any]:
+    """An ``order.placed`` as a gateway client sends it."""
+    return {
+        "type": "order.placed",
+        "version": 1,
+        "payload": {
+            "order_id": f"o-{n}",
+            "customer_id": "c-1",
+            "store_id": store,
+            "lines": [{"sku": "A", "quantity": 1, "unit_price": "3.10", "currency": "EUR"}],
+        },
+        **extra,
+    }
+
+
+@pytest.fixture
+def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
+    """Gateway settings: the bootstrap key, a key file of the test's own, no rate limit."""
+    return settings.model_copy(
+        update={
+            "gateway_api_key": SecretStr(BOOTSTRAP),
+            "gateway_keys_file": tmp_path / "api-keys.json",
+            "gateway_max_body_bytes": 64 * 1024,
+            "gateway_max_batch": 50,
+            "gateway_rate_per_s": 1e6,
+            "gateway_rate_burst": 10**6,
+        }
+    )
+
+
+@pytest.fixture
+def key_store(gw_settings: Settings) -> KeyStore:
+    """The gateway's key store, with a scrypt cost fit for tests."""
+    return KeyStore(gw_settings.gateway_keys_file, params=ScryptParams(n=16, r=1, p=1))
 
 
 @pytest.fixture

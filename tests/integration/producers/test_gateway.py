@@ -10,35 +10,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
-from pydantic import SecretStr
 
-from producers.gateway import KeyStore, ScryptParams, create_app
+from producers.gateway import KeyStore, create_app
 from producers.publisher import Publisher
 from riverbed.settings import Settings
 from schemas import ORDERS_TOPIC, decode
-
-BOOTSTRAP = "bootstrap-key-for-tests-only"
-
-
-def order(store: str = "store-1", n: int = 0, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "order.placed",
-        "version": 1,
-        "payload": {
-            "order_id": f"o-{n}",
-            "customer_id": "c-1",
-            "store_id": store,
-            "lines": [{"sku": "A", "quantity": 1, "unit_price": "3.10", "currency": "EUR"}],
-        },
-        **extra,
-    }
+from tests.integration.producers.conftest import AUTH, BOOTSTRAP, PARTITIONS, order
 
 
 def heartbeat(session: str, n: int) -> dict[str, Any]:
@@ -47,25 +31,6 @@ def heartbeat(session: str, n: int) -> dict[str, Any]:
         "version": 1,
         "payload": {"session_id": session, "user_id": "u", "title_id": "t", "position_s": n},
     }
-
-
-@pytest.fixture
-def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "gateway_api_key": SecretStr(BOOTSTRAP),
-            "gateway_keys_file": tmp_path / "api-keys.json",
-            "gateway_max_body_bytes": 64 * 1024,
-            "gateway_max_batch": 50,
-            "gateway_rate_per_s": 1e6,
-            "gateway_rate_burst": 10**6,
-        }
-    )
-
-
-@pytest.fixture
-def key_store(gw_settings: Settings) -> KeyStore:
-    return KeyStore(gw_settings.gateway_keys_file, params=ScryptParams(n=16, r=1, p=1))
 
 
 async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
@@ -82,9 +47,6 @@ async def client(
     publisher = Publisher(gw_settings, topics=pub_topics)
     async for c in serve(create_app(gw_settings, publisher=publisher, keys=key_store)):
         yield c
-
-
-AUTH = {"X-API-Key": BOOTSTRAP}
 
 
 def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -207,6 +169,40 @@ async def test_401_for_a_missing_wrong_or_revoked_key_and_never_echoing_it(
     key_store.revoke("partner")
     assert_error(await client.post("/v1/events", json=order(), headers={"X-API-Key": key}), 401)
     assert key not in caplog.text and wrong not in caplog.text and BOOTSTRAP not in caplog.text
+
+
+async def test_a_scoped_key_publishes_its_types_and_a_batch_outside_publishes_nothing(
+    client: httpx.AsyncClient, key_store: KeyStore, pub_topics: dict[str, str], settings: Settings
+) -> None:
+    key = key_store.create("shop", types=["order.*"])
+    headers = {"X-API-Key": key}
+    accepted = await client.post("/v1/events", json=order(), headers=headers)
+    assert accepted.status_code == 202, accepted.text
+
+    response = await client.post("/v1/events", json=heartbeat("s-1", 1), headers=headers)
+    error = assert_error(response, 403)
+    assert "playback.heartbeat" in error["message"] and "order.*" in error["message"]
+    assert key not in response.text
+
+    batch = [order(n=1), heartbeat("s-1", 2), order(n=3), heartbeat("s-2", 4)]
+    error = assert_error(await client.post("/v1/events/batch", json=batch, headers=headers), 403)
+    assert [d["index"] for d in error["details"]] == [1, 3]
+    # Nothing of the refused batch reached Kafka: only the one accepted event is there.
+    assert await written(settings, list(pub_topics.values())) == 1
+    # An unknown type is a validation error, whatever the key's scopes.
+    unknown = {**order(), "type": "order.teleported"}
+    assert_error(await client.post("/v1/events", json=unknown, headers=headers), 422)
+
+
+async def written(settings: Settings, topics: list[str]) -> int:
+    """How many messages the topics hold (end offsets; nothing is ever deleted here)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
 
 
 async def test_415_for_anything_but_json(client: httpx.AsyncClient) -> None:

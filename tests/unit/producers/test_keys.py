@@ -114,3 +114,62 @@ def test_a_missing_file_is_an_empty_store(path: Path) -> None:
     store = KeyStore(path, params=FAST)
     assert store.list() == []
     assert store.verify("rbk_0123456789ab_secret") is None
+
+
+# -- scopes ---------------------------------------------------------------------------
+
+
+def test_a_keys_types_are_stored_checked_and_kept_through_revocation(path: Path) -> None:
+    store = KeyStore(path, params=FAST)
+    key = store.create("shop", types=["order.*", "stock.received"])
+    record = store.verify(key)
+    assert record is not None and record.scopes == ("order.*", "stock.received")
+    assert record.allows("order.cancelled") and record.allows("stock.received")
+    assert not record.allows("stock.low") and not record.allows("playback.started")
+    document = json.loads(path.read_text())
+    assert document["version"] == 2
+    assert document["keys"][0]["scopes"] == ["order.*", "stock.received"]
+
+    assert KeyStore(path, params=FAST).revoke("shop").scopes == ("order.*", "stock.received")
+    assert KeyStore(path, params=FAST).list()[0].scopes == ("order.*", "stock.received")
+
+
+def test_a_bad_or_unknown_pattern_refuses_the_key_and_writes_nothing(path: Path) -> None:
+    store = KeyStore(path, params=FAST)
+    with pytest.raises(KeyStoreError, match="matches no known event type"):
+        store.create("shop", types=["ordr.*"])
+    with pytest.raises(KeyStoreError, match="bad type pattern"):
+        store.create("shop", types=["order*"])
+    with pytest.raises(KeyStoreError, match="at least one"):
+        store.create("shop", types=[])
+    assert not path.exists()
+
+
+def test_keys_of_a_file_from_before_scopes_may_publish_every_type_and_stay_unscoped(
+    path: Path,
+) -> None:
+    store = KeyStore(path, params=FAST)
+    old_key = store.create("old")
+    document = json.loads(path.read_text())
+    del document["keys"][0]["scopes"]
+    path.write_text(json.dumps({**document, "version": 1}))
+
+    reader = KeyStore(path, params=FAST)
+    record = reader.verify(old_key)
+    assert record is not None and record.scopes is None and record.types == ("*",)
+    assert record.allows("order.placed") and record.allows("playback.completed")
+
+    reader.create("new", types=["order.placed"])  # rewrites the file as version 2
+    entries = {e["name"]: e for e in json.loads(path.read_text())["keys"]}
+    assert entries["old"]["scopes"] is None  # still marked legacy, not silently "*"
+    assert entries["new"]["scopes"] == ["order.placed"]
+    assert KeyStore(path, params=FAST).verify(old_key) is not None
+
+
+def test_a_file_with_malformed_scopes_is_refused(path: Path) -> None:
+    KeyStore(path, params=FAST).create("shop", types=["order.*"])
+    document = json.loads(path.read_text())
+    document["keys"][0]["scopes"] = "order.*"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="scopes must be a list"):
+        KeyStore(path, params=FAST).list()

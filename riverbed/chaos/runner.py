@@ -1,0 +1,409 @@
+"""Run each fault scenario in a fresh sandbox namespace and compare with the logic.
+
+A scenario publishes its seeded stock phase, waits for it, then publishes the stream
+phase paced by the workers' progress (so publishing and processing overlap throughout)
+and fires its fault at set fractions of that progress. When every consumer group has no
+lag and the outbox is drained, the tables are checked (:mod:`riverbed.chaos.check`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from producers.simulators.seed import seed_reference_data
+from riverbed.chaos import faults
+from riverbed.chaos.check import Tally, check_commerce, check_viewing, dead_letter_reasons
+from riverbed.chaos.faults import Harness, SlowLink
+from riverbed.chaos.progress import Progress
+from riverbed.chaos.workload import Message, Publisher, Say, as_message, build, kafka_args
+from riverbed.sandbox import Namespace
+from riverbed.settings import Settings
+from schemas import DLQ_TOPIC, INVENTORY_TOPIC, ORDERS_TOPIC, TOPIC_PARTITIONS, VIEWING_TOPIC
+
+GROUPS = {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC, "viewing": VIEWING_TOPIC}
+STREAM_KINDS = ("orders", "viewing")
+MEMORY_BOUND_MIB = 400
+MAX_UNEXPECTED_EXITS = 6
+SLOW_LATENCY_S = 0.02  # each way: +40 ms on every database round trip
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str  # for --only
+    fault: str  # the table's label
+    events: int
+    quick_events: int
+    at: tuple[float, ...]  # fractions of stream progress at which the fault fires
+    quick_at: tuple[float, ...]
+    inject: Callable[[Harness], Awaitable[str]] | None = None
+    poison: bool = False
+    slow: bool = False
+
+
+SCENARIOS = (
+    Scenario(
+        "workers",
+        "kill -9 random workers",
+        100_000,
+        4_000,
+        (0.1, 0.25, 0.4, 0.55, 0.7),
+        (0.15, 0.45, 0.75),
+        faults.kill_worker,
+    ),
+    Scenario("broker", "kill -9 Kafka broker", 30_000, 3_000, (0.4,), (0.4,), faults.kill_broker),
+    Scenario(
+        "postgres", "restart PostgreSQL", 30_000, 3_000, (0.4,), (0.4,), faults.restart_postgres
+    ),
+    Scenario(
+        "ferretdb", "restart FerretDB", 30_000, 3_000, (0.4,), (0.4,), faults.restart_ferretdb
+    ),
+    Scenario("slow-db", "slow databases (proxy)", 30_000, 3_000, (0.2,), (0.2,), slow=True),
+    Scenario("poison", "poison inputs", 30_000, 3_000, (), (), poison=True),
+)
+KEYS = tuple(s.key for s in SCENARIOS)
+
+
+@dataclass
+class Result:
+    fault: str
+    events: int
+    lost: int
+    duplicated: int
+    catch_up_s: float | None  # from the last event published / fault over to no lag
+    passed: bool
+    elapsed_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """The moving parts of one scenario run."""
+
+    scenario: Scenario
+    quick: bool
+    harness: Harness
+    progress: Progress
+    publisher: Publisher
+    stream_size: int = 0
+    fault_log: list[str] = field(default_factory=list)
+    fault_done_at: float = 0.0
+    unexpected_exits: int = 0
+    broken: str | None = None  # set when workers keep dying: stop waiting for them
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def stream_fraction(self) -> float:
+        last = self.progress.samples[-1] if self.progress.samples else None
+        if last is None or not self.stream_size:
+            return 0.0
+        return sum(last.committed[k] for k in STREAM_KINDS) / self.stream_size
+
+
+async def run_all(
+    settings: Settings, *, quick: bool, only: tuple[str, ...] = (), say: Say, seed: int = 7
+) -> list[Result]:
+    results = []
+    for scenario in SCENARIOS:
+        if only and scenario.key not in only:
+            continue
+        say(f"== {scenario.fault}")
+        result = await run_scenario(settings, scenario, quick=quick, say=say, seed=seed)
+        say(
+            f"== {scenario.fault}: {'passed' if result.passed else 'FAILED'} "
+            f"(lost {result.lost}, duplicated {result.duplicated}, {result.elapsed_s:.0f}s)"
+        )
+        results.append(result)
+    return results
+
+
+async def run_scenario(
+    settings: Settings, scenario: Scenario, *, quick: bool, say: Say, seed: int
+) -> Result:
+    t0 = time.monotonic()
+    uid = f"c{uuid.uuid4().hex[:9]}"
+    ns = Namespace(settings, uid, Path(tempfile.mkdtemp(prefix=f"riverbed-chaos-{scenario.key}-")))
+    workload = build(
+        seed, scenario.quick_events if quick else scenario.events, poison=scenario.poison
+    )
+    harness = Harness(settings, ns, random.Random(seed), say)  # noqa: S311 - seeded choice of victims
+    run = Run(scenario, quick, harness, Progress(ns, GROUPS), Publisher(ns, say))
+    link = SlowLink(settings, SLOW_LATENCY_S) if scenario.slow else None
+    result = Result(scenario.fault, workload.size, 0, 0, None, passed=False)
+    background: list[asyncio.Task[None]] = []
+    try:
+        await ns.create()
+        await seed_reference_data(
+            settings.postgres_owner_dsn.get_secret_value(), workload.sim.catalog, schema=ns.schema
+        )
+        if link is not None:
+            harness.worker_env.update(await link.open())
+        for kind in GROUPS:
+            harness.start_worker(kind)
+        background = [
+            asyncio.create_task(_sampler(run)),
+            asyncio.create_task(_watchdog(run)),
+        ]
+        say(f"{scenario.key}: {workload.size:,} events (namespace {uid}, logs in {ns.log_dir})")
+        await run.publisher.publish([as_message(e) for e in workload.stock])
+        wait_s = 300 if quick else 1800
+        if not await _caught_up(run, ("inventory",), wait_s):
+            raise TimeoutError(f"the stock phase did not catch up within {wait_s}s")
+        say(f"{scenario.key}: stock phase done; streaming {len(workload.stream):,} events")
+        stream = workload.stream_messages(seed)
+        run.stream_size = sum(1 for m in stream if m.topic in (ORDERS_TOPIC, VIEWING_TOPIC))
+        run.marks["stream_start"] = time.monotonic()
+        fault_task = asyncio.create_task(_inject(run, link))
+        await run.publisher.publish(stream, pace=_pacer(run))
+        published_at = time.monotonic()
+        await asyncio.wait_for(fault_task, wait_s)
+        ready = max(published_at, run.fault_done_at)
+        if not await _caught_up(run, tuple(GROUPS), wait_s):
+            result.notes.append(f"did not catch up within {wait_s}s")
+        else:
+            result.catch_up_s = round(time.monotonic() - ready, 1)
+        peak = max((_peak_rss_mib(p.pid) for _, p in harness.live_workers()), default=0)
+        for task in background:
+            task.cancel()
+        ns.stop_all()
+        tally = Tally()
+        await check_commerce(ns, workload, tally)
+        await check_viewing(ns, workload, tally)
+        result.lost, result.duplicated = tally.lost, tally.duplicated
+        result.details = {"checks": tally.checks, "peak_rss_mib": peak, "faults": run.fault_log}
+        ok = result.catch_up_s is not None and tally.lost == 0 and tally.duplicated == 0
+        if scenario.poison:
+            ok = await _check_poison(ns, workload.poison, result) and ok
+        if scenario.slow:
+            ok = _check_slow(run, peak, result) and ok
+        if run.publisher.resent_chunks:
+            result.notes.append(f"publisher resent {run.publisher.resent_chunks} chunk(s)")
+        if run.unexpected_exits:
+            result.notes.append(
+                f"{run.unexpected_exits} worker exit(s) not caused by us (restarted)"
+            )
+        result.details["unexpected_worker_exits"] = run.unexpected_exits
+        result.passed = ok
+    except Exception as exc:
+        result.notes.append(f"error: {type(exc).__name__}: {exc}")
+        say(f"{scenario.key}: {type(exc).__name__}: {exc}\n{ns.logs()[-3000:]}")
+    finally:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        keep = not result.passed or run.unexpected_exits > 0
+        await _cleanup(run, link, keep_logs=keep)
+        if keep:
+            result.notes.append(f"worker logs in {ns.log_dir}")
+        result.elapsed_s = round(time.monotonic() - t0, 1)
+    return result
+
+
+async def _inject(run: Run, link: SlowLink | None) -> None:
+    """Fire the scenario's fault at each of its progress fractions."""
+    at = run.scenario.quick_at if run.quick else run.scenario.at
+    for fraction in at:
+        while run.stream_fraction() < fraction:
+            if run.broken:
+                return
+            await asyncio.sleep(0.2)
+        say = run.harness.say
+        say(f"{run.scenario.key}: fault at {run.stream_fraction():.0%} of the stream")
+        if link is not None:
+            what = await _slow_window(run, link)
+        else:
+            assert run.scenario.inject is not None
+            what = await run.scenario.inject(run.harness)
+        run.fault_log.append(what)
+        run.fault_done_at = time.monotonic()
+        say(f"{run.scenario.key}: {what}")
+
+
+async def _slow_window(run: Run, link: SlowLink) -> str:
+    seconds = 15.0 if run.quick else 60.0
+    run.marks["slow_start"] = time.monotonic()
+    link.set_latency(SLOW_LATENCY_S)
+    await asyncio.sleep(seconds)
+    link.set_latency(0.0)
+    run.marks["slow_end"] = time.monotonic()
+    return (
+        f"{SLOW_LATENCY_S * 1000:.0f} ms each way on every database connection for {seconds:.0f}s"
+    )
+
+
+def _pacer(run: Run) -> Callable[[int], Awaitable[None]]:
+    """Keep at most a window of unprocessed stream events ahead of the workers."""
+    window = max(2000, run.stream_size // 20)
+
+    async def pace(sent: int) -> None:
+        while True:
+            if run.broken:
+                raise RuntimeError(run.broken)
+            last = run.progress.samples[-1] if run.progress.samples else None
+            if last is None or time.monotonic() - last.at > 3.0:
+                return  # progress unknown (broker down?): keep sending, the publisher retries
+            if sent - sum(last.committed[k] for k in STREAM_KINDS) <= window:
+                return
+            await asyncio.sleep(0.2)
+
+    return pace
+
+
+async def _sampler(run: Run) -> None:
+    while True:
+        await run.progress.sample()
+        await asyncio.sleep(0.5)
+
+
+async def _watchdog(run: Run) -> None:
+    """A supervisor's job: restart a worker that exited without being killed by us."""
+    h = run.harness
+    seen: set[int] = set()
+    while True:
+        await asyncio.sleep(1.0)
+        for kind, procs in list(h.ns.workers.items()):
+            for p in list(procs):
+                if p.poll() is None or p.pid in h.killed or p.pid in seen:
+                    continue
+                seen.add(p.pid)
+                run.unexpected_exits += 1
+                if run.unexpected_exits > MAX_UNEXPECTED_EXITS:
+                    run.broken = f"workers exited {run.unexpected_exits} times; see {h.ns.log_dir}"
+                    return
+                h.say(
+                    f"{run.scenario.key}: {kind} worker {p.pid} exited ({p.returncode}); restarting"
+                )
+                h.start_worker(kind)
+
+
+async def _caught_up(run: Run, kinds: tuple[str, ...], wait_s: float) -> bool:
+    """True once the outbox is drained and the groups of ``kinds`` have no lag."""
+    deadline = time.monotonic() + wait_s
+    confirmed = 0
+    while time.monotonic() < deadline:
+        if run.broken:
+            raise RuntimeError(run.broken)
+        unpublished = await run.progress.unpublished_outbox()
+        sample = await run.progress.sample()
+        if unpublished == 0 and sample is not None and not any(sample.lag[k] for k in kinds):
+            confirmed += 1
+            if confirmed == 2:
+                return True
+        else:
+            confirmed = 0
+        await asyncio.sleep(0.5)
+    return False
+
+
+async def _check_poison(ns: Namespace, poison: list[Message], result: Result) -> bool:
+    reasons = await dead_letter_reasons(ns)
+    left = list(reasons)
+    missing = []
+    for p in poison:
+        match = next((r for r in left if p.reason and p.reason in r), None)
+        if match is None:
+            missing.append(p.reason)
+        else:
+            left.remove(match)
+    result.details["dead_letters"] = reasons
+    result.notes.append(f"{len(reasons)} dead letters for {len(poison)} poison records")
+    if missing:
+        result.notes.append(f"no dead letter with reason {missing}")
+    if left:
+        result.notes.append(f"unexpected dead letters: {left[:5]}")
+    return not missing and not left
+
+
+def _check_slow(run: Run, peak_mib: int, result: Result) -> bool:
+    start, end = run.marks.get("slow_start"), run.marks.get("slow_end")
+    if start is None or end is None:
+        result.notes.append("the slow window never opened")
+        return False
+    kinds = tuple(GROUPS)
+    before = run.progress.rate(kinds, run.marks["stream_start"], start)
+    during = run.progress.rate(kinds, start, end)
+    result.details.update({"rate_before": before, "rate_slow": during})
+    result.notes.append(
+        f"throughput {before or 0:,.0f} -> {during or 0:,.0f} ev/s while slow; "
+        f"peak RSS {peak_mib} MiB (bound {MEMORY_BOUND_MIB})"
+    )
+    return (
+        before is not None
+        and during is not None
+        and during < before
+        and peak_mib <= MEMORY_BOUND_MIB
+    )
+
+
+def _peak_rss_mib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
+async def _cleanup(run: Run, link: SlowLink | None, *, keep_logs: bool) -> None:
+    ns = run.harness.ns
+    await run.publisher.close()
+    await run.progress.close()
+    ns.stop_all()
+    if link is not None:
+        await link.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ns.drop(), 120)
+    with contextlib.suppress(Exception):
+        admin = AIOKafkaAdminClient(**kafka_args(ns))
+        await admin.start()
+        try:
+            await admin.delete_topics([ns.topic(t) for t in {*TOPIC_PARTITIONS, DLQ_TOPIC}])
+        finally:
+            await admin.close()
+    for kind in GROUPS:  # faust's per-app data dir, created in the working directory
+        shutil.rmtree(Path(f"{ns.group(kind)}-data"), ignore_errors=True)
+    if not keep_logs:
+        shutil.rmtree(ns.log_dir, ignore_errors=True)
+
+
+def as_json(results: list[Result]) -> list[dict[str, Any]]:
+    return [
+        {
+            "fault": r.fault,
+            "events": r.events,
+            "lost": r.lost,
+            "duplicated": r.duplicated,
+            "catch_up_s": r.catch_up_s,
+            "passed": r.passed,
+            "elapsed_s": r.elapsed_s,
+            "notes": r.notes,
+            "details": r.details,
+        }
+        for r in results
+    ]
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        f"{'fault':<26} {'events':>8} {'lost':>6} {'duplicated':>10} {'catch-up (s)':>12}  result"
+    ]
+    for r in results:
+        catch = f"{r.catch_up_s:.1f}" if r.catch_up_s is not None else "-"
+        lines.append(
+            f"{r.fault:<26} {r.events:>8,} {r.lost:>6} {r.duplicated:>10} {catch:>12}  "
+            f"{'passed' if r.passed else 'FAILED'}"
+            + (f"  ({'; '.join(r.notes)})" if r.notes else "")
+        )
+    return "\n".join(lines)

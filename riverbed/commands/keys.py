@@ -1,0 +1,87 @@
+"""``riverbed keys create --name N --types PATTERNS | list | revoke N``: the gateway's API
+keys and the event types each may publish. Also reachable as ``riverbed gateway keys``.
+
+Only wiring: the keys live in :class:`producers.gateway.KeyStore` at
+``settings.gateway_keys_file``; the pattern rules are in :mod:`producers.gateway.scopes`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from riverbed.settings import get_settings
+
+LEGACY_MARK = "* (legacy)"
+
+
+@click.group("keys")
+def command() -> None:
+    """Create, list and revoke the gateway's API keys (stored as scrypt hashes, never in
+    clear), each limited to the event types it may publish."""
+
+
+@command.command("create")
+@click.option("--name", required=True, help="Who uses the key; events get source gateway.NAME.")
+@click.option(
+    "--types",
+    "types",
+    required=True,
+    multiple=True,
+    metavar="PATTERNS",
+    help="Event types the key may publish, comma-separated: exact (order.placed), a prefix "
+    "wildcard (order.*) or * for every type. Quote it in the shell: --types 'order.*,stock.*'.",
+)
+def create(name: str, types: tuple[str, ...]) -> None:
+    """Create a key and print it once: it cannot be shown again."""
+    from producers.gateway import KeyStore, KeyStoreError
+    from producers.gateway.scopes import check, split
+
+    patterns = [p for value in types for p in split(value)]
+    store = KeyStore(get_settings().gateway_keys_file)
+    try:
+        key = store.create(name, types=patterns)
+    except KeyStoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"created key {name!r} for types {', '.join(check(patterns))} in {store.path}; "
+        "store it now, it is not shown again:",
+        err=True,
+    )
+    click.echo(key)
+
+
+@command.command("list")
+def list_() -> None:
+    """Show every key's name, id, dates and types (never the key)."""
+    from producers.gateway import KeyStore
+
+    records = KeyStore(get_settings().gateway_keys_file).list()
+    click.echo(f"{'NAME':<24} {'ID':<14} {'CREATED':<26} {'REVOKED':<26} TYPES")
+    for r in records:
+        revoked = r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "-"
+        types = LEGACY_MARK if r.scopes is None else ",".join(r.scopes)
+        created = r.created_at.isoformat(timespec="seconds")
+        click.echo(f"{r.name:<24} {r.key_id:<14} {created:<26} {revoked:<26} {types}")
+    if any(r.scopes is None and r.active for r in records):
+        click.echo(
+            f"\n{LEGACY_MARK}: created before keys had types; it may publish every type. "
+            "Revoke it and create a new one with --types to narrow it.",
+            err=True,
+        )
+
+
+@command.command("revoke")
+@click.argument("name")
+def revoke(name: str) -> None:
+    """Revoke the active key called NAME (a running gateway refuses it at once)."""
+    from producers.gateway import KeyStore, KeyStoreError
+
+    try:
+        record = KeyStore(get_settings().gateway_keys_file).revoke(name)
+    except KeyStoreError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"revoked {record.name} ({record.key_id})")
