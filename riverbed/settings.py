@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_PASSWORDS = frozenset({"riverbed", "riverbed-owner", "changethis"})
+DEV_PASSWORDS = frozenset({"riverbed", "riverbed-owner", "riverbed-reader", "changethis"})
 
 
 def _default_cache_dir() -> Path:
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     def _no_dev_secrets_in_production(self) -> Settings:
         if self.environment != "production":
             return self
-        for name in ("postgres_dsn", "postgres_owner_dsn"):
+        for name in ("postgres_dsn", "postgres_owner_dsn", "postgres_reader_dsn"):
             secret: SecretStr = getattr(self, name)
             password = urlsplit(secret.get_secret_value()).password or ""
             if password in DEV_PASSWORDS:

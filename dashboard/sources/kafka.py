@@ -20,6 +20,7 @@ from dashboard.config import CHART_TOPICS, WORKER_TOPICS, DashboardConfig
 from dashboard.lag import PartitionLag, health, lag_messages, lag_seconds
 from dashboard.rates import RateSeries
 from dashboard.sources import admin as kafka_admin
+from riverbed.kafka_client import client_kwargs
 from riverbed.settings import Settings
 from schemas import DLQ_TOPIC
 
@@ -44,10 +45,16 @@ class KafkaSource:
 
     async def start(self) -> None:
         bootstrap = self._settings.kafka_bootstrap
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-        self._offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        security = client_kwargs(self._settings)
+        self._admin = AIOKafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=5000, **security
+        )
+        self._offsets = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, **security
+        )
         self._fetcher = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
+            **security,
             enable_auto_commit=False,
             max_partition_fetch_bytes=64 * 1024,
             fetch_max_wait_ms=100,

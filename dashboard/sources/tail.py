@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from dashboard.sources import admin as kafka_admin
 from processors.runtime.dlq_tools import DeadLetter
+from riverbed.kafka_client import client_kwargs
 from riverbed.settings import Settings
 from schemas import DLQ_TOPIC, STOCK_ALERTS_TOPIC, SchemaError, decode
 
@@ -78,7 +79,9 @@ class TailSource:
     async def sample(self) -> dict[str, Any]:
         if self._consumer is None:
             self._consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._settings.kafka_bootstrap, enable_auto_commit=False
+                bootstrap_servers=self._settings.kafka_bootstrap,
+                **client_kwargs(self._settings),
+                enable_auto_commit=False,
             )
             await self._consumer.start()
         consumer = self._consumer
@@ -119,7 +122,9 @@ class TailSource:
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> None:
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=self._settings.kafka_bootstrap, request_timeout_ms=5000
+            bootstrap_servers=self._settings.kafka_bootstrap,
+            **client_kwargs(self._settings),
+            request_timeout_ms=5000,
         )
         await admin.start()
         try:

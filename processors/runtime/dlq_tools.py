@@ -17,6 +17,7 @@ from processors.runtime.dlq import (
     H_REASON,
     H_TOPIC,
 )
+from riverbed.kafka_client import client_kwargs
 from riverbed.settings import Settings
 from schemas import DLQ_TOPIC, HEADER_TYPE
 
@@ -64,7 +65,9 @@ async def read_all(settings: Settings) -> list[DeadLetter]:
     """Every dead letter currently on the topic (from the start to the end offsets)."""
     topic = settings.topic(DLQ_TOPIC)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False
+        bootstrap_servers=settings.kafka_bootstrap,
+        **client_kwargs(settings),
+        enable_auto_commit=False,
     )
     await consumer.start()
     try:
@@ -110,7 +113,10 @@ def select(
 async def replay(settings: Settings, letters: list[DeadLetter]) -> int:
     """Re-publish to the original topics (original key, value and headers)."""
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        bootstrap_servers=settings.kafka_bootstrap,
+        **client_kwargs(settings),
+        acks="all",
+        enable_idempotence=True,
     )
     await producer.start()
     try:

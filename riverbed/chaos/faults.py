@@ -25,7 +25,6 @@ from riverbed.stack.base import Say
 from riverbed.stack.manager import Stack
 from riverbed.stack.process import RunState, pid_alive
 
-
 # faust reads these from the environment. A killed worker's partitions move once its
 # session times out: 10 s here instead of faust's 60 s default, so five kills cost
 # about a minute of stalled partitions rather than five (see RELIABILITY.md).

@@ -57,20 +57,20 @@ SCENARIOS = (
         "workers",
         "kill -9 random workers",
         100_000,
-        4_000,
+        3_000,
         (0.1, 0.25, 0.4, 0.55, 0.7),
         (0.15, 0.45, 0.75),
         faults.kill_worker,
     ),
-    Scenario("broker", "kill -9 Kafka broker", 30_000, 3_000, (0.4,), (0.4,), faults.kill_broker),
+    Scenario("broker", "kill -9 Kafka broker", 30_000, 2_500, (0.4,), (0.4,), faults.kill_broker),
     Scenario(
-        "postgres", "restart PostgreSQL", 30_000, 3_000, (0.4,), (0.4,), faults.restart_postgres
+        "postgres", "restart PostgreSQL", 30_000, 2_500, (0.4,), (0.4,), faults.restart_postgres
     ),
     Scenario(
-        "ferretdb", "restart FerretDB", 30_000, 3_000, (0.4,), (0.4,), faults.restart_ferretdb
+        "ferretdb", "restart FerretDB", 30_000, 2_500, (0.4,), (0.4,), faults.restart_ferretdb
     ),
-    Scenario("slow-db", "slow databases (proxy)", 30_000, 3_000, (0.2,), (0.2,), slow=True),
-    Scenario("poison", "poison inputs", 30_000, 3_000, (), (), poison=True),
+    Scenario("slow-db", "slow databases (proxy)", 30_000, 2_500, (0.2,), (0.2,), slow=True),
+    Scenario("poison", "poison inputs", 30_000, 2_500, (), (), poison=True),
 )
 KEYS = tuple(s.key for s in SCENARIOS)
 
@@ -132,6 +132,7 @@ async def run_scenario(
     settings: Settings, scenario: Scenario, *, quick: bool, say: Say, seed: int
 ) -> Result:
     t0 = time.monotonic()
+    say = _timed(say, t0)
     uid = f"c{uuid.uuid4().hex[:9]}"
     ns = Namespace(settings, uid, Path(tempfile.mkdtemp(prefix=f"riverbed-chaos-{scenario.key}-")))
     workload = build(
@@ -231,7 +232,7 @@ async def _inject(run: Run, link: SlowLink | None) -> None:
 
 
 async def _slow_window(run: Run, link: SlowLink) -> str:
-    seconds = 15.0 if run.quick else 60.0
+    seconds = 8.0 if run.quick else 60.0
     run.marks["slow_start"] = time.monotonic()
     link.set_latency(SLOW_LATENCY_S)
     await asyncio.sleep(seconds)
@@ -240,6 +241,10 @@ async def _slow_window(run: Run, link: SlowLink) -> str:
     return (
         f"{SLOW_LATENCY_S * 1000:.0f} ms each way on every database connection for {seconds:.0f}s"
     )
+
+
+def _timed(say: Say, t0: float) -> Say:
+    return lambda message: say(f"[{time.monotonic() - t0:5.1f}s] {message}")
 
 
 def _pacer(run: Run) -> Callable[[int], Awaitable[None]]:

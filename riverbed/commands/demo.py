@@ -24,6 +24,7 @@ from riverbed.stack.manager import Stack
 from riverbed.stack.postgres import roles
 from riverbed.supervisor import Supervisor
 from stores.postgres.migrate import migrate
+from stores.postgres.pool import quote_ident
 
 STATUS_SQL = """
 select
@@ -50,7 +51,12 @@ async def prepare(settings: Settings) -> None:
 
 async def snapshot(settings: Settings) -> asyncpg.Record | None:
     try:
-        conn = await asyncpg.connect(settings.postgres_dsn.get_secret_value(), timeout=5)
+        schema = settings.postgres_schema
+        conn = await asyncpg.connect(
+            settings.postgres_dsn.get_secret_value(),
+            timeout=5,
+            server_settings={"search_path": quote_ident(schema)} if schema else None,
+        )
     except (OSError, asyncpg.PostgresError):
         return None
     try:

@@ -11,6 +11,7 @@ import click
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from riverbed.kafka_client import client_kwargs
 from riverbed.settings import Settings, get_settings
 
 
@@ -18,14 +19,15 @@ async def smoke(settings: Settings, count: int, wait_seconds: float) -> tuple[in
     """Send ``count`` events to a fresh topic and read them back in a consumer group."""
     topic = f"riverbed.smoke.{uuid.uuid4().hex[:8]}"
     t0 = time.monotonic()
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    security = client_kwargs(settings)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **security, **security)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 4, 1)])
     finally:
         await admin.close()
     producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=True
+        bootstrap_servers=settings.kafka_bootstrap, **security, acks="all", enable_idempotence=True
     )
     await producer.start()
     try:
@@ -37,6 +39,7 @@ async def smoke(settings: Settings, count: int, wait_seconds: float) -> tuple[in
     consumer = AIOKafkaConsumer(
         topic,
         bootstrap_servers=settings.kafka_bootstrap,
+        **security,
         group_id=f"{topic}.group",
         auto_offset_reset="earliest",
     )

@@ -48,8 +48,16 @@ def test_production_refuses_development_passwords() -> None:
         environment="production",
         postgres_dsn=SecretStr("postgresql://app:Xk3-long-secret@db:5432/riverbed"),
         postgres_owner_dsn=SecretStr("postgresql://own:Yk3-long-secret@db:5432/riverbed"),
+        postgres_reader_dsn=SecretStr("postgresql://rd:Zk3-long-secret@db:5432/riverbed"),
     )
     assert ok.environment == "production"
+    with pytest.raises(ValidationError, match="RIVERBED_POSTGRES_READER_DSN"):
+        Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            environment="production",
+            postgres_dsn=SecretStr("postgresql://app:Xk3-long-secret@db:5432/riverbed"),
+            postgres_owner_dsn=SecretStr("postgresql://own:Yk3-long-secret@db:5432/riverbed"),
+        )
 
 
 @pytest.mark.parametrize(
