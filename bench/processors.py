@@ -1,77 +1,188 @@
-"""Processor benchmark: events/s from Kafka through the workers into PostgreSQL.
+"""Stream processors on the local stack: real worker processes against raw baselines.
 
-Every figure stands next to a baseline measured in the same run on the same events:
-raw aiokafka consume + asyncpg ``copy_records_to_table`` of the raw events. Workers run
-as real processes in an isolated namespace of the local stack (``riverbed.sandbox``).
+Workers run as ``riverbed worker KIND`` processes in isolated namespaces of the local
+stack (``riverbed.sandbox``), started and joined to their consumer groups before any
+clock starts. A worker figure runs from the first write of the (pre-encoded) events to
+the last commit, once every group is caught up and the outbox is drained; its baseline
+drains the same bytes, pre-loaded, with a raw aiokafka consumer into the same database
+(``COPY`` for PostgreSQL, ``bulk_write`` for MongoDB), committing offsets after each
+write as the workers do.
 
-    uv run python -m bench.processors [--quick] [--json PATH]
+Commit times come from the database: each bench namespace adds a column
+``committed_at default clock_timestamp()`` to ``processed_events``. The workers' insert
+into that table is the last statement of a batch's transaction, so the column is the
+commit time less the commit itself (a WAL flush, ~1 ms here), on the host's clock.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
-import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-from pymongo import AsyncMongoClient
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient, InsertOne
 
-from bench.report import Figure, print_table, write_json
+from bench.children import child_env, peak_rss_mib
+from bench.feed import Record, flood
 from producers.simulators.seed import seed_reference_data
 from producers.simulators.simulation import Simulation
 from riverbed.sandbox import Namespace
-from riverbed.settings import get_settings
-from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, VIEWING_TOPIC, Envelope, topic_for
+from riverbed.settings import Settings
+from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, TOPIC_PARTITIONS, VIEWING_TOPIC, Envelope
 
 GROUPS = {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC}
+COMMIT_CLOCK = (
+    "alter table processed_events "
+    "add column committed_at timestamptz not null default clock_timestamp()"
+)
 
 
-def workload(count: int, seed: int = 1) -> tuple[Simulation, list[Envelope[Any]]]:
+def commerce_workload(
+    count: int, seed: int = 1
+) -> tuple[Simulation, list[Envelope[Any]], Iterator[Envelope[Any]]]:
+    """Opening stock plus ``count`` order/stock events, and the stream that continues them."""
     sim = Simulation(seed, {"orders": 1, "inventory": 1})
-    return sim, [*sim.initial_stock(), *itertools.islice(sim.events(), count)]
-
-
-async def through_workers(
-    ns: Namespace, events: list[Envelope[Any]], workers: int
-) -> tuple[float, list[int]]:
-    """Pre-load the topics, then time the workers from first write to caught up."""
-    await ns.publish(events)
-    procs = [ns.start(kind) for kind in GROUPS for _ in range(workers)]
-    conn = await ns.owner()
-    try:
-        while not await conn.fetchval("select exists (select 1 from processed_events)"):  # noqa: ASYNC110 - another process writes
-            await asyncio.sleep(0.05)
-        t0 = time.perf_counter()
-        await ns.wait_caught_up(GROUPS, wait_s=900)
-        elapsed = time.perf_counter() - t0
-        done = await conn.fetchval("select count(*) from processed_events")
-    finally:
-        await conn.close()
-    rss = [peak_rss_kib(p.pid) for p in procs]
-    ns.stop_all()
-    return done / elapsed, rss
-
-
-def peak_rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
+    stream = sim.events()
+    return sim, [*sim.initial_stock(), *itertools.islice(stream, count)], stream
 
 
 def viewing_workload(count: int, seed: int = 2) -> list[Envelope[Any]]:
     return list(itertools.islice(Simulation(seed, {"viewing": 1}).events(), count))
 
 
+async def fresh(settings: Settings, tmp: Path, sim: Simulation) -> Namespace:
+    """A migrated, seeded namespace whose ``processed_events`` records commit times."""
+    ns = Namespace(settings, uuid.uuid4().hex[:10], tmp)
+    await ns.create()
+    await seed_reference_data(
+        settings.postgres_owner_dsn.get_secret_value(), sim.catalog, schema=ns.schema
+    )
+    conn = await ns.owner()
+    try:
+        await conn.execute(COMMIT_CLOCK)
+    finally:
+        await conn.close()
+    return ns
+
+
+def start(ns: Namespace, kinds: dict[str, int], env: dict[str, str] | None = None) -> None:
+    for kind, count in kinds.items():
+        for _ in range(count):
+            ns.start(kind, {**child_env(ns.settings), **(env or {})})
+
+
+async def wait_ready(spaces: list[tuple[Namespace, dict[str, int]]], wait_s: float = 240) -> None:
+    """Until each worker group is stable with all its members (each has partitions)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=spaces[0][0].settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        async with asyncio.timeout(wait_s):
+            for ns, kinds in spaces:
+                for kind, count in kinds.items():
+                    while True:
+                        _check_alive(ns)
+                        [response] = await admin.describe_consumer_groups([ns.group(kind)])
+                        [group] = response.to_object()["groups"]
+                        if group["state"] == "Stable" and len(group["members"]) == count:
+                            break
+                        await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+def _check_alive(ns: Namespace) -> None:
+    for kind, procs in ns.workers.items():
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"worker {kind} exited ({p.returncode}):\n{ns.logs()}")
+
+
+async def last_commit(ns: Namespace) -> float:
+    conn = await ns.owner()
+    try:
+        value: float = await conn.fetchval(
+            "select extract(epoch from max(committed_at))::float8 from processed_events"
+        )
+        return value
+    finally:
+        await conn.close()
+
+
+async def through_workers(
+    ns: Namespace, batch: list[Record], fed: Counter[str], wait_s: float
+) -> float:
+    """Events/s from the first write to the last commit, workers already running."""
+    started = await flood(ns, batch)
+    await settled(ns, fed, batch, wait_s)
+    return len(batch) / (await last_commit(ns) - started)
+
+
+async def settled(ns: Namespace, fed: Counter[str], batch: list[Record], wait_s: float) -> None:
+    """Until the commerce workers applied every event fed so far, and what they emitted.
+
+    ``fed`` counts the events written to each topic of ``ns`` (updated here with
+    ``batch``). Orders must have a processed row per orders event; inventory one per
+    inventory event plus one per stock event the orders worker emitted (outbox rows to
+    the inventory topic, by distinct id: a duplicate publish does not count twice); and
+    the outbox must be drained. One query per poll, so the end is seen within ~50 ms.
+    """
+    fed.update(r.topic for r in batch)
+    want_orders = fed[ns.topic(ORDERS_TOPIC)]
+    want_inventory = fed[ns.topic(INVENTORY_TOPIC)]
+    conn = await ns.owner()
+    try:
+        async with asyncio.timeout(wait_s):
+            while True:
+                row = await conn.fetchrow(
+                    "select (select count(*) from processed_events where consumer = 'orders') "
+                    "as orders, (select count(*) from processed_events "
+                    "where consumer = 'inventory') as inventory, "
+                    "(select count(*) from outbox where topic = $1) as emitted, "
+                    "(select count(*) from outbox where published_at is null) as unpublished",
+                    INVENTORY_TOPIC,
+                )
+                if (
+                    row["orders"] >= want_orders
+                    and row["inventory"] >= want_inventory + row["emitted"]
+                    and row["unpublished"] == 0
+                ):
+                    return
+                _check_alive(ns)
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise RuntimeError(f"workers did not catch up within {wait_s:.0f} s") from None
+    finally:
+        await conn.close()
+
+
+async def caught_up(ns: Namespace, groups: dict[str, str], wait_s: float) -> None:
+    try:
+        await ns.wait_caught_up(groups, wait_s=wait_s)
+    except TimeoutError:
+        _check_alive(ns)
+        raise RuntimeError(f"workers did not catch up within {wait_s:.0f} s") from None
+
+
+def peak_rss(ns: Namespace) -> dict[str, float]:
+    """VmHWM (peak resident set) of each kind's largest worker, in MiB."""
+    peaks: dict[str, float] = {}
+    for kind, procs in ns.workers.items():
+        for p in procs:
+            peaks[kind] = max(peaks.get(kind, 0.0), peak_rss_mib(p.pid))
+    return peaks
+
+
 async def drain(
     ns: Namespace,
-    topics: list[str],
+    logical_topics: list[str],
     count: int,
     write: Callable[[list[Any]], Awaitable[None]],
     *,
@@ -79,14 +190,16 @@ async def drain(
 ) -> float:
     """Raw aiokafka consume of ``count`` messages, ``write`` per poll, commit after: ev/s."""
     consumer = AIOKafkaConsumer(
-        *topics,
         bootstrap_servers=ns.settings.kafka_bootstrap,
         group_id=f"bench-raw-{ns.uid}",
-        auto_offset_reset="earliest",
         enable_auto_commit=False,
         max_poll_records=max_records,
     )
     await consumer.start()
+    consumer.assign(
+        [TopicPartition(ns.topic(t), p) for t in logical_topics for p in range(TOPIC_PARTITIONS[t])]
+    )
+    await consumer.seek_to_beginning()
     seen = 0
     t0 = time.perf_counter()
     try:
@@ -106,10 +219,9 @@ def _header(message: Any, name: str) -> str:
     return str(dict(message.headers)[name].decode())
 
 
-async def baseline(ns: Namespace, events: list[Envelope[Any]]) -> float:
+async def copy_baseline(ns: Namespace, batch: list[Record]) -> float:
     """Raw consume of the same bytes + COPY into a scratch table: the ceiling."""
-    await ns.publish(events)
-    topics = [ns.topic(t) for t in {topic_for(e.type) for e in events}]
+    await flood(ns, batch)
     conn = await ns.owner()
     await conn.execute("create table bench_raw (event_id uuid, type text, value bytea)")
 
@@ -121,145 +233,51 @@ async def baseline(ns: Namespace, events: list[Envelope[Any]]) -> float:
         await conn.copy_records_to_table("bench_raw", records=rows)
 
     try:
-        return await drain(ns, topics, len(events), copy, max_records=5000)
+        return await drain(ns, list(GROUPS.values()), len(batch), copy, max_records=5000)
     finally:
         await conn.close()
 
 
-async def viewing_baseline(ns: Namespace, events: list[Envelope[Any]]) -> float:
-    """Raw consume of the same bytes + ``insert_many`` of them into MongoDB."""
-    await ns.publish(events)
+async def bulk_write_baseline(ns: Namespace, batch: list[Record]) -> float:
+    """Raw consume of the same bytes + one unordered ``bulk_write`` per poll into MongoDB."""
+    await flood(ns, batch)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
         ns.settings.mongo_uri.get_secret_value()
     )
     collection = client[ns.mongo_db]["bench_raw"]
 
-    async def insert(messages: list[Any]) -> None:
-        docs = [{"_id": _header(m, "riverbed-event-id"), "value": m.value} for m in messages]
-        await collection.insert_many(docs, ordered=False)
+    async def write(messages: list[Any]) -> None:
+        ops = [
+            InsertOne({"_id": _header(m, "riverbed-event-id"), "value": m.value}) for m in messages
+        ]
+        await collection.bulk_write(ops, ordered=False)
 
     try:
-        return await drain(ns, [ns.topic(VIEWING_TOPIC)], len(events), insert, max_records=2000)
+        return await drain(ns, [VIEWING_TOPIC], len(batch), write, max_records=2000)
     finally:
         await client.close()
 
 
-async def viewing_through_worker(ns: Namespace, events: list[Envelope[Any]]) -> tuple[float, int]:
-    await ns.publish(events)
-    proc = ns.start("viewing")
-    t0 = 0.0
-    async with asyncio.timeout(900):
-        while await ns.lag("viewing", VIEWING_TOPIC) >= len(events):  # noqa: ASYNC110 - polls another process
-            await asyncio.sleep(0.05)
-        t0 = time.perf_counter()
-        await ns.wait_caught_up({"viewing": VIEWING_TOPIC}, wait_s=900)
-    rate = len(events) / (time.perf_counter() - t0)
-    rss = peak_rss_kib(proc.pid)
-    ns.stop_all()
-    return rate, rss
-
-
-async def fresh(tmp: Path, sim: Simulation) -> Namespace:
-    ns = Namespace(get_settings(), uuid.uuid4().hex[:10], tmp)
-    await ns.create()
-    await seed_reference_data(
-        ns.settings.postgres_owner_dsn.get_secret_value(), sim.catalog, schema=ns.schema
+async def processed_count(client: httpx.AsyncClient) -> int:
+    """Events a worker applied, from its /metrics (counted after each successful flush)."""
+    text = (await client.get("/metrics")).text
+    return sum(
+        int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith("riverbed_events_processed_total{")
     )
-    return ns
 
 
-async def main(quick: bool, json_path: Path | None) -> list[Figure]:
-    count = 20_000 if quick else 100_000
-    sim, events = workload(count)
-    tmp = Path(tempfile.mkdtemp(prefix="riverbed-bench-"))
-    figures: list[Figure] = []
-    spaces: list[Namespace] = []
-    try:
-        ns = await fresh(tmp, sim)
-        spaces.append(ns)
-        base = await baseline(ns, events)
-        one = await fresh(tmp, sim)
-        spaces.append(one)
-        rate1, rss1 = await through_workers(one, events, workers=1)
-        figures.append(
-            Figure(
-                "orders+inventory workers, events/s",
-                rate1,
-                "ev/s",
-                base,
-                "ratio >= 0.5",
-                rate1 / base >= 0.5,
-            )
-        )
-        figures.append(
-            Figure(
-                "orders+inventory end-to-end, events/s",
-                rate1,
-                "ev/s",
-                None,
-                ">= 10000",
-                rate1 >= 10_000,
-            )
-        )
-        figures.append(
-            Figure(
-                "worker peak RSS (max of 2)",
-                max(rss1) / 1024,
-                "MiB",
-                None,
-                "<= 300",
-                max(rss1) / 1024 <= 300,
-            )
-        )
-        views = viewing_workload(count // 2)
-        vbase_ns = await fresh(tmp, sim)
-        spaces.append(vbase_ns)
-        vbase = await viewing_baseline(vbase_ns, views)
-        vns = await fresh(tmp, sim)
-        spaces.append(vns)
-        vrate, vrss = await viewing_through_worker(vns, views)
-        figures.append(
-            Figure(
-                "viewing worker into MongoDB, events/s",
-                vrate,
-                "ev/s",
-                vbase,
-                "ratio >= 0.5",
-                vrate / vbase >= 0.5,
-            )
-        )
-        figures.append(
-            Figure(
-                "viewing worker peak RSS", vrss / 1024, "MiB", None, "<= 300", vrss / 1024 <= 300
-            )
-        )
-        if not quick:
-            two = await fresh(tmp, sim)
-            spaces.append(two)
-            rate2, _ = await through_workers(two, events, workers=2)
-            figures.append(
-                Figure(
-                    "2 workers per kind vs 1, events/s",
-                    rate2,
-                    "ev/s",
-                    rate1,
-                    "ratio >= 1.6",
-                    rate2 / rate1 >= 1.6,
-                )
-            )
-    finally:
-        for space in spaces:
-            await space.drop()
-    print(f"\nprocessor benchmark: {len(events):,} orders+inventory events (seeded simulator)")
-    print_table(figures)
-    if json_path:
-        write_json(figures, json_path)
-    return figures
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20k events, no scaling run")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-    asyncio.run(main(args.quick, args.json))
+async def through_viewing(ns: Namespace, batch: list[Record], port: int, wait_s: float) -> float:
+    """Events/s from the first write until the worker's last flush of them succeeded."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        before = await processed_count(client)
+        started = time.time()
+        await flood(ns, batch)
+        async with asyncio.timeout(wait_s):
+            while await processed_count(client) < before + len(batch):
+                _check_alive(ns)
+                await asyncio.sleep(0.1)
+        ended = time.time()
+    await caught_up(ns, {"viewing": VIEWING_TOPIC}, wait_s)
+    return len(batch) / (ended - started)

@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, str] = {
     "keys": "riverbed.commands.keys",
     "simulate": "riverbed.commands.simulate",
     "dashboard": "riverbed.commands.dashboard",
+    "bench": "riverbed.commands.bench",
     "chaos": "riverbed.commands.chaos",
 }
 

@@ -9,7 +9,6 @@ the outbox.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any
 
 import asyncpg
@@ -87,16 +86,3 @@ class CommerceWorker:
         )(runner.run)
         app.timer(max(runner.max_wait / 2, 0.05), name=f"riverbed.{self.kind}.tick")(runner.tick)
         app.timer(5.0, name=f"riverbed.{self.kind}.outbox-relay")(self.outbox.relay)
-        app.task(_restore_root_log_level)
-
-
-async def _restore_root_log_level() -> None:
-    """Undo faust's start-up spinner, which sets the root logger to DEBUG for good.
-
-    Its handler counts records to spin, so every ``log.debug`` of aiokafka (one per sent
-    message) built a LogRecord: ~5 % of the orders worker's CPU in a cProfile run. The
-    console handler keeps the configured level (faust sets it on ``handlers[0]``).
-    """
-    root = logging.getLogger()
-    if root.level == logging.DEBUG and root.handlers and root.handlers[0].level > logging.DEBUG:
-        root.setLevel(root.handlers[0].level)

@@ -29,12 +29,16 @@ def command(kind: str, loglevel: str | None) -> None:
     worker = build_worker(settings, kind)
     asyncio.set_event_loop(asyncio.new_event_loop())
     level = (loglevel or settings.log_level).lower()
-    faust.Worker(
+    runner = faust.Worker(
         worker.app,
         loglevel=level,
         redirect_stdouts=False,
         logging_config=logging_config(settings, level),
-    ).execute_from_commandline()
+    )
+    # No start-up spinner: its log handler sets the root logger to DEBUG for good, so
+    # every aiokafka debug call (one per sent message) would build a LogRecord.
+    runner.spinner = None
+    runner.execute_from_commandline()
 
 
 def _ensure_topics(settings: object) -> None:

@@ -1,0 +1,139 @@
+"""``riverbed bench``: every figure, each next to a baseline measured in the same run.
+
+Order of the run: start every worker (three namespaces) and wait until each consumer
+group is stable, so that no start-up competes with a measurement; then the publisher and
+gateway; the raw baselines; the orders+inventory workers (1 per kind) at full speed; the
+same workers at 25/50/80 % of that rate (latency); 2 workers per kind on the same events
+and partitions (scaling); the viewing worker; peak RSS of every worker. Idle workers of
+later phases stay running meanwhile (a few wake-ups per second each).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import processors as proc
+from bench import publisher
+from bench.children import free_port
+from bench.feed import records
+from bench.latency import PERCENTILES, latencies_ms, percentiles
+from bench.report import Figure, at_least, at_most, progress
+from riverbed.sandbox import Namespace
+from riverbed.settings import Settings
+
+COMMERCE_RATIO, VIEWING_RATIO, END_TO_END = 0.5, 0.5, 10_000.0
+P99_MS, P99_AT, SCALING, RSS_MIB = 250.0, 0.5, 1.6, 300.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    publisher_events: int
+    publisher_rounds: int
+    commerce_events: int  # plus the opening stock (960 events)
+    viewing_events: int
+    latency_s: float  # paced seconds per load level
+    loads: tuple[float, ...] = (0.25, 0.5, 0.8)
+    wait_s: float = 600.0
+
+
+QUICK = Plan(10_000, 1, 4_000, 600, 2.0, wait_s=60.0)
+FULL = Plan(100_000, 3, 40_000, 5_000, 20.0)
+
+
+async def run(settings: Settings, plan: Plan) -> list[Figure]:
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # leader elections of new topics
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per /metrics poll
+    tmp = Path(tempfile.mkdtemp(prefix="riverbed-bench-"))
+    sim, events, stream = proc.commerce_workload(plan.commerce_events)
+    views = proc.viewing_workload(plan.viewing_events)
+    spaces: list[Namespace] = []
+    try:
+        progress("creating 3 namespaces (topics, migrated schema, seeded reference data)")
+        base, one, two = [await proc.fresh(settings, tmp, sim) for _ in range(3)]
+        spaces += [base, one, two]
+        metrics_port = free_port()
+        proc.start(one, {"orders": 1, "inventory": 1})
+        proc.start(one, {"viewing": 1}, {"RIVERBED_METRICS_PORT": str(metrics_port - 2)})
+        proc.start(two, {"orders": 2, "inventory": 2})
+        progress(f"starting 7 workers; logs in {tmp}")
+        await proc.wait_ready(
+            [
+                (one, {"orders": 1, "inventory": 1, "viewing": 1}),
+                (two, {"orders": 2, "inventory": 2}),
+            ]
+        )
+        figures = await publisher.run(settings, plan.publisher_events, plan.publisher_rounds)
+
+        progress(f"baselines: raw consume + COPY of {len(events):,} commerce events")
+        copy = await proc.copy_baseline(base, records(base, events))
+        progress(f"baselines: raw consume + bulk_write of {len(views):,} viewing events")
+        bulk = await proc.bulk_write_baseline(base, records(base, views))
+
+        progress(f"orders+inventory, 1 worker per kind: {len(events):,} events")
+        fed1: Counter[str] = Counter()
+        rate1 = await proc.through_workers(one, records(one, events), fed1, plan.wait_s)
+        figures += [
+            Figure(
+                "orders+inventory workers into PostgreSQL",
+                rate1,
+                "ev/s",
+                copy,
+                at_least(COMMERCE_RATIO, on="ratio"),
+            ),
+            Figure("orders+inventory end to end", rate1, "ev/s", copy, at_least(END_TO_END)),
+        ]
+        for load in plan.loads:
+            rate = rate1 * load
+            batch = [next(stream) for _ in range(max(int(rate * plan.latency_s), 50))]
+            progress(f"latency at {load:.0%} load: {len(batch):,} events at {rate:,.0f} ev/s")
+            lat = await latencies_ms(one, records(one, batch), fed1, rate, plan.wait_s)
+            cuts = percentiles(lat)
+            for p in PERCENTILES:
+                target = at_most(P99_MS) if (p, load) == (99, P99_AT) else None
+                name = f"latency p{p} at {load:.0%} load ({rate:,.0f} ev/s)"
+                figures.append(Figure(name, cuts[p], "ms", None, target))
+
+        progress(f"orders+inventory, 2 workers per kind: the same {len(events):,} events")
+        rate2 = await proc.through_workers(two, records(two, events), Counter(), plan.wait_s)
+        figures.append(
+            Figure(
+                "2 workers per kind vs 1 (orders+inventory)",
+                rate2,
+                "ev/s",
+                rate1,
+                at_least(SCALING, on="ratio"),
+            )
+        )
+
+        progress(f"viewing worker: {len(views):,} events into MongoDB (FerretDB)")
+        vrate = await proc.through_viewing(one, records(one, views), metrics_port, plan.wait_s)
+        figures.append(
+            Figure(
+                "viewing worker into MongoDB",
+                vrate,
+                "ev/s",
+                bulk,
+                at_least(VIEWING_RATIO, on="ratio"),
+            )
+        )
+        peaks: dict[str, float] = {}
+        for ns in (one, two):
+            for kind, mib in proc.peak_rss(ns).items():
+                peaks[kind] = max(peaks.get(kind, 0.0), mib)
+        figures += [
+            Figure(f"peak RSS, {kind} worker", mib, "MiB", None, at_most(RSS_MIB))
+            for kind, mib in sorted(peaks.items())
+        ]
+        return figures
+    finally:
+        progress("stopping workers, dropping namespaces")
+        for ns in spaces:  # all at once: each takes a few seconds to leave its group
+            for workers in ns.workers.values():
+                for worker in workers:
+                    worker.terminate()
+        for ns in spaces:
+            await ns.drop()

@@ -1,0 +1,34 @@
+"""``riverbed bench [--quick] [--json PATH]``: benchmarks on the local stack."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from riverbed.settings import get_settings
+
+
+@click.command("bench")
+@click.option("--quick", is_flag=True, help="Small counts, every figure: under a minute.")
+@click.option(
+    "--json", "json_path", type=click.Path(path_type=Path), help="Also write the figures here."
+)
+@click.option("--check", is_flag=True, help="Exit 1 when a figure misses its target.")
+def command(quick: bool, json_path: Path | None, check: bool) -> None:
+    """Publisher, gateway and workers, each next to a raw baseline from the same run.
+
+    Needs the local stack (`riverbed stack up`); runs in isolated namespaces and cleans
+    up after itself. Progress goes to stderr, the table to stdout.
+    """
+    from bench.report import table, write_json
+    from bench.suite import FULL, QUICK, run
+
+    figures = asyncio.run(run(get_settings(), QUICK if quick else FULL))
+    click.echo(table(figures))
+    if json_path is not None:
+        write_json(figures, json_path)
+    if check and any(f.met is False for f in figures):
+        sys.exit(1)
