@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
+from processors.bootstrap import KINDS
+from processors.runtime.app import worker_datadir
 from riverbed.kafka_client import client_kwargs
 from riverbed.settings import Settings
 from riverbed.stack.postgres import roles
@@ -103,6 +106,8 @@ class Namespace:
 
     async def drop(self) -> None:
         self.stop_all()
+        for kind in KINDS:
+            shutil.rmtree(worker_datadir(self.settings.data_dir, self.group(kind)), True)
         conn = await self.owner()
         try:
             await conn.execute(f"drop schema if exists {quote_ident(self.schema)} cascade")

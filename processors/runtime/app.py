@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -10,11 +11,22 @@ from riverbed.kafka_client import broker_credentials
 from riverbed.settings import Settings
 
 
+def app_id(settings: Settings, kind: str) -> str:
+    """The faust app id, which is also the consumer group of the kind."""
+    return f"{settings.group_prefix}-{kind}"
+
+
+def worker_datadir(data_dir: Path, app: str) -> Path:
+    """faust's per-app data directory, under the data dir (not the working directory)."""
+    return data_dir / "workers" / app
+
+
 def create_app(settings: Settings, kind: str) -> faust.App:
     """One consumer group per kind: more workers of a kind share its partitions."""
     brokers = [f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")]
     return faust.App(
-        f"{settings.group_prefix}-{kind}",
+        app_id(settings, kind),
+        datadir=str(worker_datadir(settings.data_dir, app_id(settings, kind))),
         broker=brokers,
         broker_credentials=broker_credentials(settings),  # None: plaintext
         store="memory://",

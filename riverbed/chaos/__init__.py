@@ -10,5 +10,7 @@ computes from the same input: ``lost`` and ``duplicated`` must both be 0.
 * :mod:`riverbed.chaos.proxy`: a TCP proxy that adds latency (the slow-database fault)
 * :mod:`riverbed.chaos.progress`: committed offsets and lag while a fault runs
 * :mod:`riverbed.chaos.check`: expected against actual state, as lost/duplicated counts
-* :mod:`riverbed.chaos.runner`: scenarios, the table and the JSON report
+* :mod:`riverbed.chaos.scenarios`: the scenarios, their sizes and fault times
+* :mod:`riverbed.chaos.runner`: runs a scenario in a fresh namespace
+* :mod:`riverbed.chaos.report`: results, the table and the JSON report
 """

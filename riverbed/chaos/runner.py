@@ -18,15 +18,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
 from producers.simulators.seed import seed_reference_data
-from riverbed.chaos import faults
 from riverbed.chaos.check import Tally, check_commerce, check_viewing, dead_letter_reasons
 from riverbed.chaos.faults import Harness, SlowLink
 from riverbed.chaos.progress import Progress
+from riverbed.chaos.report import Result, as_json, table
+from riverbed.chaos.scenarios import KEYS, SCENARIOS, Scenario
 from riverbed.chaos.workload import Message, Publisher, Say, as_message, build, kafka_args
 from riverbed.sandbox import Namespace
 from riverbed.settings import Settings
@@ -37,55 +37,6 @@ STREAM_KINDS = ("orders", "viewing")
 MEMORY_BOUND_MIB = 400
 MAX_UNEXPECTED_EXITS = 6
 SLOW_LATENCY_S = 0.02  # each way: +40 ms on every database round trip
-
-
-@dataclass(frozen=True)
-class Scenario:
-    key: str  # for --only
-    fault: str  # the table's label
-    events: int
-    quick_events: int
-    at: tuple[float, ...]  # fractions of stream progress at which the fault fires
-    quick_at: tuple[float, ...]
-    inject: Callable[[Harness], Awaitable[str]] | None = None
-    poison: bool = False
-    slow: bool = False
-
-
-SCENARIOS = (
-    Scenario(
-        "workers",
-        "kill -9 random workers",
-        100_000,
-        3_000,
-        (0.1, 0.25, 0.4, 0.55, 0.7),
-        (0.15, 0.45, 0.75),
-        faults.kill_worker,
-    ),
-    Scenario("broker", "kill -9 Kafka broker", 30_000, 2_500, (0.4,), (0.4,), faults.kill_broker),
-    Scenario(
-        "postgres", "restart PostgreSQL", 30_000, 2_500, (0.4,), (0.4,), faults.restart_postgres
-    ),
-    Scenario(
-        "ferretdb", "restart FerretDB", 30_000, 2_500, (0.4,), (0.4,), faults.restart_ferretdb
-    ),
-    Scenario("slow-db", "slow databases (proxy)", 30_000, 2_500, (0.2,), (0.2,), slow=True),
-    Scenario("poison", "poison inputs", 30_000, 2_500, (), (), poison=True),
-)
-KEYS = tuple(s.key for s in SCENARIOS)
-
-
-@dataclass
-class Result:
-    fault: str
-    events: int
-    lost: int
-    duplicated: int
-    catch_up_s: float | None  # from the last event published / fault over to no lag
-    passed: bool
-    elapsed_s: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -182,7 +133,12 @@ async def run_scenario(
         await check_commerce(ns, workload, tally)
         await check_viewing(ns, workload, tally)
         result.lost, result.duplicated = tally.lost, tally.duplicated
-        result.details = {"checks": tally.checks, "peak_rss_mib": peak, "faults": run.fault_log}
+        result.details = {
+            "checks": tally.checks,
+            "info": tally.info,
+            "peak_rss_mib": peak,
+            "faults": run.fault_log,
+        }
         ok = result.catch_up_s is not None and tally.lost == 0 and tally.duplicated == 0
         if scenario.poison:
             ok = await _check_poison(ns, workload.poison, result) and ok
@@ -377,38 +333,8 @@ async def _cleanup(run: Run, link: SlowLink | None, *, keep_logs: bool) -> None:
             await admin.delete_topics([ns.topic(t) for t in {*TOPIC_PARTITIONS, DLQ_TOPIC}])
         finally:
             await admin.close()
-    for kind in GROUPS:  # faust's per-app data dir, created in the working directory
-        shutil.rmtree(Path(f"{ns.group(kind)}-data"), ignore_errors=True)
     if not keep_logs:
         shutil.rmtree(ns.log_dir, ignore_errors=True)
 
 
-def as_json(results: list[Result]) -> list[dict[str, Any]]:
-    return [
-        {
-            "fault": r.fault,
-            "events": r.events,
-            "lost": r.lost,
-            "duplicated": r.duplicated,
-            "catch_up_s": r.catch_up_s,
-            "passed": r.passed,
-            "elapsed_s": r.elapsed_s,
-            "notes": r.notes,
-            "details": r.details,
-        }
-        for r in results
-    ]
-
-
-def table(results: list[Result]) -> str:
-    lines = [
-        f"{'fault':<26} {'events':>8} {'lost':>6} {'duplicated':>10} {'catch-up (s)':>12}  result"
-    ]
-    for r in results:
-        catch = f"{r.catch_up_s:.1f}" if r.catch_up_s is not None else "-"
-        lines.append(
-            f"{r.fault:<26} {r.events:>8,} {r.lost:>6} {r.duplicated:>10} {catch:>12}  "
-            f"{'passed' if r.passed else 'FAILED'}"
-            + (f"  ({'; '.join(r.notes)})" if r.notes else "")
-        )
-    return "\n".join(lines)
+__all__ = ["KEYS", "SCENARIOS", "Result", "Scenario", "as_json", "run_all", "run_scenario", "table"]

@@ -99,9 +99,6 @@ def as_message(envelope: Envelope[Any]) -> Message:
     return Message(topic_for(envelope.type), envelope.key.encode(), value, headers)
 
 
-POISON_KINDS = ("malformed JSON", "unknown type", "unknown version", "invalid payload", "oversized")
-
-
 def poison_messages(stream: Sequence[Envelope[Any]]) -> list[Message]:
     """Each poison kind on each input topic, built from a real event of that topic."""
     samples = {
@@ -117,7 +114,7 @@ def poison_messages(stream: Sequence[Envelope[Any]]) -> list[Message]:
         invalid["payload"] = {k: None for k in invalid["payload"]}
         key = sample.key.encode()
         out += [
-            Message(topic, key, b"{not json", untyped, "decode_error"),
+            Message(topic, key, b"{not json", untyped, "malformed JSON"),
             Message(
                 topic, key, _dump({**body, "type": "x.teleported"}), untyped, "unknown_event_type"
             ),
@@ -126,7 +123,7 @@ def poison_messages(stream: Sequence[Envelope[Any]]) -> list[Message]:
             Message(topic, key, _oversized(), untyped, "exceeds"),
         ]
     # The inventory topic gets its own malformed record too: its worker must flow on.
-    out.append(Message(INVENTORY_TOPIC, b"s1", b"\xff\xfe not json", [], "decode_error"))
+    out.append(Message(INVENTORY_TOPIC, b"s1", b"\xff\xfe not json", [], "malformed JSON"))
     return out
 
 

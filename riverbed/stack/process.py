@@ -68,13 +68,28 @@ def pid_alive(pid: int | None, marker: str = "") -> bool:
         pass
     if not marker:
         return True
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-    except OSError:
-        return False
+    # A live process can read as an empty command line for a moment right after it
+    # starts (seen with FerretDB): read again before calling it gone, or `stack up`
+    # would take it for dead and start a second one.
+    for attempt in range(10):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            return False
+        if cmdline or _zombie(pid):
+            break
+        time.sleep(0.02 * (attempt + 1))
     if b"<defunct>" in cmdline or not cmdline:
         return False
     return marker.encode() in cmdline
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"])
 
 
 _children: dict[int, subprocess.Popen[bytes]] = {}

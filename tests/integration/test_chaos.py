@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 RESTARTS = {"broker": "kafka", "postgres": "postgres", "ferretdb": "ferretdb"}
 POISON_REASONS = (
-    "decode_error",  # malformed JSON
+    "decode_error: malformed JSON",
     "unknown_event_type",
     "unknown_event_version",
     "validation_failed",  # invalid payload
