@@ -24,9 +24,11 @@ def worker_datadir(data_dir: Path, app: str) -> Path:
 def create_app(settings: Settings, kind: str) -> faust.App:
     """One consumer group per kind: more workers of a kind share its partitions."""
     brokers = [f"kafka://{hp.strip()}" for hp in settings.kafka_bootstrap.split(",")]
+    datadir = worker_datadir(settings.data_dir, app_id(settings, kind))
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     return faust.App(
         app_id(settings, kind),
-        datadir=str(worker_datadir(settings.data_dir, app_id(settings, kind))),
+        datadir=str(datadir),
         broker=brokers,
         broker_credentials=broker_credentials(settings),  # None: plaintext
         store="memory://",
