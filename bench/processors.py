@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient, InsertOne
 
 from bench.children import child_env, peak_rss_mib
@@ -81,7 +82,7 @@ def start(ns: Namespace, kinds: dict[str, int], env: dict[str, str] | None = Non
 
 async def wait_ready(spaces: list[tuple[Namespace, dict[str, int]]], wait_s: float = 240) -> None:
     """Until each worker group is stable with all its members (each has partitions)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=spaces[0][0].settings.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(**spaces[0][0].kafka)
     await admin.start()
     try:
         async with asyncio.timeout(wait_s):
@@ -89,7 +90,15 @@ async def wait_ready(spaces: list[tuple[Namespace, dict[str, int]]], wait_s: flo
                 for kind, count in kinds.items():
                     while True:
                         _check_alive(ns)
-                        [response] = await admin.describe_consumer_groups([ns.group(kind)])
+                        try:
+                            [response] = await admin.describe_consumer_groups([ns.group(kind)])
+                        except KafkaError as exc:
+                            # On a new broker the offsets topic (and so every group
+                            # coordinator) is created on first use: retriable, wait.
+                            if not exc.retriable:
+                                raise
+                            await asyncio.sleep(0.5)
+                            continue
                         [group] = response.to_object()["groups"]
                         if group["state"] == "Stable" and len(group["members"]) == count:
                             break
