@@ -75,12 +75,13 @@ class GatewayProcess:
 def serve(port: int, topics: dict[str, str]) -> None:
     from producers.gateway import create_app
     from producers.gateway.server import serve as serve_app
+    from producers.gateway.server import server_config
     from producers.publisher import Publisher
     from riverbed.settings import get_settings
 
     settings = get_settings()
     app = create_app(settings, publisher=Publisher(settings, topics=topics))
-    serve_app(app, host="127.0.0.1", port=port, log_level="warning")
+    serve_app(server_config(app, host="127.0.0.1", port=port, log_level="warning"))
 
 
 if __name__ == "__main__":

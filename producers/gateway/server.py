@@ -15,26 +15,10 @@ if TYPE_CHECKING:
 GC_GEN0_THRESHOLD = 50_000
 
 
-def serve(
-    app: Any,
-    *,
-    host: str,
-    port: int,
-    log_level: str = "info",
-    ssl_certfile: Path | None = None,
-    ssl_keyfile: Path | None = None,
-) -> None:
-    """Run ``app`` under uvicorn in this process (see :func:`server_config`)."""
+def serve(config: uvicorn.Config) -> None:
+    """Run a :func:`server_config` under uvicorn in this process."""
     import uvicorn
 
-    config = server_config(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-    )
     tune_gc()
     uvicorn.Server(config).run()
 

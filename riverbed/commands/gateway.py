@@ -23,10 +23,10 @@ def command(ctx: click.Context, host: str | None, port: int | None) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from producers.gateway import create_app
-    from producers.gateway.server import serve
+    from producers.gateway.server import serve, server_config
 
     settings = get_settings()
-    serve(
+    config = server_config(
         create_app(settings),
         host=host or settings.gateway_host,
         port=port or settings.gateway_port,
@@ -34,6 +34,7 @@ def command(ctx: click.Context, host: str | None, port: int | None) -> None:
         ssl_certfile=settings.gateway_tls_certfile,
         ssl_keyfile=settings.gateway_tls_keyfile,
     )
+    serve(config)
 
 
 # The same group as ``riverbed keys``: one implementation, two ways in.

@@ -89,24 +89,39 @@ async def _role_exists(conn: asyncpg.Connection, role: str) -> bool:
     return bool(await conn.fetchval("select 1 from pg_roles where rolname = $1", role))
 
 
+_ROLE_SQL = (
+    "select current_user as owner, r.rolsuper, pg_has_role($1, current_user, 'MEMBER') as member"
+    " from pg_roles r where r.rolname = $1"
+)
+
+
+async def _check_plain_role(
+    conn: asyncpg.Connection, role: str, *, what: str, superuser: str, setting: str
+) -> None:
+    """Refuse ``role`` if it is a superuser or (a member of) the owner role."""
+    row = await conn.fetchrow(_ROLE_SQL, role)
+    if row["rolsuper"]:
+        raise MigrationError(f"{what} role {role!r} is a superuser; {superuser}")
+    if row["owner"] == role or row["member"]:
+        raise MigrationError(
+            f"{what} role {role!r} is (a member of) the owner role {row['owner']!r}: use "
+            f"separate roles in {setting} and RIVERBED_POSTGRES_OWNER_DSN"
+        )
+
+
 async def _check_app_role(conn: asyncpg.Connection, role: str) -> None:
     if not await _role_exists(conn, role):
         raise MigrationError(
             f"app role {role!r} does not exist; `riverbed stack up` creates it locally, "
             "elsewhere create it (login, no superuser) before migrating"
         )
-    row = await conn.fetchrow(
-        "select current_user as owner, r.rolsuper, pg_has_role($1, current_user, 'MEMBER') as member"
-        " from pg_roles r where r.rolname = $1",
+    await _check_plain_role(
+        conn,
         role,
+        what="app",
+        superuser="workers must run as a plain role",
+        setting="RIVERBED_POSTGRES_DSN",
     )
-    if row["rolsuper"]:
-        raise MigrationError(f"app role {role!r} is a superuser; workers must run as a plain role")
-    if row["owner"] == role or row["member"]:
-        raise MigrationError(
-            f"app role {role!r} is (a member of) the owner role {row['owner']!r}: it would own "
-            "the tables; use separate roles in RIVERBED_POSTGRES_DSN and RIVERBED_POSTGRES_OWNER_DSN"
-        )
 
 
 async def _check_reader_role(conn: asyncpg.Connection, role: str, app_role: str) -> None:
@@ -116,15 +131,10 @@ async def _check_reader_role(conn: asyncpg.Connection, role: str, app_role: str)
         raise MigrationError(
             f"reader role {role!r} is the app role; use another user in RIVERBED_POSTGRES_READER_DSN"
         )
-    row = await conn.fetchrow(
-        "select current_user as owner, r.rolsuper, pg_has_role($1, current_user, 'MEMBER') as member"
-        " from pg_roles r where r.rolname = $1",
+    await _check_plain_role(
+        conn,
         role,
+        what="reader",
+        superuser="it would not be read-only",
+        setting="RIVERBED_POSTGRES_READER_DSN",
     )
-    if row["rolsuper"]:
-        raise MigrationError(f"reader role {role!r} is a superuser; it would not be read-only")
-    if row["owner"] == role or row["member"]:
-        raise MigrationError(
-            f"reader role {role!r} is (a member of) the owner role {row['owner']!r}; "
-            "use separate roles in RIVERBED_POSTGRES_READER_DSN and RIVERBED_POSTGRES_OWNER_DSN"
-        )

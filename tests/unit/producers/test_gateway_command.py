@@ -45,13 +45,14 @@ def test_the_gateway_serves_https_with_the_configured_certificate(
     monkeypatch.setenv("RIVERBED_GATEWAY_TLS_KEYFILE", str(key))
     get_settings.cache_clear()
     served: dict[str, Any] = {}
-    monkeypatch.setattr(server, "serve", lambda app, **kwargs: served.update(kwargs))
+    monkeypatch.setattr(server, "serve", lambda config: served.update(config=config))
 
     result = CliRunner().invoke(command, ["--port", "8443"])
 
     assert result.exit_code == 0, result.output
-    assert served["ssl_certfile"] == cert and served["ssl_keyfile"] == key
-    assert served["port"] == 8443
+    config = served["config"]
+    assert (config.ssl_certfile, config.ssl_keyfile) == (str(cert), str(key))
+    assert config.port == 8443
 
 
 def test_the_uvicorn_config_carries_the_certificate_or_nothing(tmp_path: Path) -> None:
