@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port]")
     kafka_controller_port: int = 9093
     kafka_heap: str = Field("512m", description="JVM -Xmx of the local broker")
+    worker_session_timeout_s: float = Field(
+        10.0, ge=6, description="a dead worker's partitions move to the others after this long"
+    )
     kafka_version: str = "4.0.2"
     # Kafka client security (riverbed/kafka_client.py); `riverbed stack up --secure`
     # writes a file of these per principal under <data_dir>/secure/.

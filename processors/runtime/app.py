@@ -36,6 +36,9 @@ def create_app(settings: Settings, kind: str) -> faust.App:
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=1.0,
+        # faust's default is 60 s: a killed worker's partitions would stall that long.
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=settings.worker_session_timeout_s / 5,
         producer_acks=-1,
         producer_linger_ms=settings.publisher_linger_ms,
         producer_max_batch_size=settings.publisher_batch_bytes,

@@ -25,10 +25,10 @@ from riverbed.stack.base import Say
 from riverbed.stack.manager import Stack
 from riverbed.stack.process import RunState, pid_alive
 
-# faust reads these from the environment. A killed worker's partitions move once its
-# session times out: 10 s here instead of faust's 60 s default, so five kills cost
-# about a minute of stalled partitions rather than five (see RELIABILITY.md).
-WORKER_ENV = {"BROKER_SESSION_TIMEOUT": "10", "BROKER_HEARTBEAT_INTERVAL": "2"}
+# A killed worker's partitions move once its session times out: 10 s (the default of
+# the setting, pinned here) instead of faust's own 60 s, so five kills cost about a
+# minute of stalled partitions rather than five (see RELIABILITY.md).
+WORKER_ENV = {"RIVERBED_WORKER_SESSION_TIMEOUT_S": "10"}
 
 
 class FaultError(RiverbedError):
