@@ -3,7 +3,6 @@ the ``riverbed keys`` group (tested in test_keys_command.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +15,6 @@ from riverbed.commands.gateway import command
 from riverbed.settings import get_settings
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def keys_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "api-keys.json"
-    monkeypatch.setenv("RIVERBED_GATEWAY_KEYS_FILE", str(path))
-    get_settings.cache_clear()
-    yield path
-    get_settings.cache_clear()
 
 
 def test_gateway_keys_is_the_keys_group(keys_file: Path) -> None:

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from riverbed.cli import main
-from riverbed.settings import get_settings
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def keys_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "api-keys.json"
-    monkeypatch.setenv("RIVERBED_GATEWAY_KEYS_FILE", str(path))
-    get_settings.cache_clear()
-    yield path
-    get_settings.cache_clear()
 
 
 def rows(output: str) -> dict[str, str]:
