@@ -11,12 +11,12 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
+from core import __version__
+from core.settings import Settings
 from dashboard.api import live, ops, orders, pages, viewing
 from dashboard.config import DashboardConfig
 from dashboard.state import Dashboard
 from producers.gateway.errors import error_response, install_error_handlers
-from riverbed import __version__
-from riverbed.settings import Settings
 
 log = logging.getLogger("riverbed.dashboard")
 

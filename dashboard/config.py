@@ -1,4 +1,4 @@
-"""The dashboard's settings, read once from :class:`riverbed.settings.Settings`.
+"""The dashboard's settings, read once from :class:`core.settings.Settings`.
 
 The ``dashboard_*`` settings are new: until they are declared on ``Settings`` they are
 read with their defaults here, so this is the one place that names them.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from riverbed.settings import Settings
+from core.settings import Settings
 from schemas import (
     DLQ_TOPIC,
     INVENTORY_TOPIC,
@@ -27,8 +27,6 @@ CHART_TOPICS = (
     VIEWING_TOPIC,
     DLQ_TOPIC,
 )
-# Worker kind -> the topic its consumer group reads (processors/bootstrap.py KINDS).
-WORKER_TOPICS = {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC, "viewing": VIEWING_TOPIC}
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from core.settings import Settings
 from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
 from dashboard.metrics import DashboardMetrics
@@ -16,7 +17,6 @@ from dashboard.sources.mongo import MongoSource
 from dashboard.sources.postgres import PostgresSource
 from dashboard.sources.tail import TailSource
 from dashboard.stores import Stores
-from riverbed.settings import Settings
 
 
 @dataclass

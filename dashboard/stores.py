@@ -14,7 +14,7 @@ import asyncpg
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from riverbed.settings import Settings
+from core.settings import Settings
 from stores.mongo.client import Doc, create_client, database
 from stores.postgres.pool import create_pool
 

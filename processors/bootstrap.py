@@ -5,14 +5,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from riverbed.settings import Settings
-
-KINDS = ("orders", "inventory", "viewing")
+from core.settings import Settings
+from processors.kinds import COMMERCE_KINDS, KINDS
 
 
 def build_worker(settings: Settings, kind: str) -> Any:
     """The worker object (it carries ``.app``, a faust App) for ``kind``."""
-    if kind in ("orders", "inventory"):
+    if kind in COMMERCE_KINDS:
         from processors.commerce.worker import CommerceWorker
 
         return CommerceWorker(settings, kind)

@@ -1,4 +1,4 @@
-"""What publishing can raise, placed in Riverbed's tree (see :mod:`riverbed.errors`)::
+"""What publishing can raise, placed in Riverbed's tree (see :mod:`core.errors`)::
 
 RiverbedError
 ├── RetryableError
@@ -17,7 +17,7 @@ RiverbedError
 
 from __future__ import annotations
 
-from riverbed.errors import PermanentError, RetryableError, RiverbedError
+from core.errors import PermanentError, RetryableError, RiverbedError
 
 
 class PublishError(RetryableError):

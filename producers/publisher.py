@@ -29,11 +29,11 @@ from uuid import UUID
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 
+from core.kafka import client_kwargs
+from core.settings import Settings
 from producers.backpressure import PendingLimit
 from producers.batches import BatchWriter, Handed
 from producers.errors import PublishError, PublishRejected, PublishTimeout
-from riverbed.kafka_client import client_kwargs
-from riverbed.settings import Settings
 from schemas.envelope import Envelope
 from schemas.topics import rule_for
 from schemas.wire import encode

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
+from core.errors import RetryableError
+from core.kafka import client_kwargs
+from core.settings import Settings
 from producers.errors import TopicLayoutError
-from riverbed.errors import RetryableError
-from riverbed.kafka_client import client_kwargs
-from riverbed.settings import Settings
 from schemas.topics import TOPIC_PARTITIONS, TOPIC_RULES
 
 log = logging.getLogger(__name__)

@@ -1,3 +1,6 @@
-"""Riverbed core: settings, CLI, bootstrap and control of the local service stack."""
+"""Riverbed's roof: the CLI (`riverbed.cli`, one module per command) and the harnesses
+(stack control, sandbox, chaos, bench). Nothing in the project imports this package."""
 
-__version__ = "0.1.0"
+from core import __version__
+
+__all__ = ["__version__"]

@@ -47,7 +47,7 @@ class LazyGroup(click.Group):
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
     """Riverbed: event-driven microservices on Apache Kafka."""
-    from riverbed.logs import configure
-    from riverbed.settings import get_settings
+    from core.logs import configure
+    from core.settings import get_settings
 
     configure(get_settings(), "DEBUG" if verbose else None)

@@ -26,10 +26,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 
-from processors.bootstrap import KINDS
+from core.kafka import client_kwargs
+from core.settings import Settings
+from processors.kinds import KINDS
 from processors.runtime.app import worker_datadir
-from riverbed.kafka_client import client_kwargs
-from riverbed.settings import Settings
 from riverbed.stack.postgres import roles
 from schemas import DLQ_TOPIC, TOPIC_PARTITIONS, Envelope, encode, topic_for
 from stores.postgres.migrate import migrate

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from riverbed.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from dashboard.config import CHART_TOPICS, WORKER_TOPICS, DashboardConfig
+from core.kafka import client_kwargs
+from core.settings import Settings
+from dashboard.config import CHART_TOPICS, DashboardConfig
 from dashboard.lag import PartitionLag, health, lag_messages, lag_seconds
 from dashboard.rates import RateSeries
 from dashboard.sources import admin as kafka_admin
-from riverbed.kafka_client import client_kwargs
-from riverbed.settings import Settings
+from processors.kinds import WORKER_TOPICS
 from schemas import DLQ_TOPIC
 
 METADATA_EVERY_S = 30.0

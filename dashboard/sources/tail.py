@@ -16,10 +16,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from core.kafka import client_kwargs
+from core.settings import Settings
 from dashboard.sources import admin as kafka_admin
 from processors.runtime.dlq_tools import DeadLetter
-from riverbed.kafka_client import client_kwargs
-from riverbed.settings import Settings
 from schemas import DLQ_TOPIC, STOCK_ALERTS_TOPIC, SchemaError, decode
 
 

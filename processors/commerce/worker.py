@@ -14,25 +14,24 @@ from typing import Any
 import asyncpg
 import faust
 
+from core.settings import Settings
 from processors.commerce import repository
+from processors.kinds import COMMERCE_KINDS, topic_of
 from processors.runtime.app import create_app, raw_topic, send_raw
 from processors.runtime.batching import BatchRunner, tune_gc
 from processors.runtime.metrics import WorkerMetrics
 from processors.runtime.outbox import Outbox
-from riverbed.settings import Settings
-from schemas import DLQ_TOPIC, INVENTORY_TOPIC, ORDERS_TOPIC, Envelope
+from schemas import DLQ_TOPIC, Envelope
 from stores.postgres.pool import create_pool, transaction
-
-TOPICS = {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC}
 
 
 class CommerceWorker:
     """Wires one kind's agent, timers, pool and outbox onto a faust app."""
 
     def __init__(self, settings: Settings, kind: str, app: faust.App | None = None) -> None:
-        if kind not in TOPICS:
+        if kind not in COMMERCE_KINDS:
             raise ValueError(
-                f"unknown commerce worker kind {kind!r}; expected one of {sorted(TOPICS)}"
+                f"unknown commerce worker kind {kind!r}; expected one of {', '.join(COMMERCE_KINDS)}"
             )
         self.settings = settings
         self.kind = kind
@@ -80,7 +79,7 @@ class CommerceWorker:
     def _install(self) -> None:
         app, runner = self.app, self.runner
         app.agent(
-            raw_topic(app, self.settings.topic(TOPICS[self.kind])),
+            raw_topic(app, self.settings.topic(topic_of(self.kind))),
             name=f"riverbed.{self.kind}",
             concurrency=1,
         )(runner.run)

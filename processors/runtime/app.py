@@ -7,8 +7,8 @@ from typing import Any
 
 import faust
 
-from riverbed.kafka_client import broker_credentials
-from riverbed.settings import Settings
+from core.kafka import broker_credentials
+from core.settings import Settings
 
 
 def app_id(settings: Settings, kind: str) -> str:

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from core.kafka import client_kwargs
+from core.settings import Settings
 from processors.runtime.dlq import (
     DLQ_HEADERS,
     H_AT,
@@ -17,8 +19,6 @@ from processors.runtime.dlq import (
     H_REASON,
     H_TOPIC,
 )
-from riverbed.kafka_client import client_kwargs
-from riverbed.settings import Settings
 from schemas import DLQ_TOPIC, HEADER_TYPE
 
 

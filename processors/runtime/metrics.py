@@ -34,10 +34,10 @@ from prometheus_client import (
     generate_latest,
 )
 
-from processors.bootstrap import KINDS
+from core.settings import Settings
+from processors.kinds import KINDS
 from processors.runtime.batching import Flush
 from processors.runtime.dlq import DeadLetters, Send
-from riverbed.settings import Settings
 from schemas import HEADER_TYPE, Envelope
 
 log = logging.getLogger("riverbed.metrics")

@@ -17,7 +17,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 from pymongo.errors import AutoReconnect, ConnectionFailure, NetworkTimeout
 
-from riverbed.errors import RetryableError
+from core.errors import RetryableError
 
 T = TypeVar("T")
 log = logging.getLogger("riverbed.retry")

@@ -17,12 +17,12 @@ import faust
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from core.errors import PermanentError
+from core.settings import Settings
 from processors.runtime.app import create_app, raw_topic, send_raw
 from processors.runtime.batching import BatchRunner
 from processors.runtime.metrics import WorkerMetrics
 from processors.viewing import profiles, sessions
-from riverbed.errors import PermanentError
-from riverbed.settings import Settings
 from schemas import DLQ_TOPIC, VIEWING_TOPIC, Envelope
 from stores.mongo.client import Doc, create_client, database
 from stores.mongo.indexes import ensure_indexes

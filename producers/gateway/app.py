@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from core import __version__
+from core.settings import Settings
 from producers.gateway.auth import Authenticator
 from producers.gateway.errors import install_error_handlers
 from producers.gateway.keys import KeyStore
@@ -14,8 +16,6 @@ from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
 from producers.gateway.state import Gateway
 from producers.publisher import Publisher
-from riverbed import __version__
-from riverbed.settings import Settings
 
 
 def create_app(

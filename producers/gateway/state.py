@@ -14,12 +14,12 @@ from typing import Any
 
 from fastapi import Request
 
+from core.settings import Settings
 from producers.errors import PublishError, PublishRejected
 from producers.gateway.auth import Authenticator
 from producers.gateway.errors import ApiError
 from producers.gateway.ratelimit import RateLimiter
 from producers.publisher import Delivery, Publisher
-from riverbed.settings import Settings
 from schemas.envelope import Envelope
 
 log = logging.getLogger(__name__)

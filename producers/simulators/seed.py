@@ -11,8 +11,8 @@ from typing import Any
 
 import asyncpg
 
+from core.errors import PermanentError
 from producers.simulators.catalog import Catalog
-from riverbed.errors import PermanentError
 from stores.postgres.pool import quote_ident
 
 _STORES = "insert into stores (store_id, name, region) values ($1, $2, $3) on conflict do nothing"

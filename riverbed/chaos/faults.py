@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from core.errors import RiverbedError
+from core.settings import Settings
 from riverbed.chaos.proxy import LatencyProxy
-from riverbed.errors import RiverbedError
 from riverbed.sandbox import Namespace
-from riverbed.settings import Settings
 from riverbed.stack.base import Say
 from riverbed.stack.manager import Stack
 from riverbed.stack.process import RunState, pid_alive

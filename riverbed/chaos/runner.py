@@ -21,6 +21,8 @@ from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from core.settings import Settings
+from processors.kinds import WORKER_TOPICS
 from producers.simulators.seed import seed_reference_data
 from riverbed.chaos.check import Tally, check_commerce, check_viewing, dead_letter_reasons
 from riverbed.chaos.faults import Harness, SlowLink
@@ -29,10 +31,9 @@ from riverbed.chaos.report import Result, as_json, table
 from riverbed.chaos.scenarios import KEYS, SCENARIOS, Scenario
 from riverbed.chaos.workload import Message, Publisher, Say, as_message, build, kafka_args
 from riverbed.sandbox import Namespace
-from riverbed.settings import Settings
-from schemas import DLQ_TOPIC, INVENTORY_TOPIC, ORDERS_TOPIC, TOPIC_PARTITIONS, VIEWING_TOPIC
+from schemas import DLQ_TOPIC, ORDERS_TOPIC, TOPIC_PARTITIONS, VIEWING_TOPIC
 
-GROUPS = {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC, "viewing": VIEWING_TOPIC}
+GROUPS = WORKER_TOPICS
 STREAM_KINDS = ("orders", "viewing")
 MEMORY_BOUND_MIB = 400
 MAX_UNEXPECTED_EXITS = 6

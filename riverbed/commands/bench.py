@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from riverbed.settings import get_settings
+from core.settings import get_settings
 
 
 @click.command("bench")
@@ -23,8 +23,8 @@ def command(quick: bool, json_path: Path | None, check: bool) -> None:
     Needs the local stack (`riverbed stack up`); runs in isolated namespaces and cleans
     up after itself. Progress goes to stderr, the table to stdout.
     """
-    from bench.report import table, write_json
-    from bench.suite import FULL, QUICK, run
+    from riverbed.bench.report import table, write_json
+    from riverbed.bench.suite import FULL, QUICK, run
 
     figures = asyncio.run(run(get_settings(), QUICK if quick else FULL))
     click.echo(table(figures))

@@ -25,8 +25,8 @@ def command(quick: bool, json_path: Path | None, only: tuple[str, ...], seed: in
     """Inject faults while real workers process a seeded stream; count lost and
     duplicated effects against the decision logic. Restarts the local stack's services:
     run it against a stack nobody else is using."""
+    from core.settings import get_settings
     from riverbed.chaos.runner import as_json, run_all, table
-    from riverbed.settings import get_settings
 
     # The checks read whole topics; aiokafka's INFO lines would bury the progress lines.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from riverbed.settings import get_settings
+from core.settings import get_settings
 
 
 @click.command("dashboard")

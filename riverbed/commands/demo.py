@@ -17,9 +17,9 @@ import asyncpg
 import click
 import httpx
 
+from core.errors import StackError
+from core.settings import Settings, get_settings
 from producers.topics import ensure_topics
-from riverbed.errors import StackError
-from riverbed.settings import Settings, get_settings
 from riverbed.stack.manager import Stack
 from riverbed.stack.postgres import roles
 from riverbed.supervisor import Supervisor

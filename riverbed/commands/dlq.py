@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import click
 
+from core.settings import get_settings
 from processors.runtime.dlq_tools import read_all, replay, select
-from riverbed.settings import get_settings
 
 
 def _since(value: str | None) -> datetime | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import click
 
+from core.settings import get_settings
 from riverbed.commands.keys import command as keys_command
-from riverbed.settings import get_settings
 
 
 @click.group("gateway", invoke_without_command=True)

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from riverbed.settings import get_settings
+from core.settings import get_settings
 
 LEGACY_MARK = "* (legacy)"
 

@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 import click
 
-from riverbed.settings import get_settings, redact_url
+from core.settings import get_settings, redact_url
 from riverbed.stack.postgres import roles
 from stores.postgres import MigrationError, migrate
 

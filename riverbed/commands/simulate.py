@@ -20,11 +20,11 @@ from typing import IO, Any
 
 import click
 
+from core.errors import RiverbedError
+from core.settings import Settings, get_settings, redact_url
 from producers.simulators.mix import DEFAULT_MIX, parse_mix
 from producers.simulators.runner import BATCH_SIZE, RunStats, Sink, run
 from producers.simulators.simulation import Simulation, SimulationConfig
-from riverbed.errors import RiverbedError
-from riverbed.settings import Settings, get_settings, redact_url
 
 TTY_EVERY_S = 0.2
 LOG_EVERY_S = 5.0

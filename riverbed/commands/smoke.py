@@ -11,8 +11,8 @@ import click
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from riverbed.kafka_client import client_kwargs
-from riverbed.settings import Settings, get_settings
+from core.kafka import client_kwargs
+from core.settings import Settings, get_settings
 
 
 async def smoke(settings: Settings, count: int, wait_seconds: float) -> tuple[int, float]:

@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 from aiokafka.errors import KafkaError
 
-from riverbed.errors import StackError
-from riverbed.kafka_client import client_kwargs
-from riverbed.settings import get_settings
+from core.errors import StackError
+from core.kafka import client_kwargs
+from core.settings import get_settings
 from riverbed.stack.acls import PRINCIPALS, acl_plan, create_acls
 from riverbed.stack.kafka import Kafka
 from riverbed.stack.manager import ServiceStatus, Stack

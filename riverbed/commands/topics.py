@@ -10,10 +10,10 @@ import sys
 
 import click
 
+from core.errors import RetryableError
+from core.settings import get_settings
 from producers.errors import TopicLayoutError
 from producers.topics import describe_topics, ensure_topics
-from riverbed.errors import RetryableError
-from riverbed.settings import get_settings
 
 
 @click.group("topics")

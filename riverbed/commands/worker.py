@@ -9,9 +9,10 @@ import time
 
 import click
 
-from processors.bootstrap import KINDS, build_worker
-from riverbed.logs import logging_config
-from riverbed.settings import get_settings
+from core.logs import logging_config
+from core.settings import get_settings
+from processors.bootstrap import build_worker
+from processors.kinds import KINDS
 from riverbed.supervisor import Supervisor
 
 

@@ -31,7 +31,7 @@ from typing import Any
 from aiokafka import AIOKafkaClient
 from aiokafka.protocol.admin import CreateAclsRequest
 
-from riverbed.errors import StackError
+from core.errors import StackError
 from schemas.topics import (
     DLQ_TOPIC,
     INVENTORY_TOPIC,

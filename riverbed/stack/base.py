@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from riverbed.errors import StackError
-from riverbed.settings import Settings
+from core.errors import StackError
+from core.settings import Settings
 
 Say = Callable[[str], None]
 REPO_STACK_DIR = Path(__file__).resolve().parents[2] / "stack"

@@ -16,9 +16,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaClient
 
-from riverbed.errors import StackError
-from riverbed.kafka_client import client_kwargs
-from riverbed.settings import Settings
+from core.errors import StackError
+from core.kafka import client_kwargs
+from core.settings import Settings
 from riverbed.stack.acls import ADMIN, acl_plan, create_acls
 from riverbed.stack.base import REPO_STACK_DIR, Say, Service, StackPaths, require_tool, run_step
 from riverbed.stack.kafka_secure import SecureBroker, merge_properties

@@ -22,7 +22,7 @@ import os
 import secrets
 from pathlib import Path
 
-from riverbed.settings import Settings
+from core.settings import Settings
 from riverbed.stack.acls import ADMIN, PRINCIPALS
 from riverbed.stack.base import StackPaths
 from riverbed.stack.tls import BROKER_CN, TlsFiles, write_local_ca

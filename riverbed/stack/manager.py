@@ -12,8 +12,8 @@ import shutil
 import time
 from dataclasses import dataclass
 
-from riverbed.errors import StackError
-from riverbed.settings import Settings
+from core.errors import StackError
+from core.settings import Settings
 from riverbed.stack.base import Say, Service, StackPaths
 from riverbed.stack.ferretdb import FerretDB
 from riverbed.stack.kafka import Kafka

@@ -27,8 +27,8 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from riverbed.errors import StackError
-from riverbed.settings import Settings
+from core.errors import StackError
+from core.settings import Settings
 from riverbed.stack.base import Say, Service, run_step
 from riverbed.stack.process import terminate
 

@@ -7,7 +7,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from riverbed.settings import Settings
+from core.settings import Settings
 
 Doc = dict[str, Any]
 

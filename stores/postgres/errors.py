@@ -1,4 +1,4 @@
-"""Errors of the PostgreSQL store, a branch of the tree in ``riverbed.errors``::
+"""Errors of the PostgreSQL store, a branch of the tree in ``core.errors``::
 
     RiverbedError
     └── MigrationError    a migration cannot be loaded or applied, or a role cannot be
@@ -9,7 +9,7 @@ Never retried: a person has to change a file, a role or a grant.
 
 from __future__ import annotations
 
-from riverbed.errors import RiverbedError
+from core.errors import RiverbedError
 
 
 class MigrationError(RiverbedError):

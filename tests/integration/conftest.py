@@ -15,8 +15,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from core.settings import Settings
 from riverbed.sandbox import Namespace
-from riverbed.settings import Settings
 from riverbed.stack.manager import Stack
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.settings import Settings
 from riverbed.chaos.runner import SCENARIOS, Scenario, run_scenario
-from riverbed.settings import Settings
 from riverbed.stack.manager import Stack
 from riverbed.stack.process import RunState, pid_alive
 

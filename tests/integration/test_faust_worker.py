@@ -12,7 +12,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from riverbed.settings import Settings
+from core.settings import Settings
 
 APP = Path(__file__).with_name("faust_counter_app.py")
 

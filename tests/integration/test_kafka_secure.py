@@ -28,11 +28,11 @@ from aiokafka.errors import (
 )
 from pydantic import SecretStr
 
+from core.kafka import client_kwargs
+from core.settings import Settings
 from producers.errors import PublishError
 from producers.publisher import Publisher
-from riverbed.kafka_client import client_kwargs
 from riverbed.sandbox import Namespace
-from riverbed.settings import Settings
 from riverbed.stack.acls import ADMIN, PRINCIPALS, acl_plan, create_acls
 from riverbed.stack.base import StackPaths
 from riverbed.stack.kafka import Kafka

@@ -27,8 +27,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from core.settings import Settings
 from riverbed.sandbox import Namespace
-from riverbed.settings import Settings
 
 DEMO_SECONDS = 70
 FORMATS = ["text", "json"]

@@ -10,7 +10,7 @@ import pymongo.errors
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from riverbed.settings import Settings
+from core.settings import Settings
 
 
 async def test_kafka_round_trip_commits_offsets_in_a_group(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from riverbed.settings import DEV_PASSWORDS, Settings
+from core.settings import DEV_PASSWORDS, Settings
 
 pytestmark = pytest.mark.unit
 
@@ -232,7 +232,7 @@ def test_every_riverbed_variable_is_a_settings_field() -> None:
     unknown = sorted(
         n for n in names if n.removeprefix("RIVERBED_").lower() not in Settings.model_fields
     )
-    assert not unknown, f"not fields of riverbed.settings.Settings: {unknown}"
+    assert not unknown, f"not fields of core.settings.Settings: {unknown}"
 
 
 # --- secrets ----------------------------------------------------------------------------

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from core.settings import Settings
 from dashboard import create_app
 from riverbed.sandbox import Namespace
-from riverbed.settings import Settings
 from schemas import (
     VIEWING_TOPIC,
     Envelope,

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from core.settings import Settings
 from processors.commerce.logic import apply
 from processors.commerce.state import CommerceState
 from riverbed.sandbox import Namespace
-from riverbed.settings import Settings
 from schemas import (
     INVENTORY_TOPIC,
     ORDER_DECISIONS_TOPIC,

@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from pydantic import SecretStr
 
+from core.settings import Settings
 from producers.gateway import KeyStore, ScryptParams
-from riverbed.settings import Settings
 from schemas import ORDERS_TOPIC, VIEWING_TOPIC
 
 PARTITIONS = 4

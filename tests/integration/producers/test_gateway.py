@@ -18,9 +18,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 
+from core.settings import Settings
 from producers.gateway import KeyStore, create_app
 from producers.publisher import Publisher
-from riverbed.settings import Settings
 from schemas import ORDERS_TOPIC, decode
 from tests.integration.producers.conftest import AUTH, BOOTSTRAP, PARTITIONS, order
 

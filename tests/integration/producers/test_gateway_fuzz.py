@@ -24,9 +24,9 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from core.settings import Settings, get_settings
 from producers.gateway import KeyStore, create_app
 from producers.publisher import Publisher
-from riverbed.settings import Settings, get_settings
 from tests.integration.producers.conftest import AUTH
 
 # Not positive_data_acceptance: the request schema is deliberately loose (``payload`` is

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from core.settings import Settings
 from producers.gateway import KeyStore, create_app
 from producers.gateway.server import server_config
 from producers.publisher import Publisher
-from riverbed.settings import Settings
 from tests.integration.producers.conftest import AUTH, order
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from core.settings import Settings
 from producers.errors import PublishError
 from producers.publisher import Publisher
-from riverbed.settings import Settings
 from schemas import ORDERS_TOPIC, Envelope, OrderPlaced, PlaybackHeartbeat, decode, new_event
 
 

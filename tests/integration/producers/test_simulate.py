@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
+from core.settings import Settings
 from producers.gateway.app import create_app
 from producers.publisher import Publisher
 from producers.simulators import (
@@ -37,7 +38,6 @@ from producers.simulators import (
     run,
     seed_reference_data,
 )
-from riverbed.settings import Settings
 from schemas import TOPIC_RULES, topic_for
 from stores.postgres import migrate
 from stores.postgres.pool import quote_ident

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from core.settings import Settings
 from producers.errors import TopicLayoutError
 from producers.topics import CO_PARTITIONED, describe_topics, ensure_topics
-from riverbed.settings import Settings
 from schemas import DLQ_TOPIC, TOPIC_PARTITIONS, TOPIC_RULES
 
 

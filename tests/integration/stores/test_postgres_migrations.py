@@ -18,8 +18,8 @@ import asyncpg
 import pytest
 from click.testing import CliRunner
 
+from core.settings import Settings, get_settings
 from riverbed.commands.migrate import command
-from riverbed.settings import Settings, get_settings
 from stores.postgres import Migration, MigrationError, create_pool, load_migrations, migrate
 from stores.postgres.migrate import lock_key
 from stores.postgres.pool import quote_ident, transaction

@@ -22,9 +22,9 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
+from core.settings import Settings
 from dashboard import create_app
 from riverbed.commands.migrate import command as migrate_command
-from riverbed.settings import Settings
 from riverbed.stack.base import StackPaths
 from riverbed.stack.postgres import SUPERUSER, Dsn, Postgres, roles
 from stores.postgres import MigrationError, migrate

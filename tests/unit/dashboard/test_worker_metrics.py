@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
+from core.settings import Settings
 from processors.runtime.metrics import WorkerMetrics, event_type_of
-from riverbed.settings import Settings
 from schemas import HEADER_TYPE
 
 pytestmark = pytest.mark.unit

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from riverbed.cli import COMMAND_MODULES
-from riverbed.settings import Settings
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]

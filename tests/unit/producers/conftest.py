@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from riverbed.settings import get_settings
+from core.settings import get_settings
 
 
 @pytest.fixture

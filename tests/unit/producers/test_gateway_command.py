@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from core.settings import get_settings
 from producers.gateway import server
 from riverbed.commands import keys
 from riverbed.commands.gateway import command
-from riverbed.settings import get_settings
 
 pytestmark = pytest.mark.unit
 

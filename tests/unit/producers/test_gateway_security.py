@@ -17,9 +17,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from core.settings import Settings
 from producers.gateway import KeyStore, ScryptParams, create_app
 from producers.publisher import Delivery, Publisher
-from riverbed.settings import Settings
 from schemas import Envelope
 from schemas.context import MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH, MAX_CONTEXT_KEYS
 

@@ -22,9 +22,9 @@ from aiokafka.errors import (
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import RecordMetadata, TopicPartition
 
+from core.settings import Settings
 from producers.errors import PublishError, PublishRejected, PublishTimeout
 from producers.publisher import Publisher
-from riverbed.settings import Settings
 from schemas import Envelope, OrderPlaced, new_event
 
 pytestmark = pytest.mark.unit

@@ -8,7 +8,7 @@ import re
 import pytest
 from pydantic import SecretStr
 
-from riverbed.settings import Settings
+from core.settings import Settings
 from riverbed.stack.postgres import Dsn, Roles, roles, scram_verifier
 
 pytestmark = pytest.mark.unit

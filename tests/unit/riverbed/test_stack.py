@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from riverbed.errors import StackError
-from riverbed.settings import Settings
+from core.errors import StackError
+from core.settings import Settings
 from riverbed.stack import kafka as kafka_module
 from riverbed.stack.manager import Stack
 from riverbed.stack.postgres import Dsn

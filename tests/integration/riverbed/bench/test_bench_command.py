@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import KEYS
+from riverbed.bench.report import KEYS
 
 EXPECTED = (
     "publisher publish_many",

@@ -30,10 +30,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic_core import from_json, to_json
 
-from bench.gateway import GatewayProcess
-from bench.report import Figure, at_least, progress
+from core.settings import Settings
 from producers.publisher import Publisher, producer_config
-from riverbed.settings import Settings
+from riverbed.bench.gateway import GatewayProcess
+from riverbed.bench.report import Figure, at_least, progress
 from schemas import ORDERS_TOPIC, VIEWING_TOPIC, OrderPlaced, PlaybackHeartbeat, encode, new_event
 from schemas.envelope import Envelope
 

@@ -13,10 +13,9 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pydantic import SecretStr
 
-from processors.bootstrap import KINDS
-from processors.commerce.worker import TOPICS as COMMERCE_INPUTS
-from riverbed.kafka_client import KafkaSecurityError, broker_credentials, client_kwargs
-from riverbed.settings import Settings
+from core.kafka import KafkaSecurityError, broker_credentials, client_kwargs
+from core.settings import Settings
+from processors.kinds import KINDS, WORKER_TOPICS
 from riverbed.stack.acls import (
     GATEWAY,
     PRINCIPALS,
@@ -56,9 +55,8 @@ def ops(plan: list[AclBinding], principal: str, name: str) -> set[Operation]:
 
 def test_every_worker_kind_has_a_principal_and_reads_its_real_input() -> None:
     assert set(WORKER_ACCESS) == set(KINDS)
-    for kind, topic in COMMERCE_INPUTS.items():
+    for kind, topic in WORKER_TOPICS.items():
         assert WORKER_ACCESS[kind].reads == (topic,)
-    assert WORKER_ACCESS["viewing"].reads == (VIEWING_TOPIC,)
     assert set(PRINCIPALS) == {"admin", GATEWAY, *KINDS}
     every = {t for a in WORKER_ACCESS.values() for t in (*a.reads, *a.writes)}
     assert every <= set(TOPIC_PARTITIONS)

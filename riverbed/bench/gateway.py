@@ -1,6 +1,6 @@
 """The HTTP gateway in a subprocess, for the publisher benchmark.
 
-    python -m bench.gateway PORT TOPICS_JSON   # what GatewayProcess runs
+    python -m riverbed.bench.gateway PORT TOPICS_JSON   # what GatewayProcess runs
 
 The child serves ``producers.gateway`` with one uvicorn worker, publishing to the
 benchmark's own topics, with a bootstrap key and no rate limit.
@@ -17,8 +17,8 @@ import time
 
 import httpx
 
-from bench.children import child_env, cpu_seconds, free_port
-from riverbed.settings import Settings
+from core.settings import Settings
+from riverbed.bench.children import child_env, cpu_seconds, free_port
 
 GATEWAY_ENV = {"RIVERBED_GATEWAY_RATE_PER_S": "1e9", "RIVERBED_GATEWAY_RATE_BURST": str(10**9)}
 
@@ -39,7 +39,7 @@ class GatewayProcess:
             **GATEWAY_ENV,
             "RIVERBED_GATEWAY_API_KEY": self.key,
         }
-        args = ["-m", "bench.gateway", str(self.port), json.dumps(self.topics)]
+        args = ["-m", "riverbed.bench.gateway", str(self.port), json.dumps(self.topics)]
         self.process = await asyncio.create_subprocess_exec(sys.executable, *args, env=env)
         return self
 
@@ -73,11 +73,11 @@ class GatewayProcess:
 
 
 def serve(port: int, topics: dict[str, str]) -> None:
+    from core.settings import get_settings
     from producers.gateway import create_app
     from producers.gateway.server import serve as serve_app
     from producers.gateway.server import server_config
     from producers.publisher import Publisher
-    from riverbed.settings import get_settings
 
     settings = get_settings()
     app = create_app(settings, publisher=Publisher(settings, topics=topics))

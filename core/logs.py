@@ -4,7 +4,7 @@
 faust's ``logging_config``) into JSON lines. Fields passed as ``extra`` — ``event_id``,
 ``event_type``, ``topic``, ``partition``, ``offset``, ``consumer`` — become top-level keys, so a
 dead-lettered or failed event can be found by its id. Nothing here ever logs a secret:
-DSNs are only shown through ``riverbed.settings.redact_url``.
+DSNs are only shown through ``core.settings.redact_url``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from riverbed.settings import Settings
+from core.settings import Settings
 
 CONTEXT_FIELDS = ("event_id", "event_type", "topic", "partition", "offset", "consumer", "kind")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -5,8 +5,8 @@ import logging
 
 import pytest
 
-from riverbed.logs import JsonFormatter, logging_config
-from riverbed.settings import Settings
+from core.logs import JsonFormatter, logging_config
+from core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

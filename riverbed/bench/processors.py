@@ -31,15 +31,16 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient, InsertOne
 
-from bench.children import child_env, peak_rss_mib
-from bench.feed import Record, flood
+from core.settings import Settings
+from processors.kinds import COMMERCE_KINDS, WORKER_TOPICS
 from producers.simulators.seed import seed_reference_data
 from producers.simulators.simulation import Simulation
+from riverbed.bench.children import child_env, peak_rss_mib
+from riverbed.bench.feed import Record, flood
 from riverbed.sandbox import Namespace
-from riverbed.settings import Settings
 from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, TOPIC_PARTITIONS, VIEWING_TOPIC, Envelope
 
-GROUPS = {"orders": ORDERS_TOPIC, "inventory": INVENTORY_TOPIC}
+GROUPS = {kind: WORKER_TOPICS[kind] for kind in COMMERCE_KINDS}
 COMMIT_CLOCK = (
     "alter table processed_events "
     "add column committed_at timestamptz not null default clock_timestamp()"

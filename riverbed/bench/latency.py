@@ -4,7 +4,7 @@ The orders and inventory workers already run in the namespace. Events are sent a
 fixed rate (a fraction of the maximum measured earlier in the same run); each event's
 send time is taken on the bench's wall clock just before ``send``, and its commit time
 is ``processed_events.committed_at`` (``clock_timestamp()`` at the insert that ends the
-batch's transaction, see ``bench.processors``) of the row its worker wrote for it, on the
+batch's transaction, see ``riverbed.bench.processors``) of the row its worker wrote for it, on the
 same host clock. Latency therefore covers producer linger, the broker, the worker's
 fetch, the batch wait (``RIVERBED_SINK_FLUSH_MS``) and the transaction.
 """
@@ -15,8 +15,8 @@ import statistics
 from collections import Counter
 from uuid import UUID
 
-from bench.feed import Record, paced
-from bench.processors import settled
+from riverbed.bench.feed import Record, paced
+from riverbed.bench.processors import settled
 from riverbed.sandbox import Namespace
 
 PERCENTILES = (50, 95, 99)

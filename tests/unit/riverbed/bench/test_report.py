@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import KEYS, Figure, at_least, at_most, table, write_json
+from riverbed.bench.report import KEYS, Figure, at_least, at_most, table, write_json
 
 pytestmark = pytest.mark.unit
 

@@ -16,14 +16,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import processors as proc
-from bench import publisher
-from bench.children import free_port
-from bench.feed import records
-from bench.latency import PERCENTILES, latencies_ms, percentiles
-from bench.report import Figure, at_least, at_most, progress
+from core.settings import Settings
+from riverbed.bench import processors as proc
+from riverbed.bench import publisher
+from riverbed.bench.children import free_port
+from riverbed.bench.feed import records
+from riverbed.bench.latency import PERCENTILES, latencies_ms, percentiles
+from riverbed.bench.report import Figure, at_least, at_most, progress
 from riverbed.sandbox import Namespace
-from riverbed.settings import Settings
 
 COMMERCE_RATIO, VIEWING_RATIO, END_TO_END = 0.5, 0.5, 10_000.0
 P99_MS, P99_AT, SCALING, RSS_MIB = 250.0, 0.5, 1.6, 300.0

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka.helpers import create_ssl_context
 
-from riverbed.settings import Settings
+from core.settings import Settings
 
 if TYPE_CHECKING:
     import faust

@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         10.0, ge=6, description="a dead worker's partitions move to the others after this long"
     )
     kafka_version: str = "4.0.2"
-    # Kafka client security (riverbed/kafka_client.py); `riverbed stack up --secure`
+    # Kafka client security (core/kafka.py); `riverbed stack up --secure`
     # writes a file of these per principal under <data_dir>/secure/.
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="`SASL_SSL` for the secure broker"

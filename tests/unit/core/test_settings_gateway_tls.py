@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from riverbed.settings import Settings
+from core.settings import Settings
 
 pytestmark = pytest.mark.unit
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from riverbed.settings import Settings, redact_url
+from core.settings import Settings, redact_url
 
 pytestmark = pytest.mark.unit
 

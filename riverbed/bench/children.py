@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from riverbed.settings import Settings
+from core.settings import Settings
 
 
 def child_env(settings: Settings) -> dict[str, str]:
