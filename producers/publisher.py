@@ -29,7 +29,7 @@ from uuid import UUID
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
 
-from core.kafka import client_kwargs
+from core.kafka import new_producer
 from core.settings import Settings
 from producers.backpressure import PendingLimit
 from producers.batches import BatchWriter, Handed
@@ -232,7 +232,7 @@ class Publisher:
         return handed
 
     def _new_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(**producer_config(self._settings))
+        return new_producer(self._settings, **producer_config(self._settings))
 
     def _running_writer(self) -> BatchWriter:
         self._running()
@@ -281,10 +281,10 @@ class Publisher:
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
-    """The ``AIOKafkaProducer`` arguments a :class:`Publisher` uses (benchmarks reuse them)."""
+    """The producer options a :class:`Publisher` uses (benchmarks reuse them); the
+    connection and security arguments are added by :func:`core.kafka.new_producer`."""
     compression = settings.publisher_compression
     return {
-        "bootstrap_servers": settings.kafka_bootstrap,
         "client_id": "riverbed-publisher",
         "enable_idempotence": True,
         "acks": "all",
@@ -294,7 +294,6 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         # aiokafka's own waits (metadata, buffer room, batch expiry) end no later than
         # ours, so a dead broker surfaces as an error, not a hang.
         "request_timeout_ms": max(1000, int(settings.publisher_send_timeout_s * 1000)),
-        **client_kwargs(settings),  # SASL/TLS on the secure broker; nothing for plaintext
     }
 
 

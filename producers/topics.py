@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from core.errors import RetryableError
-from core.kafka import client_kwargs
+from core.kafka import new_admin
 from core.settings import Settings
 from producers.errors import TopicLayoutError
 from schemas.topics import TOPIC_PARTITIONS, TOPIC_RULES
@@ -106,11 +106,7 @@ async def describe_topics(
 
 
 async def _admin(settings: Settings) -> AIOKafkaAdminClient:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap,
-        client_id="riverbed-topics",
-        **client_kwargs(settings),
-    )
+    admin = new_admin(settings, client_id="riverbed-topics")
     try:
         await admin.start()
     except (KafkaError, OSError) as exc:

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import NewTopic
 from pymongo import AsyncMongoClient
 
-from core.kafka import client_kwargs
+from core.kafka import GROUP_GONE, delete_groups, new_admin, new_consumer, new_producer
 from core.settings import Settings
 from processors.kinds import KINDS
 from processors.runtime.app import worker_datadir
@@ -79,16 +79,11 @@ class Namespace:
     def topic(self, logical: str) -> str:
         return f"{self.prefix}{logical}"
 
-    @property
-    def kafka(self) -> dict[str, Any]:
-        """Connection arguments of every Kafka client here (SASL/TLS when configured)."""
-        return {"bootstrap_servers": self.settings.kafka_bootstrap, **client_kwargs(self.settings)}
-
     def group(self, kind: str) -> str:
         return f"t{self.uid}-{kind}"
 
     async def create(self) -> None:
-        admin = AIOKafkaAdminClient(**self.kafka)
+        admin = new_admin(self.settings)
         await admin.start()
         try:
             names = {**TOPIC_PARTITIONS, DLQ_TOPIC: TOPIC_PARTITIONS.get(DLQ_TOPIC, 4)}
@@ -104,8 +99,14 @@ class Namespace:
             say=lambda _m: None,
         )
 
+    def owns(self, name: str) -> bool:
+        """A topic or consumer group of this namespace (workers', bench's, tests')."""
+        return name.startswith((self.prefix, f"t{self.uid}-")) or name.endswith(f"-{self.uid}")
+
     async def drop(self) -> None:
+        """Stop the workers, then delete every topic, group, schema and database of ours."""
         self.stop_all()
+        await self._drop_kafka()
         for kind in KINDS:
             shutil.rmtree(worker_datadir(self.settings.data_dir, self.group(kind)), True)
         conn = await self.owner()
@@ -120,6 +121,20 @@ class Namespace:
             await client.drop_database(self.mongo_db)
         finally:
             await client.close()
+
+    async def _drop_kafka(self) -> None:
+        admin = new_admin(self.settings)
+        await admin.start()
+        try:
+            groups = [g[0] for g in await admin.list_consumer_groups() if self.owns(g[0])]
+            codes = await delete_groups(admin, groups)
+            if busy := {g: c for g, c in codes.items() if c not in GROUP_GONE}:
+                raise RuntimeError(f"namespace {self.uid}: groups not deleted (codes): {busy}")
+            topics = [t for t in await admin.list_topics() if self.owns(t)]
+            if topics:
+                await admin.delete_topics(topics)
+        finally:
+            await admin.close()
 
     async def owner(self) -> asyncpg.Connection:
         conn = await asyncpg.connect(
@@ -164,7 +179,7 @@ class Namespace:
 
     # --- kafka ----------------------------------------------------------------------
     async def publish(self, events: Iterable[Envelope[Any]]) -> int:
-        producer = AIOKafkaProducer(**self.kafka, acks="all", enable_idempotence=True, linger_ms=5)
+        producer = new_producer(self.settings, acks="all", enable_idempotence=True, linger_ms=5)
         await producer.start()
         n = 0
         try:
@@ -192,7 +207,7 @@ class Namespace:
         value: bytes,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        producer = AIOKafkaProducer(**self.kafka, acks="all")
+        producer = new_producer(self.settings, acks="all")
         await producer.start()
         try:
             await producer.send_and_wait(
@@ -207,9 +222,7 @@ class Namespace:
     ) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
         """A consumer in ``kind``'s group (not subscribed) and the topic's partitions."""
         topic = self.topic(logical_topic)
-        consumer = AIOKafkaConsumer(
-            **self.kafka, group_id=self.group(kind), enable_auto_commit=False
-        )
+        consumer = new_consumer(self.settings, group_id=self.group(kind), enable_auto_commit=False)
         await consumer.start()
         try:
             yield (
@@ -250,9 +263,9 @@ class Namespace:
             await consumer.commit(dict.fromkeys(parts, 0))
 
     async def read(self, logical_topic: str, *, expect: int, wait_s: float = 60) -> list[Any]:
-        consumer = AIOKafkaConsumer(
+        consumer = new_consumer(
+            self.settings,
             self.topic(logical_topic),
-            **self.kafka,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )

@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from core.kafka import client_kwargs
+from core.kafka import new_admin, new_consumer
 from core.settings import Settings
 from dashboard.config import CHART_TOPICS, DashboardConfig
 from dashboard.lag import PartitionLag, health, lag_messages, lag_seconds
@@ -45,17 +45,11 @@ class KafkaSource:
         self.requests = 0  # Kafka requests made: the shared-poller test reads it
 
     async def start(self) -> None:
-        bootstrap = self._settings.kafka_bootstrap
-        security = client_kwargs(self._settings)
-        self._admin = AIOKafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=5000, **security
-        )
-        self._offsets = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, **security
-        )
-        self._fetcher = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
-            **security,
+        settings = self._settings
+        self._admin = new_admin(settings, request_timeout_ms=5000)
+        self._offsets = new_consumer(settings, enable_auto_commit=False)
+        self._fetcher = new_consumer(
+            settings,
             enable_auto_commit=False,
             max_partition_fetch_bytes=64 * 1024,
             fetch_max_wait_ms=100,

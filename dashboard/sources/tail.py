@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
-from core.kafka import client_kwargs
+from core.kafka import new_admin, new_consumer
 from core.settings import Settings
 from dashboard.sources import admin as kafka_admin
 from processors.runtime.dlq_tools import DeadLetter
@@ -78,11 +77,7 @@ class TailSource:
 
     async def sample(self) -> dict[str, Any]:
         if self._consumer is None:
-            self._consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._settings.kafka_bootstrap,
-                **client_kwargs(self._settings),
-                enable_auto_commit=False,
-            )
+            self._consumer = new_consumer(self._settings, enable_auto_commit=False)
             await self._consumer.start()
         consumer = self._consumer
         if len(self._assigned) < 2:
@@ -121,11 +116,7 @@ class TailSource:
             self.dead_letters.append(dead_letter_of(letter, timestamp_ms))
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> None:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self._settings.kafka_bootstrap,
-            **client_kwargs(self._settings),
-            request_timeout_ms=5000,
-        )
+        admin = new_admin(self._settings, request_timeout_ms=5000)
         await admin.start()
         try:
             parts = await kafka_admin.partitions(admin, [self._alerts_topic, self._dlq_topic])

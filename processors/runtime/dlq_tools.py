@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from core.kafka import client_kwargs
+from core.kafka import new_consumer, new_producer
 from core.settings import Settings
 from processors.runtime.dlq import (
     DLQ_HEADERS,
@@ -64,11 +64,7 @@ class DeadLetter:
 async def read_all(settings: Settings) -> list[DeadLetter]:
     """Every dead letter currently on the topic (from the start to the end offsets)."""
     topic = settings.topic(DLQ_TOPIC)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        **client_kwargs(settings),
-        enable_auto_commit=False,
-    )
+    consumer = new_consumer(settings, enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or await _partitions(consumer, topic)
@@ -112,12 +108,7 @@ def select(
 
 async def replay(settings: Settings, letters: list[DeadLetter]) -> int:
     """Re-publish to the original topics (original key, value and headers)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
-        **client_kwargs(settings),
-        acks="all",
-        enable_idempotence=True,
-    )
+    producer = new_producer(settings, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         futures = [

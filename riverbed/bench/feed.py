@@ -16,6 +16,7 @@ from uuid import UUID
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
+from core.kafka import new_producer
 from riverbed.sandbox import Namespace
 from schemas import TOPIC_PARTITIONS, Envelope, encode, topic_for
 
@@ -45,8 +46,8 @@ def records(ns: Namespace, events: Iterable[Envelope[Any]]) -> list[Record]:
 
 
 def _producer(ns: Namespace) -> AIOKafkaProducer:
-    return AIOKafkaProducer(
-        bootstrap_servers=ns.settings.kafka_bootstrap,
+    return new_producer(
+        ns.settings,
         acks="all",
         enable_idempotence=True,
         linger_ms=2,

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from pymongo import AsyncMongoClient, InsertOne
 
+from core.kafka import new_admin, new_consumer
 from core.settings import Settings
 from processors.kinds import COMMERCE_KINDS, WORKER_TOPICS
 from producers.simulators.seed import seed_reference_data
@@ -83,7 +83,7 @@ def start(ns: Namespace, kinds: dict[str, int], env: dict[str, str] | None = Non
 
 async def wait_ready(spaces: list[tuple[Namespace, dict[str, int]]], wait_s: float = 240) -> None:
     """Until each worker group is stable with all its members (each has partitions)."""
-    admin = AIOKafkaAdminClient(**spaces[0][0].kafka)
+    admin = new_admin(spaces[0][0].settings)
     await admin.start()
     try:
         async with asyncio.timeout(wait_s):
@@ -199,8 +199,8 @@ async def drain(
     max_records: int,
 ) -> float:
     """Raw aiokafka consume of ``count`` messages, ``write`` per poll, commit after: ev/s."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=ns.settings.kafka_bootstrap,
+    consumer = new_consumer(
+        ns.settings,
         group_id=f"bench-raw-{ns.uid}",
         enable_auto_commit=False,
         max_poll_records=max_records,

@@ -26,10 +26,11 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pydantic_core import from_json, to_json
 
+from core.kafka import new_admin, new_consumer, new_producer
 from core.settings import Settings
 from producers.publisher import Publisher, producer_config
 from riverbed.bench.gateway import GatewayProcess
@@ -86,7 +87,7 @@ async def fresh_topics(admin: AIOKafkaAdminClient, label: str, uid: str) -> dict
 
 async def warm_up(settings: Settings, topics: list[str]) -> int:
     """One message to every partition, so leaders are elected before the clock starts."""
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
+    producer = new_producer(settings)
     await producer.start()
     try:
         for topic in topics:
@@ -98,7 +99,7 @@ async def warm_up(settings: Settings, topics: list[str]) -> int:
 
 
 async def total_messages(settings: Settings, topics: list[str]) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    consumer = new_consumer(settings)
     await consumer.start()
     try:
         partitions = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
@@ -115,7 +116,7 @@ async def bench_raw(
         value, headers = encode(e)
         topic = topics[ORDERS_TOPIC if e.type.startswith("order.") else VIEWING_TOPIC]
         pairs.append((topic, e.key.encode(), value, headers))
-    producer = AIOKafkaProducer(**producer_config(settings))
+    producer = new_producer(settings, **producer_config(settings))
     await producer.start()
     try:
         for topic in topics.values():
@@ -188,7 +189,7 @@ async def run(settings: Settings, count: int, rounds: int) -> list[Figure]:
     events = make_events(count)
     bodies = client_bodies(make_events(count + BATCH))  # the first batch warms up
     uid = secrets.token_hex(4)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = new_admin(settings)
     await admin.start()
     labels = ("raw", "rawbatch", "publisher", "gateway")
     topics = {label: await fresh_topics(admin, label, uid) for label in labels}

@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from pymongo import AsyncMongoClient
 
+from core.kafka import new_consumer
 from processors.commerce.logic import apply
 from processors.commerce.state import CommerceState, Effects
 from processors.viewing import profiles, sessions
-from riverbed.chaos.workload import Workload, kafka_args
+from riverbed.chaos.workload import Workload
 from riverbed.sandbox import Namespace
 from schemas import (
     DLQ_TOPIC,
@@ -219,7 +220,7 @@ async def read_records(ns: Namespace, logical: str) -> list[Any]:
     """Every record on one of the namespace's topics, from the start to the current end."""
     topic = ns.topic(logical)
     parts = [TopicPartition(topic, p) for p in range(TOPIC_PARTITIONS[logical])]
-    consumer = AIOKafkaConsumer(**kafka_args(ns), enable_auto_commit=False)
+    consumer = new_consumer(ns.settings, enable_auto_commit=False)
     await consumer.start()
     records: list[Any] = []
     try:

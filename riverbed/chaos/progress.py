@@ -15,7 +15,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from riverbed.chaos.workload import kafka_args
+from core.kafka import new_admin, new_consumer
 from riverbed.sandbox import Namespace
 from schemas import TOPIC_PARTITIONS
 
@@ -40,9 +40,9 @@ class Progress:
     async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._admin is None or self._consumer is None:
             await self.close()
-            args = kafka_args(self.ns)
-            admin = AIOKafkaAdminClient(**args, request_timeout_ms=5000)
-            consumer = AIOKafkaConsumer(**args, enable_auto_commit=False, request_timeout_ms=5000)
+            settings = self.ns.settings
+            admin = new_admin(settings, request_timeout_ms=5000)
+            consumer = new_consumer(settings, enable_auto_commit=False, request_timeout_ms=5000)
             self._admin, self._consumer = admin, consumer
             await admin.start()
             await consumer.start()

@@ -19,8 +19,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from core.settings import Settings
 from processors.kinds import WORKER_TOPICS
 from producers.simulators.seed import seed_reference_data
@@ -29,9 +27,9 @@ from riverbed.chaos.faults import Harness, SlowLink
 from riverbed.chaos.progress import Progress
 from riverbed.chaos.report import Result, as_json, table
 from riverbed.chaos.scenarios import KEYS, SCENARIOS, Scenario
-from riverbed.chaos.workload import Message, Publisher, Say, as_message, build, kafka_args
+from riverbed.chaos.workload import Message, Publisher, Say, as_message, build
 from riverbed.sandbox import Namespace
-from schemas import DLQ_TOPIC, ORDERS_TOPIC, TOPIC_PARTITIONS, VIEWING_TOPIC
+from schemas import ORDERS_TOPIC, VIEWING_TOPIC
 
 GROUPS = WORKER_TOPICS
 STREAM_KINDS = ("orders", "viewing")
@@ -325,15 +323,8 @@ async def _cleanup(run: Run, link: SlowLink | None, *, keep_logs: bool) -> None:
     ns.stop_all()
     if link is not None:
         await link.close()
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception):  # drop() deletes the topics and groups too
         await asyncio.wait_for(ns.drop(), 120)
-    with contextlib.suppress(Exception):
-        admin = AIOKafkaAdminClient(**kafka_args(ns))
-        await admin.start()
-        try:
-            await admin.delete_topics([ns.topic(t) for t in {*TOPIC_PARTITIONS, DLQ_TOPIC}])
-        finally:
-            await admin.close()
     if not keep_logs:
         shutil.rmtree(ns.log_dir, ignore_errors=True)
 

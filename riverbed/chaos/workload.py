@@ -19,6 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
+from core.kafka import new_producer
 from producers.simulators.simulation import Simulation
 from riverbed.sandbox import Namespace
 from schemas import (
@@ -86,14 +87,6 @@ def build(seed: int, count: int, *, poison: bool = False) -> Workload:
     return Workload(sim, stock, stream, bad)
 
 
-def kafka_args(ns: Namespace) -> dict[str, Any]:
-    """Connection arguments for a Kafka client of the namespace (TLS/SASL if it has them)."""
-    args = getattr(ns, "kafka", None)
-    if isinstance(args, dict):
-        return dict(args)
-    return {"bootstrap_servers": ns.settings.kafka_bootstrap}
-
-
 def as_message(envelope: Envelope[Any]) -> Message:
     value, headers = encode(envelope)
     return Message(topic_for(envelope.type), envelope.key.encode(), value, headers)
@@ -155,8 +148,8 @@ class Publisher:
 
     async def _connect(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = AIOKafkaProducer(
-                **kafka_args(self.ns),
+            producer = new_producer(
+                self.ns.settings,
                 acks="all",
                 linger_ms=5,
                 request_timeout_ms=10_000,

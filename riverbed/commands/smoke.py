@@ -8,10 +8,9 @@ import time
 import uuid
 
 import click
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 
-from core.kafka import client_kwargs
+from core.kafka import new_admin, new_consumer, new_producer
 from core.settings import Settings, get_settings
 
 
@@ -19,16 +18,13 @@ async def smoke(settings: Settings, count: int, wait_seconds: float) -> tuple[in
     """Send ``count`` events to a fresh topic and read them back in a consumer group."""
     topic = f"riverbed.smoke.{uuid.uuid4().hex[:8]}"
     t0 = time.monotonic()
-    security = client_kwargs(settings)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **security, **security)
+    admin = new_admin(settings)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 4, 1)])
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, **security, acks="all", enable_idempotence=True
-    )
+    producer = new_producer(settings, acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for i in range(count):
@@ -36,10 +32,9 @@ async def smoke(settings: Settings, count: int, wait_seconds: float) -> tuple[in
         await producer.flush()
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
+        settings,
         topic,
-        bootstrap_servers=settings.kafka_bootstrap,
-        **security,
         group_id=f"{topic}.group",
         auto_offset_reset="earliest",
     )

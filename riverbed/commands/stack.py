@@ -12,7 +12,7 @@ import click
 from aiokafka.errors import KafkaError
 
 from core.errors import StackError
-from core.kafka import client_kwargs
+from core.kafka import connection_kwargs
 from core.settings import get_settings
 from riverbed.stack.acls import PRINCIPALS, acl_plan, create_acls
 from riverbed.stack.kafka import Kafka
@@ -90,7 +90,7 @@ def acls(dry_run: bool) -> None:
         for binding in plan:
             click.echo(str(binding))
         return
-    kwargs = {"bootstrap_servers": settings.kafka_bootstrap, **client_kwargs(settings)}
+    kwargs = connection_kwargs(settings, {})
     try:
         count = asyncio.run(create_acls(kwargs, plan))
     except (StackError, KafkaError, OSError) as exc:

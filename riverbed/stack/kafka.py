@@ -17,7 +17,7 @@ from typing import Any
 from aiokafka import AIOKafkaClient
 
 from core.errors import StackError
-from core.kafka import client_kwargs
+from core.kafka import client_kwargs, connection_kwargs
 from core.settings import Settings
 from riverbed.stack.acls import ADMIN, acl_plan, create_acls
 from riverbed.stack.base import REPO_STACK_DIR, Say, Service, StackPaths, require_tool, run_step
@@ -231,9 +231,7 @@ class Kafka(Service):
         plan = acl_plan(
             topic_prefix=self.settings.topic_prefix, group_prefix=self.settings.group_prefix
         )
-        count = await create_acls(
-            {"bootstrap_servers": admin.kafka_bootstrap, **client_kwargs(admin)}, plan
-        )
+        count = await create_acls(connection_kwargs(admin, {}), plan)
         created = await ensure_topics(admin)
         say(f"kafka: {count} ACLs in place; topics created: {len(created)}")
 

@@ -15,9 +15,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from core.kafka import GROUP_GONE, delete_groups
 from core.settings import Settings
 from riverbed.sandbox import Namespace
 from riverbed.stack.manager import Stack
+from tests.integration.user_data import UserData, snapshot
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,6 +35,12 @@ async def stack(settings: Settings) -> Stack:
     return local
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def user_data_before(stack: Stack, settings: Settings) -> UserData:
+    """The user's data as the suite found it (``test_zz_user_data.py`` compares at the end)."""
+    return await snapshot(settings)
+
+
 @pytest.fixture(scope="session")
 async def kafka_admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
@@ -43,7 +51,8 @@ async def kafka_admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
 
 @pytest.fixture
 async def new_topics(kafka_admin: AIOKafkaAdminClient, uid: str) -> AsyncIterator[object]:
-    """Create topics named ``test.<name>.<uid>``; deleted after the test."""
+    """Create topics named ``test.<name>.<uid>``; deleted after the test, with every
+    consumer group whose name ends with the test's uid."""
     created: list[str] = []
 
     async def make(*names: str, partitions: int = 1) -> list[str]:
@@ -53,6 +62,9 @@ async def new_topics(kafka_admin: AIOKafkaAdminClient, uid: str) -> AsyncIterato
         return topics
 
     yield make
+    groups = [g[0] for g in await kafka_admin.list_consumer_groups() if g[0].endswith(uid)]
+    codes = await delete_groups(kafka_admin, groups)
+    assert all(code in GROUP_GONE for code in codes.values()), codes
     if created:
         await kafka_admin.delete_topics(created)
 
