@@ -10,20 +10,35 @@ import uuid
 import click
 from aiokafka.admin import NewTopic
 
-from core.kafka import new_admin, new_consumer, new_producer
+from core.kafka import delete_groups, new_admin, new_consumer, new_producer
 from core.settings import Settings, get_settings
 
 
 async def smoke(settings: Settings, count: int, wait_seconds: float) -> tuple[int, float]:
-    """Send ``count`` events to a fresh topic and read them back in a consumer group."""
-    topic = f"riverbed.smoke.{uuid.uuid4().hex[:8]}"
+    """Send ``count`` events to a fresh topic and read them back in a consumer group.
+
+    The topic and the group are deleted afterwards: a smoke test leaves nothing behind.
+    """
+    topic = f"{settings.topic('riverbed.smoke')}.{uuid.uuid4().hex[:8]}"
+    group = f"{topic}.group"
     t0 = time.monotonic()
     admin = new_admin(settings)
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, 4, 1)])
+        try:
+            received = await _round_trip(settings, topic, group, count, wait_seconds)
+        finally:
+            await delete_groups(admin, [group])
+            await admin.delete_topics([topic])
     finally:
         await admin.close()
+    return received, time.monotonic() - t0
+
+
+async def _round_trip(
+    settings: Settings, topic: str, group: str, count: int, wait_seconds: float
+) -> int:
     producer = new_producer(settings, acks="all", enable_idempotence=True)
     await producer.start()
     try:
@@ -35,7 +50,7 @@ async def smoke(settings: Settings, count: int, wait_seconds: float) -> tuple[in
     consumer = new_consumer(
         settings,
         topic,
-        group_id=f"{topic}.group",
+        group_id=group,
         auto_offset_reset="earliest",
     )
     await consumer.start()
@@ -49,7 +64,7 @@ async def smoke(settings: Settings, count: int, wait_seconds: float) -> tuple[in
         pass
     finally:
         await consumer.stop()
-    return received, time.monotonic() - t0
+    return received
 
 
 @click.command("smoke")

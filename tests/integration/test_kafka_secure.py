@@ -28,7 +28,7 @@ from aiokafka.errors import (
 )
 from pydantic import SecretStr
 
-from core.kafka import client_kwargs
+from core.kafka import client_kwargs, new_admin
 from core.settings import Settings
 from producers.errors import PublishError
 from producers.publisher import Publisher
@@ -324,3 +324,35 @@ async def test_orders_worker_runs_end_to_end_as_its_principal(
     finally:
         print(ns.logs())
         await ns.drop()
+
+
+async def test_smoke_runs_against_the_secure_broker_and_leaves_nothing(secure: Secure) -> None:
+    """``riverbed smoke`` as the admin principal: every client it builds gets SASL_SSL
+    from the settings (it once passed its security arguments twice and raised)."""
+    admin_env = dict(
+        line.split("=", 1)
+        for line in secure.kafka.secure_broker.env_file(ADMIN).read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    env = {**os.environ, **admin_env, "RIVERBED_DATA_DIR": str(secure.settings.data_dir)}
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "riverbed", "smoke", "--count", "40", "--timeout", "60"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "sent 40, received 40" in out
+    assert not [p for p in secure.kafka.secure_broker.passwords().values() if p in out]
+
+    admin = new_admin(secure.as_(ADMIN))
+    await admin.start()
+    try:
+        assert [t for t in await admin.list_topics() if "smoke" in t] == []
+        assert [g[0] for g in await admin.list_consumer_groups() if "smoke" in g[0]] == []
+    finally:
+        await admin.close()

@@ -57,6 +57,8 @@ async def _kafka(settings: Settings) -> tuple[frozenset[str], dict[str, int]]:
     finally:
         await admin.close()
     defaults = [t for t in (*TOPIC_PARTITIONS, DLQ_TOPIC) if t in present]
+    if not defaults:
+        return groups, {}
     consumer = new_consumer(settings)
     await consumer.start()
     try:
