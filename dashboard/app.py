@@ -14,8 +14,8 @@ from starlette.staticfiles import StaticFiles
 from core import __version__
 from core.settings import Settings
 from dashboard.api import live, ops, orders, pages, viewing
+from dashboard.components import Dashboard
 from dashboard.config import DashboardConfig
-from dashboard.state import Dashboard
 from producers.gateway.errors import error_response, install_error_handlers
 
 log = logging.getLogger("riverbed.dashboard")

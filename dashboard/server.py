@@ -12,7 +12,7 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
-from dashboard.state import Dashboard
+from dashboard.components import Dashboard
 
 SHUTDOWN_GRACE_S = 3  # backstop: cancel what is still open after this long
 

@@ -55,15 +55,6 @@ class Delivery:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class RawDelivery:
-    """Where the broker acknowledged one re-published raw message."""
-
-    topic: str
-    partition: int
-    offset: int
-
-
 class Publisher:
     """Publishes envelopes to their rule topics; not idempotent per call (see module).
 
@@ -164,13 +155,6 @@ class Publisher:
         value, headers = encode(event)
         metadata = await self._send_one(topic, key, value, headers)
         return Delivery(event.event_id, metadata.topic, metadata.partition, metadata.offset)
-
-    async def publish_raw(
-        self, topic: str, key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]
-    ) -> RawDelivery:
-        """Re-publish bytes as they are (dead-letter replay); no rule or encoding applied."""
-        metadata = await self._send_one(topic, key, value, list(headers))
-        return RawDelivery(metadata.topic, metadata.partition, metadata.offset)
 
     async def publish_many(self, events: Sequence[Envelope[Any]]) -> list[Delivery]:
         """Publish events in order (per key) and wait for all; deliveries in input order.

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from starlette.responses import Response, StreamingResponse
 
-from dashboard.state import Dashboard, dashboard
+from dashboard.components import Dashboard, dashboard
 from producers.gateway.errors import error_response
 
 router = APIRouter(tags=["live"])

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
-from dashboard.state import Dashboard, dashboard
+from dashboard.components import Dashboard, dashboard
 from producers.gateway.errors import error_response, json_response
 
 router = APIRouter(tags=["operations"])

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from dashboard import queries
 from dashboard.api.models import NOT_FOUND, Limit, Offset, Order, StoreInventory
-from dashboard.state import Dashboard, dashboard
+from dashboard.components import Dashboard, dashboard
 from producers.gateway.errors import ApiError
 
 router = APIRouter(prefix="/api", tags=["read API"])

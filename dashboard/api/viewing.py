@@ -20,7 +20,7 @@ from dashboard.api.models import (
     Trending,
     UserSessions,
 )
-from dashboard.state import Dashboard, dashboard
+from dashboard.components import Dashboard, dashboard
 from producers.gateway.errors import ApiError
 from stores.mongo import viewing
 

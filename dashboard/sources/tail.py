@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from core.kafka import new_admin, new_consumer
 from core.settings import Settings
 from dashboard.sources import admin as kafka_admin
-from processors.runtime.dlq_tools import DeadLetter
+from processors.runtime.dlq_replay import DeadLetter
 from schemas import DLQ_TOPIC, STOCK_ALERTS_TOPIC, SchemaError, decode
 
 

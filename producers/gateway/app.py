@@ -14,7 +14,7 @@ from producers.gateway.errors import install_error_handlers
 from producers.gateway.keys import KeyStore
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
-from producers.gateway.state import Gateway
+from producers.gateway.shared import Gateway
 from producers.publisher import Publisher
 
 

@@ -32,7 +32,7 @@ from producers.gateway.models import (
     json_body,
 )
 from producers.gateway.scopes import out_of_scope
-from producers.gateway.state import Gateway, gateway
+from producers.gateway.shared import Gateway, gateway
 from schemas.envelope import Envelope
 
 router = APIRouter()

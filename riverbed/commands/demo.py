@@ -19,7 +19,7 @@ import httpx
 
 from core.errors import StackError
 from core.settings import Settings, get_settings
-from producers.topics import ensure_topics
+from producers.topic_admin import ensure_topics
 from riverbed.stack.manager import Stack
 from riverbed.stack.postgres import roles
 from riverbed.supervisor import Supervisor

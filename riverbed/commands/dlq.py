@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import click
 
 from core.settings import get_settings
-from processors.runtime.dlq_tools import read_all, replay, select
+from processors.runtime.dlq_replay import read_all, replay, select
 
 
 def _since(value: str | None) -> datetime | None:

@@ -261,7 +261,7 @@ async def _open_sink(settings: Settings, plan: Plan) -> AsyncIterator[tuple[Sink
             yield sinks.GatewaySink(client, key), min(plan.batch_size, settings.gateway_max_batch)
     else:
         from producers.publisher import Publisher
-        from producers.topics import CO_PARTITIONED, ensure_topics
+        from producers.topic_admin import CO_PARTITIONED, ensure_topics
         from schemas.topics import TOPIC_PARTITIONS
 
         # Rule topics under RIVERBED_TOPIC_PREFIX (empty by default), created if missing.

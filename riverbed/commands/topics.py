@@ -1,6 +1,6 @@
 """``riverbed topics create | list``: Riverbed's topics as ``schemas.topics`` lays them out.
 
-Only wiring: the work is in :mod:`producers.topics`.
+Only wiring: the work is in :mod:`producers.topic_admin`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import click
 from core.errors import RetryableError
 from core.settings import get_settings
 from producers.errors import TopicLayoutError
-from producers.topics import describe_topics, ensure_topics
+from producers.topic_admin import describe_topics, ensure_topics
 
 
 @click.group("topics")

@@ -44,7 +44,7 @@ def command(kind: str, loglevel: str | None) -> None:
 
 def _ensure_topics(settings: object) -> None:
     try:
-        from producers.topics import ensure_topics
+        from producers.topic_admin import ensure_topics
     except ImportError:  # pragma: no cover - topics module is part of the package
         return
     asyncio.run(ensure_topics(settings))  # type: ignore[arg-type]

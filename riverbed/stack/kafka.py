@@ -225,7 +225,7 @@ class Kafka(Service):
             return
         if not await self.healthy():
             raise ConnectionError("not answering yet")  # the manager retries
-        from producers.topics import ensure_topics  # the stack needs it only here
+        from producers.topic_admin import ensure_topics  # the stack needs it only here
 
         admin = self.secure_broker.client_settings(ADMIN)
         plan = acl_plan(

@@ -266,9 +266,7 @@ async def test_gateway_publisher_writes_inputs_and_the_worker_consumes_them(
     event = order(store=f"s-{os.urandom(3).hex()}")
     async with Publisher(secure.as_("gateway")) as publisher:
         delivery = await publisher.publish(event)
-        stock = await publisher.publish_raw(
-            secure.settings.topic(INVENTORY_TOPIC), b"k", b"raw", []
-        )
+    stock = await produce(secure.kwargs("gateway"), secure.settings.topic(INVENTORY_TOPIC))
     assert delivery.topic == secure.settings.topic(ORDERS_TOPIC)
     assert stock.topic == secure.settings.topic(INVENTORY_TOPIC)
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
-from dashboard.state import Dashboard
+from dashboard.components import Dashboard
 from tests.integration.dashboard.conftest import Running
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

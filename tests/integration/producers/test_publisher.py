@@ -88,19 +88,6 @@ async def test_pending_events_stay_within_max_pending(
     assert max(samples) > 1  # the bound was actually reached for, not trivially kept
 
 
-async def test_publish_raw_republishes_bytes_as_they_are(
-    publisher: Publisher, pub_topics: dict[str, str], read_at: Any
-) -> None:
-    topic = pub_topics[ORDERS_TOPIC]
-    raw = await publisher.publish_raw(topic, b"k", b"not json", [("reason", b"replay")])
-    record = await read_at(raw.topic, raw.partition, raw.offset)
-    assert (record.key, record.value, list(record.headers)) == (
-        b"k",
-        b"not json",
-        [("reason", b"replay")],
-    )
-
-
 async def test_an_absent_broker_is_a_clear_publish_error_within_the_deadline(
     settings: Settings,
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from core.settings import Settings
 from producers.errors import TopicLayoutError
-from producers.topics import CO_PARTITIONED, describe_topics, ensure_topics
+from producers.topic_admin import CO_PARTITIONED, describe_topics, ensure_topics
 from schemas import DLQ_TOPIC, TOPIC_PARTITIONS, TOPIC_RULES
 
 
@@ -47,7 +47,7 @@ async def test_another_topic_with_another_count_is_only_a_warning(
     settings: Settings, new_topics: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     [viewing] = await new_topics("viewing", partitions=2)
-    with caplog.at_level(logging.WARNING, logger="producers.topics"):
+    with caplog.at_level(logging.WARNING, logger="producers.topic_admin"):
         assert await ensure_topics(settings, layout={viewing: 4}, co_partitioned=frozenset()) == []
     assert "has 2 partitions, expected 4" in caplog.text
 
