@@ -8,7 +8,9 @@ would also move existing keys.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -79,6 +81,7 @@ async def ensure_topics(
                 log.warning("not allowed to create or see topic %s; the admin creates it", topic)
             elif code != _TOPIC_ALREADY_EXISTS:  # lost a race with another creator: fine
                 raise TopicLayoutError(f"creating topic {topic} failed: {message} (code {code})")
+        await _until_visible(admin, created)
         # A racing creator may have used another count: check what exists now.
         _check(await _partition_counts(admin, layout), layout, co_partitioned)
         return sorted(created)
@@ -115,6 +118,17 @@ async def _admin(settings: Settings) -> AIOKafkaAdminClient:
             f"cannot connect to Kafka at {settings.kafka_bootstrap}: {exc}"
         ) from exc
     return admin
+
+
+async def _until_visible(admin: AIOKafkaAdminClient, names: list[str], wait_s: float = 15) -> None:
+    """Return once the broker's metadata lists ``names``: CreateTopics answers when the
+    controller has committed, and a loaded broker was seen serving metadata without the
+    new topics for a moment after that (a describe then found no partitions)."""
+    deadline = time.monotonic() + wait_s
+    while names and not set(names) <= set(await admin.list_topics()):
+        if time.monotonic() > deadline:
+            raise RetryableError(f"topics {names} created but not yet visible after {wait_s}s")
+        await asyncio.sleep(0.1)
 
 
 async def _partition_counts(admin: AIOKafkaAdminClient, names: Iterable[str]) -> dict[str, int]:

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,9 +128,17 @@ class Namespace:
         await admin.start()
         try:
             groups = [g[0] for g in await admin.list_consumer_groups() if self.owns(g[0])]
-            codes = await delete_groups(admin, groups)
-            if busy := {g: c for g, c in codes.items() if c not in GROUP_GONE}:
-                raise RuntimeError(f"namespace {self.uid}: groups not deleted (codes): {busy}")
+            # A worker that died without leaving stays a member until its session times
+            # out (RIVERBED_WORKER_SESSION_TIMEOUT_S): until then the broker refuses
+            # (GROUP_NOT_EMPTY), so try again for a little longer than that.
+            deadline = time.monotonic() + self.settings.worker_session_timeout_s + 20
+            while groups:
+                codes = await delete_groups(admin, groups)
+                groups = [g for g, c in codes.items() if c not in GROUP_GONE]
+                if groups and time.monotonic() > deadline:
+                    raise RuntimeError(f"namespace {self.uid}: groups not deleted: {codes}")
+                if groups:
+                    await asyncio.sleep(1)
             topics = [t for t in await admin.list_topics() if self.owns(t)]
             if topics:
                 await admin.delete_topics(topics)

@@ -62,6 +62,7 @@ async def _kafka(settings: Settings) -> tuple[frozenset[str], dict[str, int]]:
     consumer = new_consumer(settings)
     await consumer.start()
     try:
+        await consumer.topics()  # metadata of every topic, so partitions_for_topic knows them
         topics: dict[str, int] = {}
         for topic in defaults:
             parts = consumer.partitions_for_topic(topic) or set()
