@@ -59,6 +59,27 @@ class Secure:
     def as_(self, principal: str) -> Settings:
         return self.kafka.secure_broker.client_settings(principal)
 
+    def env(self, principal: str) -> dict[str, str]:
+        """The ``RIVERBED_*`` variables ``stack up --secure`` wrote for ``principal``."""
+        lines = self.kafka.secure_broker.env_file(principal).read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+    def cli(self, env: dict[str, str], *args: str) -> str:
+        """Run ``python -m riverbed ARGS``; its output, after checking it printed no
+        password and exited 0."""
+        result = subprocess.run(
+            [sys.executable, "-m", "riverbed", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, **env},
+            check=False,
+        )
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, out
+        assert not [p for p in self.kafka.secure_broker.passwords().values() if p in out]
+        return out
+
     def kwargs(self, principal: str) -> dict[str, Any]:
         creds = self.as_(principal)
         return {
@@ -154,25 +175,14 @@ def test_secrets_are_private_files_and_the_ca_is_there(secure: Secure) -> None:
 
 def test_cli_reuses_the_secure_broker_and_prints_no_password(secure: Secure) -> None:
     env = {
-        **os.environ,
         "RIVERBED_KAFKA_BOOTSTRAP": secure.settings.kafka_bootstrap,
         "RIVERBED_KAFKA_CONTROLLER_PORT": str(secure.settings.kafka_controller_port),
         "RIVERBED_DATA_DIR": str(secure.settings.data_dir),
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "riverbed", "stack", "up", "--secure"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out
+    out = secure.cli(env, "stack", "up", "--secure")
     assert "kafka: already running" in out
     assert "kafka is secure" in out
     assert "orders.env" in out
-    assert not [p for p in secure.kafka.secure_broker.passwords().values() if p in out]
 
 
 # --- who is refused -----------------------------------------------------------------------
@@ -301,14 +311,7 @@ async def test_orders_worker_runs_end_to_end_as_its_principal(
     await ns.create()
     plan = acl_plan(topic_prefix=ns.prefix, group_prefix=f"t{uid}")
     await create_acls(secure.kwargs(ADMIN), plan)
-    orders_env = {
-        k: v
-        for k, v in (
-            line.split("=", 1)
-            for line in secure.kafka.secure_broker.env_file("orders").read_text().splitlines()
-            if line and not line.startswith("#")
-        )
-    }
+    orders_env = secure.env("orders")
     try:
         ns.start("orders", extra_env=orders_env)
         event = order(customer="ghost")  # unknown customer: a rejection, still a decision
@@ -327,25 +330,9 @@ async def test_orders_worker_runs_end_to_end_as_its_principal(
 async def test_smoke_runs_against_the_secure_broker_and_leaves_nothing(secure: Secure) -> None:
     """``riverbed smoke`` as the admin principal: every client it builds gets SASL_SSL
     from the settings (it once passed its security arguments twice and raised)."""
-    admin_env = dict(
-        line.split("=", 1)
-        for line in secure.kafka.secure_broker.env_file(ADMIN).read_text().splitlines()
-        if line and not line.startswith("#")
-    )
-    env = {**os.environ, **admin_env, "RIVERBED_DATA_DIR": str(secure.settings.data_dir)}
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "riverbed", "smoke", "--count", "40", "--timeout", "60"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-    out = result.stdout + result.stderr
-    assert result.returncode == 0, out
+    env = {**secure.env(ADMIN), "RIVERBED_DATA_DIR": str(secure.settings.data_dir)}
+    out = await asyncio.to_thread(secure.cli, env, "smoke", "--count", "40", "--timeout", "60")
     assert "sent 40, received 40" in out
-    assert not [p for p in secure.kafka.secure_broker.passwords().values() if p in out]
 
     admin = new_admin(secure.as_(ADMIN))
     await admin.start()
