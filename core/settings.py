@@ -99,6 +99,18 @@ class Settings(BaseSettings):
     gateway_tls_keyfile: Path | None = Field(
         None, description="PEM private key of gateway_tls_certfile"
     )
+    gateway_behind_tls_proxy: bool = Field(
+        False, description="production without gateway_tls_*: a TLS-terminating proxy is in front"
+    )
+    gateway_max_future_skew_s: float = Field(
+        300.0, ge=0, description="occurred_at further ahead of the gateway's clock: 422"
+    )
+    gateway_old_event_age_s: float = Field(
+        86_400.0, gt=0, description="older events are accepted, counted and flagged in a header"
+    )
+    gateway_auth_failures_per_min: int = Field(
+        20, ge=1, description="failed authentications per client address per minute, then 429"
+    )
 
     # Naming: tests and side-by-side deployments isolate themselves with these.
     topic_prefix: str = Field("", description="prepended to every Kafka topic name")

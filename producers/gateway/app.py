@@ -11,6 +11,7 @@ from core import __version__
 from core.settings import Settings
 from producers.gateway.auth import Authenticator
 from producers.gateway.errors import install_error_handlers
+from producers.gateway.failures import FailureLimit
 from producers.gateway.keys import KeyStore
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
@@ -28,6 +29,7 @@ def create_app(
         Authenticator(
             keys if keys is not None else KeyStore(settings.gateway_keys_file),
             settings.gateway_api_key,
+            failures=FailureLimit(settings.gateway_auth_failures_per_min, 60.0),
         ),
         RateLimiter(settings.gateway_rate_per_s, settings.gateway_rate_burst),
     )

@@ -1,16 +1,23 @@
-"""The gateway's API keys: a JSON file of scrypt hashes, never the keys themselves.
+"""The gateway's API keys: a JSON file of hashes, never the keys themselves.
 
 A key reads ``rbk_<id>_<secret>``. The id is a public lookup handle (it picks the one
 stored hash to check, so a random key costs no hashing at all); the secret is 32 random
-bytes, hashed with scrypt and a per-key salt, compared with :func:`hmac.compare_digest`.
-A key that verified once is remembered (by its SHA-256, in memory) so the slow hash runs
-once per key and process, not per request; the memory is dropped whenever the file
-changes, so a revocation by another process (``riverbed keys revoke``) takes effect on
-the next request.
+bytes (256 bits), so a salted SHA-256 is as strong as a slow hash against guessing and
+costs microseconds: a burst of wrong secrets costs no more than the same burst of right
+ones. Digests are compared with :func:`hmac.compare_digest`.
+
+Files from before version 3 hold scrypt hashes (``n=2^14``, ~50 ms and 16 MiB each).
+They keep working; a failed scrypt check counts against the key id, and past
+``failures`` per window that id is refused without hashing (see
+:mod:`producers.gateway.failures`). Revoke and re-create such a key to make it cheap.
+A key that verified once is remembered (by its SHA-256, in memory); the memory is dropped
+whenever the file changes, so a revocation by another process (``riverbed keys revoke``)
+takes effect on the next request.
 
 Each key carries its scopes: the event types it may publish (see
-:mod:`producers.gateway.scopes`). Files written before scopes existed (``"version": 1``)
-are read as they are: their keys have no stored scopes and may publish every type.
+:mod:`producers.gateway.scopes`), and optionally the stores and users its events may
+name (see :mod:`producers.gateway.objects`). Files written before scopes existed
+(``"version": 1``) are read as they are: their keys may publish every type.
 """
 
 from __future__ import annotations
@@ -25,11 +32,13 @@ import secrets
 import tempfile
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from producers.gateway.failures import FailureLimit
+from producers.gateway.objects import check_ids
 from producers.gateway.scopes import ALL_TYPES, ScopeError, allows, check
 
 KEY_PREFIX = "rbk"
@@ -37,6 +46,9 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 BOOTSTRAP_NAME = "bootstrap"  # the name ``settings.gateway_api_key`` authenticates as
 _ID_PATTERN = re.compile(r"^[0-9a-f]{12}$")
 _FAILED_CACHE_SIZE = 1024
+FILE_VERSION = 3
+SHA256 = "sha256"
+SCRYPT = "scrypt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +61,9 @@ class KeyRecord:
     revoked_at: datetime | None = None
     # None: a key from before scopes existed, which may publish every type.
     scopes: tuple[str, ...] | None = None
+    # None: not bound; events may name any store (``store_id``) or user (``user_id``).
+    stores: tuple[str, ...] | None = None
+    users: tuple[str, ...] | None = None
 
     @property
     def active(self) -> bool:
@@ -80,7 +95,7 @@ class KeyStoreError(ValueError):
 @dataclass(frozen=True, slots=True)
 class _Entry:
     record: KeyRecord
-    params: ScryptParams
+    params: ScryptParams | None  # None: a SHA-256 entry
     salt: bytes
     digest: bytes
 
@@ -88,18 +103,39 @@ class _Entry:
 class KeyStore:
     """API keys in a JSON file at ``path`` (created with mode 0600 on first write)."""
 
-    def __init__(self, path: Path, *, params: ScryptParams | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        params: ScryptParams | None = None,
+        kdf: str = SHA256,
+        failures: FailureLimit | None = None,
+    ) -> None:
+        """``kdf``: how new keys are hashed (``scrypt`` only to write legacy entries in
+        tests); ``failures``: the per-key-id limit on failed scrypt checks."""
+        if kdf not in (SHA256, SCRYPT):
+            raise ValueError(f"unknown kdf {kdf!r}")
         self.path = Path(path)
         self._params = params or ScryptParams()
+        self._kdf = kdf
+        self._id_failures = failures or FailureLimit(5, 60.0)
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._entries: dict[str, _Entry] = {}  # by key id
         self._verified: dict[str, bytes] = {}  # key id -> SHA-256 of the verified key
         self._failed: set[bytes] = set()  # SHA-256 of keys that failed verification
 
-    def create(self, name: str, *, types: Iterable[str] = ALL_TYPES) -> str:
+    def create(
+        self,
+        name: str,
+        *,
+        types: Iterable[str] = ALL_TYPES,
+        stores: Iterable[str] | None = None,
+        users: Iterable[str] | None = None,
+    ) -> str:
         """Add a key called ``name`` that may publish ``types`` (patterns checked against
-        the registry) and return it: the only time it is ever shown.
+        the registry), for only ``stores`` / ``users`` if given, and return it: the only
+        time it is ever shown.
 
         ``types`` defaults to every type here; ``riverbed keys create`` requires it.
         """
@@ -109,6 +145,8 @@ class KeyStore:
             )
         try:
             scopes = check(types)
+            bound_stores = check_ids("stores", stores)
+            bound_users = check_ids("users", users)
         except ScopeError as exc:
             raise KeyStoreError(str(exc)) from None
         with self._lock:
@@ -118,14 +156,23 @@ class KeyStore:
             key_id = secrets.token_hex(6)
             secret = secrets.token_urlsafe(32)
             salt = secrets.token_bytes(16)
-            record = KeyRecord(name, key_id, datetime.now(UTC), scopes=scopes)
-            digest = _hash(secret, salt, self._params)
-            self._entries[key_id] = _Entry(record, self._params, salt, digest)
+            record = KeyRecord(
+                name,
+                key_id,
+                datetime.now(UTC),
+                scopes=scopes,
+                stores=bound_stores,
+                users=bound_users,
+            )
+            params = self._params if self._kdf == SCRYPT else None
+            digest = _hash(secret, salt, params)
+            self._entries[key_id] = _Entry(record, params, salt, digest)
             self._write()
         return f"{KEY_PREFIX}_{key_id}_{secret}"
 
     def verify(self, key: str) -> KeyRecord | None:
-        """The active record of ``key``, or None; may run scrypt (call off the event loop)."""
+        """The active record of ``key``, or None; may run a legacy scrypt (call it off the
+        event loop), at most ``failures.limit`` times per key id and window when wrong."""
         found = self.cached(key)
         if found is not None:
             return found
@@ -138,9 +185,14 @@ class KeyStore:
             entry = self._entries.get(parts[1])
             if entry is None or not entry.record.active or fingerprint in self._failed:
                 return None
+        slow = entry.params is not None
+        if slow and self._id_failures.blocked_for(parts[1]) > 0:
+            return None
         digest = _hash(parts[2], entry.salt, entry.params)
         with self._lock:
             if not hmac.compare_digest(digest, entry.digest):
+                if slow:
+                    self._id_failures.failed(parts[1])
                 if len(self._failed) >= _FAILED_CACHE_SIZE:
                     self._failed.clear()
                 self._failed.add(fingerprint)
@@ -150,6 +202,16 @@ class KeyStore:
                 return None
             self._verified[parts[1]] = fingerprint
         return current.record
+
+    def is_slow(self, key: str) -> bool:
+        """Whether verifying ``key`` may run scrypt (a legacy entry): then call
+        :meth:`verify` in a thread; a SHA-256 check is cheaper than the thread hop."""
+        parts = key.split("_", 2)
+        if len(parts) != 3:
+            return False
+        with self._lock:
+            entry = self._entries.get(parts[1])
+        return entry is not None and entry.params is not None
 
     def cached(self, key: str) -> KeyRecord | None:
         """The record of a key verified before and unchanged since; None means unknown."""
@@ -172,13 +234,7 @@ class KeyStore:
             self._reload()
             for key_id, entry in self._entries.items():
                 if entry.record.name == name and entry.record.active:
-                    record = KeyRecord(
-                        name,
-                        key_id,
-                        entry.record.created_at,
-                        datetime.now(UTC),
-                        entry.record.scopes,
-                    )
+                    record = replace(entry.record, revoked_at=datetime.now(UTC))
                     self._entries[key_id] = _Entry(record, entry.params, entry.salt, entry.digest)
                     self._verified.pop(key_id, None)
                     self._write()
@@ -212,7 +268,10 @@ class KeyStore:
 
     def _write(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        document = {"version": 2, "keys": [_entry_to_json(e) for e in self._entries.values()]}
+        document = {
+            "version": FILE_VERSION,
+            "keys": [_entry_to_json(e) for e in self._entries.values()],
+        }
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".api-keys.", suffix=".tmp")
         try:
             with os.fdopen(fd, "w") as file:  # mkstemp creates it 0600
@@ -225,7 +284,9 @@ class KeyStore:
         self._stamp = (stat.st_mtime_ns, stat.st_size)
 
 
-def _hash(secret: str, salt: bytes, params: ScryptParams) -> bytes:
+def _hash(secret: str, salt: bytes, params: ScryptParams | None) -> bytes:
+    if params is None:
+        return hashlib.sha256(salt + secret.encode()).digest()
     return hashlib.scrypt(
         secret.encode(), salt=salt, n=params.n, r=params.r, p=params.p, maxmem=256 * 2**20, dklen=32
     )
@@ -239,25 +300,41 @@ def _entry_to_json(entry: _Entry) -> dict[str, Any]:
         "created_at": record.created_at.isoformat(),
         "revoked_at": record.revoked_at.isoformat() if record.revoked_at else None,
         "scopes": list(record.scopes) if record.scopes is not None else None,
-        "kdf": {"name": "scrypt", "n": entry.params.n, "r": entry.params.r, "p": entry.params.p},
+        "stores": list(record.stores) if record.stores is not None else None,
+        "users": list(record.users) if record.users is not None else None,
+        "kdf": {"name": SHA256}
+        if entry.params is None
+        else {"name": SCRYPT, "n": entry.params.n, "r": entry.params.r, "p": entry.params.p},
         "salt": entry.salt.hex(),
         "hash": entry.digest.hex(),
     }
 
 
 def _entry_from_json(data: dict[str, Any]) -> _Entry:
-    revoked, scopes = data.get("revoked_at"), data.get("scopes")
-    if scopes is not None and not (type(scopes) is list and all(type(s) is str for s in scopes)):
-        raise ValueError(f"key {data['id']}: scopes must be a list of type patterns")
+    revoked = data.get("revoked_at")
     record = KeyRecord(
         data["name"],
         data["id"],
         datetime.fromisoformat(data["created_at"]),
         datetime.fromisoformat(revoked) if revoked else None,
-        tuple(scopes) if scopes is not None else None,  # absent: a version 1 file
+        _strings(data, "scopes"),  # absent: a version 1 file
+        _strings(data, "stores"),  # absent: before version 3, not bound
+        _strings(data, "users"),
     )
     kdf = data["kdf"]
-    if kdf["name"] != "scrypt":
+    if kdf["name"] == SHA256:
+        params = None
+    elif kdf["name"] == SCRYPT:
+        params = ScryptParams(kdf["n"], kdf["r"], kdf["p"])
+    else:
         raise ValueError(f"key {record.key_id}: unsupported kdf {kdf['name']!r}")
-    params = ScryptParams(kdf["n"], kdf["r"], kdf["p"])
     return _Entry(record, params, bytes.fromhex(data["salt"]), bytes.fromhex(data["hash"]))
+
+
+def _strings(data: dict[str, Any], field: str) -> tuple[str, ...] | None:
+    value = data.get(field)
+    if value is None:
+        return None
+    if not (type(value) is list and all(type(s) is str for s in value)):
+        raise ValueError(f"key {data['id']}: {field} must be a list of strings")
+    return tuple(value)

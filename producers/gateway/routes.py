@@ -1,7 +1,10 @@
-"""The HTTP endpoints. Every request: authenticate (401), check the content type (415)
-and size (413), parse once (400), charge the key's rate limit (429), check each event's
-type against the key's scopes (403), validate (422), publish and answer 202 only once
-the broker acknowledged (503 if it did not).
+"""The HTTP endpoints. Every request: authenticate (401; 429 after too many failures
+from one address), check the content type (415) and size (413), parse once (400), charge
+the key's rate limit (429), check each event's type against the key's scopes and its
+``store_id``/``user_id`` against the key's bound stores and users (403), validate (422,
+also for an ``occurred_at`` too far in the future), publish and answer 202 only once the
+broker acknowledged (503 if it did not). Events older than ``gateway_old_event_age_s``
+are accepted and counted in the ``X-Riverbed-Old-Events`` response header.
 
 Batch rule: 202 when at least one event was accepted, with a status per item (rejected
 items carry their errors and were not published); 422 when none was valid, with the
@@ -31,8 +34,10 @@ from producers.gateway.models import (
     error_responses,
     json_body,
 )
+from producers.gateway.objects import out_of_bounds
 from producers.gateway.scopes import out_of_scope
 from producers.gateway.shared import Gateway, gateway
+from producers.gateway.timing import OLD_EVENTS_HEADER, future_error, is_old
 from schemas.envelope import Envelope
 
 router = APIRouter()
@@ -51,7 +56,8 @@ async def caller(
     """The key's record: ``X-API-Key`` first, else ``Authorization: Bearer``; or 401."""
     key = (api_key or "").strip() or (bearer.credentials.strip() if bearer else "")
     state: Gateway = request.app.state.gateway
-    return await state.auth.authenticate(key or None)
+    client = request.client.host if request.client else ""
+    return await state.auth.authenticate(key or None, client)
 
 
 Caller = Annotated[KeyRecord, Depends(caller)]
@@ -79,6 +85,36 @@ def _check_scopes(who: KeyRecord, items: list[Any], *, batch: bool) -> None:
     )
 
 
+def _check_objects(who: KeyRecord, items: list[Any]) -> None:
+    """403 naming the field if any item names a store or user the key is not bound to."""
+    refused = out_of_bounds({"stores": who.stores, "users": who.users}, items)
+    if not refused:
+        return
+    first = refused[0]
+    raise ApiError(
+        403,
+        f"key {who.name!r} may not publish events for {first['field']} {first['value']!r}"
+        + (f" (and {len(refused) - 1} more refused)" if len(refused) > 1 else "")
+        + "; nothing was published",
+        details=refused,
+    )
+
+
+def _check_time(state: Gateway, event: Envelope[Any], now: datetime) -> list[dict[str, Any]] | bool:
+    """The 422 details of an event dated too far ahead, else whether it is old (counted)."""
+    error = future_error(event.occurred_at, now, state.settings.gateway_max_future_skew_s)
+    if error is not None:
+        return [error]
+    if is_old(event.occurred_at, now, state.settings.gateway_old_event_age_s):
+        state.old_events += 1
+        return True
+    return False
+
+
+def _old_header(count: int) -> dict[str, str]:
+    return {OLD_EVENTS_HEADER: str(count)} if count else {}
+
+
 async def _json_body(request: Request, state: Gateway) -> Any:
     headers = request.headers
     check_content_type(headers.get("content-type"), headers.get("content-encoding"))
@@ -102,9 +138,14 @@ async def post_event(request: Request, state: State, who: Caller) -> Response:
     body = await _json_body(request, state)
     state.charge(who.name, 1)
     _check_scopes(who, [body], batch=False)
-    result = prepare(body, source=source_for(who.name), now=datetime.now(UTC))
+    _check_objects(who, [body])
+    now = datetime.now(UTC)
+    result = prepare(body, source=source_for(who.name), now=now)
     if isinstance(result, list):
         raise ApiError(422, "the event is invalid", details=result)
+    timing = _check_time(state, result, now)
+    if isinstance(timing, list):
+        raise ApiError(422, "the event is invalid", details=timing)
     delivery = await state.publish(result)
     return json_response(
         202,
@@ -115,6 +156,7 @@ async def post_event(request: Request, state: State, who: Caller) -> Response:
             "partition": delivery.partition,
             "offset": delivery.offset,
         },
+        headers=_old_header(int(timing)),
     )
 
 
@@ -131,12 +173,20 @@ async def post_batch(request: Request, state: State, who: Caller) -> Response:
     items = _batch_items(await _json_body(request, state), state.settings.gateway_max_batch)
     state.charge(who.name, len(items))
     _check_scopes(who, items, batch=True)
+    _check_objects(who, items)
     source, now = source_for(who.name), datetime.now(UTC)
     statuses: list[dict[str, Any]] = []
     valid: list[Envelope[Any]] = []
     positions: list[int] = []
+    old = 0
     for index, (item, event_id) in enumerate(zip(items, new_event_ids(len(items)), strict=True)):
         result = prepare(item, source=source, now=now, event_id=event_id)
+        if not isinstance(result, list):
+            timing = _check_time(state, result, now)
+            if isinstance(timing, list):
+                result = timing
+            else:
+                old += timing
         if isinstance(result, list):
             statuses.append({"index": index, "status": "rejected", "errors": result})
         else:
@@ -155,7 +205,7 @@ async def post_batch(request: Request, state: State, who: Caller) -> Response:
             "offset": delivery.offset,
         }
     body = {"accepted": len(valid), "rejected": len(items) - len(valid), "items": statuses}
-    return json_response(202, body)
+    return json_response(202, body, headers=_old_header(old))
 
 
 def _batch_items(body: Any, max_batch: int) -> list[Any]:
@@ -183,4 +233,5 @@ async def healthz() -> dict[str, str]:
 async def readyz(state: State) -> Response:
     if await state.publisher.ping(within_s=min(2.0, state.settings.publisher_send_timeout_s)):
         return json_response(200, {"status": "ready"})
-    return error_response(503, f"Kafka at {state.settings.kafka_bootstrap} is not reachable")
+    # No broker address: this answers unauthenticated callers (it is in the logs).
+    return error_response(503, "Kafka is not reachable")

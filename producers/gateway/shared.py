@@ -38,6 +38,8 @@ class Gateway:
         self.publisher = publisher
         self.auth = auth
         self.limiter = limiter
+        # Events accepted with an occurred_at older than gateway_old_event_age_s.
+        self.old_events = 0
         self._starter: asyncio.Task[None] | None = None
 
     async def open(self) -> None:

@@ -1,5 +1,6 @@
-"""``riverbed keys create --name N --types PATTERNS | list | revoke N``: the gateway's API
-keys and the event types each may publish. Also reachable as ``riverbed gateway keys``.
+"""``riverbed keys create --name N --types PATTERNS [--stores IDS] [--users IDS] | list |
+revoke N``: the gateway's API keys, the event types each may publish and the stores and
+users its events may name. Also reachable as ``riverbed gateway keys``.
 
 Only wiring: the keys live in :class:`producers.gateway.KeyStore` at
 ``settings.gateway_keys_file``; the pattern rules are in :mod:`producers.gateway.scopes`.
@@ -18,8 +19,8 @@ LEGACY_MARK = "* (legacy)"
 
 @click.group("keys")
 def command() -> None:
-    """Create, list and revoke the gateway's API keys (stored as scrypt hashes, never in
-    clear), each limited to the event types it may publish."""
+    """Create, list and revoke the gateway's API keys (stored as hashes, never in clear),
+    each limited to the event types it may publish and optionally to stores and users."""
 
 
 @command.command("create")
@@ -33,7 +34,19 @@ def command() -> None:
     help="Event types the key may publish, comma-separated: exact (order.placed), a prefix "
     "wildcard (order.*) or * for every type. Quote it in the shell: --types 'order.*,stock.*'.",
 )
-def create(name: str, types: tuple[str, ...]) -> None:
+@click.option(
+    "--stores",
+    default=None,
+    metavar="IDS",
+    help="Only events whose payload.store_id is one of these (comma-separated); default any.",
+)
+@click.option(
+    "--users",
+    default=None,
+    metavar="IDS",
+    help="Only events whose payload.user_id is one of these (comma-separated); default any.",
+)
+def create(name: str, types: tuple[str, ...], stores: str | None, users: str | None) -> None:
     """Create a key and print it once: it cannot be shown again."""
     from producers.gateway import KeyStore, KeyStoreError
     from producers.gateway.scopes import check, split
@@ -41,12 +54,20 @@ def create(name: str, types: tuple[str, ...]) -> None:
     patterns = [p for value in types for p in split(value)]
     store = KeyStore(get_settings().gateway_keys_file)
     try:
-        key = store.create(name, types=patterns)
+        key = store.create(
+            name,
+            types=patterns,
+            stores=None if stores is None else split(stores),
+            users=None if users is None else split(users),
+        )
     except KeyStoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    bound = "".join(
+        f"; {label} {value}" for label, value in (("stores", stores), ("users", users)) if value
+    )
     click.echo(
-        f"created key {name!r} for types {', '.join(check(patterns))} in {store.path}; "
+        f"created key {name!r} for types {', '.join(check(patterns))}{bound} in {store.path}; "
         "store it now, it is not shown again:",
         err=True,
     )
@@ -55,7 +76,7 @@ def create(name: str, types: tuple[str, ...]) -> None:
 
 @command.command("list")
 def list_() -> None:
-    """Show every key's name, id, dates and types (never the key)."""
+    """Show every key's name, id, dates, types and bound stores/users (never the key)."""
     from producers.gateway import KeyStore
 
     records = KeyStore(get_settings().gateway_keys_file).list()
@@ -63,6 +84,9 @@ def list_() -> None:
     for r in records:
         revoked = r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "-"
         types = LEGACY_MARK if r.scopes is None else ",".join(r.scopes)
+        for label, ids in (("stores", r.stores), ("users", r.users)):
+            if ids is not None:
+                types += f" {label}={','.join(ids)}"
         created = r.created_at.isoformat(timespec="seconds")
         click.echo(f"{r.name:<24} {r.key_id:<14} {created:<26} {revoked:<26} {types}")
     if any(r.scopes is None and r.active for r in records):

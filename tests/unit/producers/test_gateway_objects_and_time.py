@@ -1,0 +1,173 @@
+"""Object-level scopes (403 naming the field) and trusted time (422 for the future, old
+events accepted and flagged), through the real gateway app and an in-memory broker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from core.settings import Settings
+from producers.gateway import KeyStore, KeyStoreError
+from producers.gateway.timing import OLD_EVENTS_HEADER
+from tests.unit.producers.test_gateway_security import (
+    MemoryPublisher,
+    _client,
+    error_of,
+    heartbeat,
+    order,
+    stock,
+)
+
+pytestmark = pytest.mark.unit
+
+BOOTSTRAP = "bootstrap-key-for-unit-tests"
+AUTH = {"X-API-Key": BOOTSTRAP}
+
+
+@pytest.fixture
+def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
+    return settings.model_copy(
+        update={
+            "gateway_api_key": SecretStr(BOOTSTRAP),
+            "gateway_keys_file": tmp_path / "api-keys.json",
+            "gateway_rate_per_s": 1e6,
+            "gateway_rate_burst": 10**6,
+            "gateway_max_future_skew_s": 300.0,
+            "gateway_old_event_age_s": 3600.0,
+        }
+    )
+
+
+@pytest.fixture
+def key_store(gw_settings: Settings) -> KeyStore:
+    return KeyStore(gw_settings.gateway_keys_file)
+
+
+@pytest.fixture
+def publisher(gw_settings: Settings) -> MemoryPublisher:
+    return MemoryPublisher(gw_settings)
+
+
+@pytest.fixture
+async def client(
+    gw_settings: Settings, publisher: MemoryPublisher, key_store: KeyStore
+) -> AsyncIterator[httpx.AsyncClient]:
+    async for c in _client(gw_settings, publisher, key_store):
+        yield c
+
+
+def in_store(item: dict[str, Any], store: str) -> dict[str, Any]:
+    item["payload"]["store_id"] = store
+    return item
+
+
+def for_user(item: dict[str, Any], user: str) -> dict[str, Any]:
+    item["payload"]["user_id"] = user
+    return item
+
+
+# -- object-level scopes ---------------------------------------------------------------
+
+
+async def test_a_key_bound_to_stores_gets_403_naming_store_id_for_another_store(
+    client: httpx.AsyncClient, key_store: KeyStore, publisher: MemoryPublisher
+) -> None:
+    headers = {"X-API-Key": key_store.create("shop-1", types=["*"], stores=["store-1"])}
+    assert (await client.post("/v1/events", json=order(1), headers=headers)).status_code == 202
+
+    response = await client.post("/v1/events", json=in_store(stock(), "store-2"), headers=headers)
+    error = error_of(response, 403)
+    assert "payload.store_id" in error["message"] and "store-2" in error["message"]
+    assert error["details"] == [{"index": 0, "field": "payload.store_id", "value": "store-2"}]
+    # A playback event names no store: the store binding does not limit it.
+    assert (await client.post("/v1/events", json=heartbeat(), headers=headers)).status_code == 202
+    assert [e.type for e in publisher.sent] == ["order.placed", "playback.heartbeat"]
+
+
+async def test_a_key_bound_to_users_gets_403_naming_user_id_and_a_batch_is_refused_whole(
+    client: httpx.AsyncClient, key_store: KeyStore, publisher: MemoryPublisher
+) -> None:
+    headers = {"X-API-Key": key_store.create("player", types=["playback.*"], users=["u-1"])}
+    batch = [for_user(heartbeat(), "u-1"), for_user(heartbeat(), "u-2")]
+    error = error_of(await client.post("/v1/events/batch", json=batch, headers=headers), 403)
+    assert error["details"] == [{"index": 1, "field": "payload.user_id", "value": "u-2"}]
+    assert "payload.user_id" in error["message"] and "nothing was published" in error["message"]
+    assert publisher.sent == []
+
+    response = await client.post("/v1/events/batch", json=batch[:1], headers=headers)
+    assert response.status_code == 202 and len(publisher.sent) == 1
+
+
+async def test_unbound_keys_and_the_bootstrap_key_name_any_store_and_user(
+    client: httpx.AsyncClient, key_store: KeyStore
+) -> None:
+    headers = {"X-API-Key": key_store.create("any", types=["*"])}
+    for h in (headers, AUTH):
+        for item in (in_store(order(), "store-9"), for_user(heartbeat(), "u-9")):
+            assert (await client.post("/v1/events", json=item, headers=h)).status_code == 202
+
+
+def test_bindings_are_checked_at_creation_and_kept_in_the_file(key_store: KeyStore) -> None:
+    with pytest.raises(KeyStoreError, match="bad id"):
+        key_store.create("x", types=["*"], stores=["store 1"])
+    with pytest.raises(KeyStoreError, match="at least one"):
+        key_store.create("x", types=["*"], users=[])
+    key_store.create("x", types=["order.*"], stores=["s-1", "s-2", "s-1"])
+    record = KeyStore(key_store.path).list()[0]
+    assert record.stores == ("s-1", "s-2") and record.users is None
+    key_store.revoke("x")
+    assert KeyStore(key_store.path).list()[0].stores == ("s-1", "s-2")
+
+
+# -- trusted time ----------------------------------------------------------------------
+
+
+def at(item: dict[str, Any], delta: timedelta) -> dict[str, Any]:
+    item["occurred_at"] = (datetime.now(UTC) + delta).isoformat()
+    return item
+
+
+async def test_an_event_beyond_the_future_skew_is_422_on_occurred_at(
+    client: httpx.AsyncClient, publisher: MemoryPublisher
+) -> None:
+    response = await client.post("/v1/events", json=at(order(), timedelta(hours=1)), headers=AUTH)
+    error = error_of(response, 422)
+    assert error["details"][0]["loc"] == ["occurred_at"]
+    assert error["details"][0]["type"] == "future_time"
+    # Within the skew (a client clock a minute fast) is fine.
+    response = await client.post("/v1/events", json=at(order(), timedelta(minutes=1)), headers=AUTH)
+    assert response.status_code == 202 and OLD_EVENTS_HEADER not in response.headers
+    assert len(publisher.sent) == 1
+
+
+async def test_a_batch_rejects_only_its_future_events(
+    client: httpx.AsyncClient, publisher: MemoryPublisher
+) -> None:
+    batch = [order(1), at(order(2), timedelta(days=2)), order(3)]
+    response = await client.post("/v1/events/batch", json=batch, headers=AUTH)
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["accepted"] == 2 and body["items"][1]["status"] == "rejected"
+    assert body["items"][1]["errors"][0]["loc"] == ["occurred_at"]
+    assert [e.payload.order_id for e in publisher.sent] == ["o-1", "o-3"]
+
+
+async def test_old_events_are_accepted_counted_and_flagged_in_a_header(
+    client: httpx.AsyncClient, publisher: MemoryPublisher
+) -> None:
+    response = await client.post("/v1/events", json=at(order(), -timedelta(days=30)), headers=AUTH)
+    assert response.status_code == 202 and response.headers[OLD_EVENTS_HEADER] == "1"
+    batch = [at(order(1), -timedelta(days=400)), order(2), at(stock(), -timedelta(hours=2))]
+    response = await client.post("/v1/events/batch", json=batch, headers=AUTH)
+    assert response.status_code == 202 and response.headers[OLD_EVENTS_HEADER] == "2"
+    recent = await client.post("/v1/events", json=order(3), headers=AUTH)
+    assert OLD_EVENTS_HEADER not in recent.headers
+    assert len(publisher.sent) == 5
+    state = client._transport.app.state.gateway  # type: ignore[attr-defined]
+    assert state.old_events == 3
