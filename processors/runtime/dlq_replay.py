@@ -1,15 +1,28 @@
-"""Read the dead-letter topic and put its events back on their original topics."""
+"""Read the dead-letter topic and put its events back on the topics they belong to.
+
+Where a letter goes is decided by the event's own ``type`` (read from its JSON body),
+with the same rule as publishing (``schemas.topics``), and only if that is one of
+Riverbed's input topics (:data:`INPUT_TOPICS`): never by a header. Whoever can write to
+the dead-letter topic can set any header (``riverbed-dlq-topic`` included), so a header
+must not steer the tool into ``order-decisions`` or a worker's internal topics. A letter
+whose body has no known (type, version), or whose type belongs to an output topic, is
+skipped and reported (:class:`Plan`). The replayed message gets ``riverbed-type`` and
+``riverbed-version`` from its body too, so a worker parses it by what it is.
+"""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.kafka import new_consumer, new_producer
 from core.settings import Settings
+from processors.kinds import WORKER_TOPICS
 from processors.runtime.dlq import (
     DLQ_HEADERS,
     H_AT,
@@ -19,7 +32,11 @@ from processors.runtime.dlq import (
     H_REASON,
     H_TOPIC,
 )
-from schemas import DLQ_TOPIC, HEADER_TYPE
+from schemas import DLQ_TOPIC, HEADER_TYPE, HEADER_VERSION, registry, topic_for
+from schemas.errors import SchemaError
+
+# The topics a replay may write: those the workers read (what the gateway publishes to).
+INPUT_TOPICS = frozenset(WORKER_TOPICS.values())
 
 
 @dataclass(frozen=True)
@@ -45,8 +62,24 @@ class DeadLetter:
         return self.header(H_EXCEPTION)
 
     @property
+    def body_contract(self) -> tuple[str, int] | None:
+        """The body's ``(type, version)`` if it is a JSON object naming both, else None."""
+        try:
+            body = json.loads(self.value) if self.value is not None else None
+        except (ValueError, UnicodeDecodeError):
+            return None
+        if type(body) is not dict:
+            return None
+        event_type, version = body.get("type"), body.get("version")
+        if type(event_type) is not str or type(version) is not int:
+            return None
+        return event_type, version
+
+    @property
     def event_type(self) -> str:
-        return self.header(HEADER_TYPE)
+        """The body's type if it has one (what a replay goes by), else the header's."""
+        contract = self.body_contract
+        return contract[0] if contract else self.header(HEADER_TYPE)
 
     @property
     def origin(self) -> str:
@@ -59,6 +92,47 @@ class DeadLetter:
 
     def original_headers(self) -> list[tuple[str, bytes]]:
         return [(k, v) for k, v in self.headers if k not in DLQ_HEADERS]
+
+    def replay_headers(self, event_type: str, version: int) -> list[tuple[str, bytes]]:
+        """The original headers, with type and version taken from the body."""
+        kept = [(k, v) for k, v in self.original_headers() if k not in _CONTRACT_HEADERS]
+        return [*kept, (HEADER_TYPE, event_type.encode()), (HEADER_VERSION, str(version).encode())]
+
+
+_CONTRACT_HEADERS = frozenset({HEADER_TYPE, HEADER_VERSION})
+
+
+@dataclass
+class Plan:
+    """What a replay would do: ``(letter, logical topic)`` to send, and skipped letters
+    with why (by reason, for the operator)."""
+
+    sends: list[tuple[DeadLetter, str]] = field(default_factory=list)
+    skipped: list[tuple[DeadLetter, str]] = field(default_factory=list)
+
+    def by_topic(self) -> Counter[str]:
+        return Counter(topic for _letter, topic in self.sends)
+
+
+def plan(letters: Iterable[DeadLetter]) -> Plan:
+    """Where each letter would go, by its body's type, input topics only."""
+    out = Plan()
+    for letter in letters:
+        contract = letter.body_contract
+        if contract is None:
+            out.skipped.append((letter, "the body is not an event with a type and version"))
+            continue
+        try:
+            registry.get(*contract)
+            topic = topic_for(contract[0])
+        except SchemaError:
+            out.skipped.append((letter, f"no contract for {contract[0]} v{contract[1]}"))
+            continue
+        if topic not in INPUT_TOPICS:
+            out.skipped.append((letter, f"{contract[0]} belongs on {topic}, not an input topic"))
+            continue
+        out.sends.append((letter, topic))
+    return out
 
 
 async def read_all(settings: Settings) -> list[DeadLetter]:
@@ -106,16 +180,27 @@ def select(
     ]
 
 
-async def replay(settings: Settings, letters: list[DeadLetter]) -> int:
-    """Re-publish to the original topics (original key, value and headers)."""
+async def replay(settings: Settings, planned: Plan) -> int:
+    """Re-publish ``planned.sends`` (original key and value; type headers from the body)."""
+    if not planned.sends:
+        return 0
     producer = new_producer(settings, acks="all", enable_idempotence=True)
     await producer.start()
     try:
-        futures = [
-            await producer.send(d.header(H_TOPIC), d.value, key=d.key, headers=d.original_headers())
-            for d in letters
-            if d.header(H_TOPIC)
-        ]
+        futures = []
+        for letter, topic in planned.sends:
+            contract = letter.body_contract
+            # plan() guarantees both; a Plan is a plain object, so check again here.
+            if topic not in INPUT_TOPICS or contract is None or topic_for(contract[0]) != topic:
+                raise ValueError(f"refusing to replay to {topic}: not this event's input topic")
+            futures.append(
+                await producer.send(
+                    settings.topic(topic),
+                    letter.value,
+                    key=letter.key,
+                    headers=letter.replay_headers(*contract),
+                )
+            )
         for fut in futures:
             await fut
         return len(futures)

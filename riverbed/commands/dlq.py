@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import UTC, datetime
 
 import click
 
 from core.settings import get_settings
-from processors.runtime.dlq_replay import read_all, replay, select
+from processors.runtime.dlq_replay import Plan, plan, read_all, replay, select
 
 
 def _since(value: str | None) -> datetime | None:
@@ -62,12 +63,44 @@ def list_(event_type: str | None, since: str | None, as_json: bool) -> None:
         click.echo(f"{len(letters)} dead letter(s)", err=True)
 
 
+def _describe(planned: Plan) -> None:
+    for topic, count in sorted(planned.by_topic().items()):
+        click.echo(f"  {count} event(s) -> {topic}", err=True)
+    for letter, why in planned.skipped:
+        click.echo(f"  skipped {letter.partition}@{letter.offset}: {why}", err=True)
+
+
 @command.command("replay")
 @click.option("--type", "event_type", default=None, help="Only this event type.")
 @click.option("--since", default=None, help="Only letters dead-lettered at or after this time.")
-def replay_(event_type: str | None, since: str | None) -> None:
-    """Re-publish dead letters to their original topics (after fixing the cause)."""
+@click.option("--dry-run", is_flag=True, help="Show what would be replayed, and send nothing.")
+@click.option(
+    "--confirm",
+    "confirm_count",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Replay without asking if exactly N events would be sent (for scripts); "
+    "otherwise the count is shown and must be typed back.",
+)
+def replay_(
+    event_type: str | None, since: str | None, dry_run: bool, confirm_count: int | None
+) -> None:
+    """Re-publish dead letters to the input topic of their own event type (after fixing
+    the cause). Letters of output types or without a known type are skipped."""
     settings = get_settings()
     letters = select(asyncio.run(read_all(settings)), event_type=event_type, since=_since(since))
-    count = asyncio.run(replay(settings, letters))
-    click.echo(f"replayed {count} event(s)")
+    planned = plan(letters)
+    count = len(planned.sends)
+    click.echo(f"{count} event(s) to replay, {len(planned.skipped)} skipped:", err=True)
+    _describe(planned)
+    if dry_run or count == 0:
+        click.echo(f"replayed 0 event(s){' (dry run)' if dry_run else ''}")
+        return
+    if confirm_count is None:
+        confirm_count = click.prompt("type the number of events to replay", type=int)
+    if confirm_count != count:
+        click.echo(f"error: {count} event(s) would be replayed, not {confirm_count}", err=True)
+        sys.exit(1)
+    sent = asyncio.run(replay(settings, planned))
+    click.echo(f"replayed {sent} event(s)")

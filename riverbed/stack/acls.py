@@ -10,6 +10,15 @@ everything not granted below is refused.
     inventory   READ inventory; WRITE order-decisions, stock-alerts,  READ, WRITE, CREATE,
                 dlq                                                   DESCRIBE topics
     viewing     READ viewing; WRITE dlq                               PREFIXED <g>-<kind>-
+    dashboard   DESCRIBE all six topics; READ the three input topics, DESCRIBE groups
+                stock-alerts and dlq (no WRITE anywhere)              <g>-<kind>; no group
+    dlq         READ+DESCRIBE dlq; WRITE+DESCRIBE the three input     none: reads by
+                topics (never an output or internal topic)            assignment
+
+No component needs ``admin`` at run time: the dashboard reads offsets, group state and
+the alert/dead-letter tails (and one message per partition at a worker's committed
+offset, for lag in seconds: hence READ on the input topics), and ``riverbed dlq``
+replays only to input topics (see ``processors/runtime/dlq_replay.py``).
 
 Both commerce workers may write both commerce outputs: they share one outbox table, and
 the relay of either kind publishes what a crashed worker of the other kind left behind.
@@ -38,6 +47,7 @@ from schemas.topics import (
     ORDER_DECISIONS_TOPIC,
     ORDERS_TOPIC,
     STOCK_ALERTS_TOPIC,
+    TOPIC_PARTITIONS,
     VIEWING_TOPIC,
 )
 
@@ -45,7 +55,12 @@ log = logging.getLogger(__name__)
 
 ADMIN = "admin"
 GATEWAY = "gateway"
+DASHBOARD = "dashboard"
+DLQ = "dlq"
 GATEWAY_TOPICS = (ORDERS_TOPIC, INVENTORY_TOPIC, VIEWING_TOPIC)
+ALL_TOPICS = tuple(TOPIC_PARTITIONS)  # every topic Riverbed creates
+# The dashboard's tails (alerts, dead letters) and its lag-in-seconds reads (inputs).
+DASHBOARD_READS = (*GATEWAY_TOPICS, STOCK_ALERTS_TOPIC, DLQ_TOPIC)
 _COMMERCE_OUT = (ORDER_DECISIONS_TOPIC, STOCK_ALERTS_TOPIC, DLQ_TOPIC)
 
 
@@ -62,7 +77,7 @@ WORKER_ACCESS: Mapping[str, WorkerAccess] = {
     "inventory": WorkerAccess(reads=(INVENTORY_TOPIC,), writes=_COMMERCE_OUT),
     "viewing": WorkerAccess(reads=(VIEWING_TOPIC,), writes=(DLQ_TOPIC,)),
 }
-PRINCIPALS = (ADMIN, GATEWAY, *WORKER_ACCESS)
+PRINCIPALS = (ADMIN, GATEWAY, *WORKER_ACCESS, DASHBOARD, DLQ)
 
 
 # Codes of the Kafka protocol (org.apache.kafka.common.acl / resource enums).
@@ -127,6 +142,14 @@ def acl_plan(
         plan.add(AclBinding(kind, Resource.GROUP, app_id, Pattern.LITERAL, Operation.READ))
         for op in (Operation.READ, Operation.WRITE, Operation.CREATE, Operation.DESCRIBE):
             plan.add(AclBinding(kind, Resource.TOPIC, f"{app_id}-", Pattern.PREFIXED, op))
+        plan.add(AclBinding(DASHBOARD, Resource.GROUP, app_id, Pattern.LITERAL, Operation.DESCRIBE))
+    for name in ALL_TOPICS:
+        topic(DASHBOARD, topic_prefix + name, Operation.DESCRIBE)
+    for name in DASHBOARD_READS:
+        topic(DASHBOARD, topic_prefix + name, Operation.READ)
+    topic(DLQ, topic_prefix + DLQ_TOPIC, Operation.READ, Operation.DESCRIBE)
+    for name in gateway_topics:
+        topic(DLQ, topic_prefix + name, Operation.WRITE, Operation.DESCRIBE)
     return sorted(plan)
 
 

@@ -84,7 +84,12 @@ async def test_poison_goes_to_the_dlq_with_reasons_and_the_stream_flows_on(ns: N
     assert len(rows) == len(bad) and all(r["reason"] for r in rows)
 
     # Replaying the order.placed letters re-publishes them; still poison, they come back.
-    replayed = riverbed(ns, "dlq", "replay", "--type", "order.placed")
+    dry = riverbed(ns, "dlq", "replay", "--type", "order.placed", "--dry-run")
+    assert dry.returncode == 0 and dry.stdout.strip() == "replayed 0 event(s) (dry run)"
+    assert "1 event(s) -> riverbed.orders" in dry.stderr, dry.stderr
+    wrong = riverbed(ns, "dlq", "replay", "--type", "order.placed", "--confirm", "2")
+    assert wrong.returncode == 1 and "not 2" in wrong.stderr
+    replayed = riverbed(ns, "dlq", "replay", "--type", "order.placed", "--confirm", "1")
     assert replayed.returncode == 0, replayed.stderr
     assert replayed.stdout.strip() == "replayed 1 event(s)"
     again = await ns.read(DLQ_TOPIC, expect=len(bad) + 1)

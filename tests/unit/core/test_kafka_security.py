@@ -57,7 +57,7 @@ def test_every_worker_kind_has_a_principal_and_reads_its_real_input() -> None:
     assert set(WORKER_ACCESS) == set(KINDS)
     for kind, topic in WORKER_TOPICS.items():
         assert WORKER_ACCESS[kind].reads == (topic,)
-    assert set(PRINCIPALS) == {"admin", GATEWAY, *KINDS}
+    assert set(PRINCIPALS) == {"admin", GATEWAY, *KINDS, "dashboard", "dlq"}
     every = {t for a in WORKER_ACCESS.values() for t in (*a.reads, *a.writes)}
     assert every <= set(TOPIC_PARTITIONS)
 
@@ -92,6 +92,35 @@ def test_workers_read_inputs_write_outputs_and_own_their_group_and_internal_topi
     # Nobody but the super user gets anything on the cluster or on other groups.
     assert {b.resource for b in plan} == {Resource.TOPIC, Resource.GROUP}
     assert not [b for b in plan if b.principal == "admin"]
+
+
+def test_the_dashboard_reads_and_describes_and_never_writes_or_joins_a_group() -> None:
+    plan = acl_plan(topic_prefix="p.", group_prefix="g")
+    mine = [b for b in plan if b.principal == "dashboard"]
+    assert {b.operation for b in mine} == {Operation.READ, Operation.DESCRIBE}
+    for name in TOPIC_PARTITIONS:
+        assert Operation.DESCRIBE in ops(plan, "dashboard", f"p.{name}")
+    # Reads: the alert and dead-letter tails, and the inputs (lag in seconds).
+    readable = {b.name for b in mine if b.operation is Operation.READ}
+    assert readable == {
+        f"p.{t}"
+        for t in (ORDERS_TOPIC, INVENTORY_TOPIC, VIEWING_TOPIC, STOCK_ALERTS_TOPIC, DLQ_TOPIC)
+    }
+    groups = [(b.name, b.operation) for b in mine if b.resource is Resource.GROUP]
+    assert sorted(groups) == [(f"g-{k}", Operation.DESCRIBE) for k in sorted(KINDS)]
+    assert all(b.pattern is Pattern.LITERAL for b in mine)
+
+
+def test_the_dlq_tool_reads_the_dlq_and_writes_only_the_input_topics() -> None:
+    plan = acl_plan(topic_prefix="p.", group_prefix="g")
+    mine = [b for b in plan if b.principal == "dlq"]
+    assert ops(plan, "dlq", f"p.{DLQ_TOPIC}") == {Operation.READ, Operation.DESCRIBE}
+    writes = {b.name for b in mine if b.operation is Operation.WRITE}
+    assert writes == {f"p.{t}" for t in (ORDERS_TOPIC, INVENTORY_TOPIC, VIEWING_TOPIC)}
+    for out in (ORDER_DECISIONS_TOPIC, STOCK_ALERTS_TOPIC):
+        assert ops(plan, "dlq", f"p.{out}") == set()
+    assert {b.resource for b in mine} == {Resource.TOPIC}
+    assert all(b.pattern is Pattern.LITERAL for b in mine)  # no worker-internal topics
 
 
 def test_plan_is_sorted_and_without_duplicates() -> None:
