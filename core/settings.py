@@ -134,6 +134,19 @@ class Settings(BaseSettings):
     dashboard_poll_interval_s: float = Field(1.0, gt=0, description="one shared poll per interval")
     dashboard_active_minutes: int = Field(15, ge=1, description="window for active viewers")
     dashboard_lag_alert_s: float = Field(30.0, gt=0, description="lag (seconds) shown as unhealthy")
+    dashboard_keys_file: Path = Field(
+        Path(".riverbed/reader-keys.json"), description="reader keys (`riverbed keys --reader`)"
+    )
+    dashboard_allowed_hosts: str = Field(
+        "127.0.0.1,localhost,[::1]",
+        description="Host header values served (comma-separated; dashboard_host is added)",
+    )
+    dashboard_max_streams: int = Field(
+        100, ge=1, description="open /api/stream connections; then 503"
+    )
+    dashboard_statement_timeout_ms: int = Field(
+        5000, ge=100, description="PostgreSQL statement_timeout of the read pool"
+    )
 
     # Where the local stack keeps data (git-ignored) and downloads (outside the repo)
     data_dir: Path = Path(".riverbed")
@@ -144,14 +157,11 @@ class Settings(BaseSettings):
     def _no_dev_secrets_in_production(self) -> Settings:
         if self.environment != "production":
             return self
-        for name in ("postgres_dsn", "postgres_owner_dsn", "postgres_reader_dsn"):
-            secret: SecretStr = getattr(self, name)
-            password = urlsplit(secret.get_secret_value()).password or ""
-            if password in DEV_PASSWORDS:
-                raise ValueError(
-                    f"RIVERBED_{name.upper()} uses a development password; "
-                    "set a real one for environment=production"
-                )
+        problems = production_problems(self)
+        if problems:
+            raise ValueError(
+                "not fit for environment=production (see SECURITY.md): " + "; ".join(problems)
+            )
         return self
 
     @model_validator(mode="after")
@@ -172,6 +182,45 @@ class Settings(BaseSettings):
         first = self.kafka_bootstrap.split(",")[0].strip()
         host, _, port = first.rpartition(":")
         return host or "127.0.0.1", int(port or 9092)
+
+
+# What ``environment=production`` refuses: every secret and transport left at a
+# development value, all reported at once so an operator fixes them in one pass.
+MIN_KEY_CHARS = 32
+MIN_KEY_DISTINCT = 12  # 32 random base64 characters have ~24 distinct ones
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Each setting that is not fit for production, with what to do (empty: fine)."""
+    problems: list[str] = []
+    for name in ("postgres_dsn", "postgres_owner_dsn", "postgres_reader_dsn"):
+        password = urlsplit(getattr(settings, name).get_secret_value()).password or ""
+        if password in DEV_PASSWORDS:
+            problems.append(f"RIVERBED_{name.upper()} uses a development password")
+    mongo = urlsplit(settings.mongo_uri.get_secret_value())
+    if not mongo.username or not mongo.password:
+        problems.append("RIVERBED_MONGO_URI has no credentials (user:password@)")
+    elif mongo.password in DEV_PASSWORDS:
+        problems.append("RIVERBED_MONGO_URI uses a development password")
+    if settings.gateway_api_key is not None:
+        key = settings.gateway_api_key.get_secret_value()
+        if len(key) < MIN_KEY_CHARS or len(set(key)) < MIN_KEY_DISTINCT:
+            problems.append(
+                f"RIVERBED_GATEWAY_API_KEY is weak: use at least {MIN_KEY_CHARS} random "
+                "characters (openssl rand -base64 32), or unset it and use riverbed keys"
+            )
+    if settings.kafka_security_protocol != "SASL_SSL":
+        problems.append("RIVERBED_KAFKA_SECURITY_PROTOCOL must be SASL_SSL")
+    if not settings.kafka_username or settings.kafka_password is None:
+        problems.append("RIVERBED_KAFKA_USERNAME and RIVERBED_KAFKA_PASSWORD are required")
+    elif settings.kafka_password.get_secret_value() in DEV_PASSWORDS:
+        problems.append("RIVERBED_KAFKA_PASSWORD uses a development password")
+    if settings.gateway_tls_certfile is None and not settings.gateway_behind_tls_proxy:
+        problems.append(
+            "the gateway serves plain HTTP: set RIVERBED_GATEWAY_TLS_CERTFILE/_KEYFILE, or "
+            "RIVERBED_GATEWAY_BEHIND_TLS_PROXY=true if a TLS-terminating proxy is in front"
+        )
+    return problems
 
 
 def redact_url(url: str | SecretStr) -> str:

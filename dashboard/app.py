@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from fastapi import FastAPI, Request
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
@@ -16,13 +17,21 @@ from core.settings import Settings
 from dashboard.api import live, ops, orders, pages, viewing
 from dashboard.components import Dashboard
 from dashboard.config import DashboardConfig
+from dashboard.guard import ReadAuth, StreamCap, allowed_hosts
+from producers.gateway.auth import Authenticator
 from producers.gateway.errors import error_response, install_error_handlers
+from producers.gateway.failures import FailureLimit
+from producers.gateway.keys import KeyStore
+from producers.gateway.web import SecurityHeaders, install_docs
 
 log = logging.getLogger("riverbed.dashboard")
 
 
-def create_app(settings: Settings, *, config: DashboardConfig | None = None) -> FastAPI:
-    """The dashboard and read API; its lifespan runs the one shared poller."""
+def create_app(
+    settings: Settings, *, config: DashboardConfig | None = None, keys: KeyStore | None = None
+) -> FastAPI:
+    """The dashboard and read API; its lifespan runs the one shared poller. ``keys``:
+    the reader keys (default: ``settings.dashboard_keys_file``)."""
     state = Dashboard.build(settings, config)
 
     @asynccontextmanager
@@ -40,9 +49,13 @@ def create_app(settings: Settings, *, config: DashboardConfig | None = None) -> 
         title="Riverbed dashboard",
         version=__version__,
         description="The live dashboard (`/`, fed by `/api/stream`) and the read API over "
-        "Riverbed's stores. Lists take `limit` (1..100) and `offset` (>= 0); errors are "
-        '`{"error": {status, message, details}}`.',
+        "Riverbed's stores. Lists take `limit` (1..100) and `offset` (0..10000); errors are "
+        '`{"error": {status, message, details}}`. Outside development (and for any '
+        "non-loopback client) a reader key is needed: `X-API-Key`, `Authorization: Bearer` "
+        "or the password of HTTP Basic.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs: local assets, no inline script
+        redoc_url=None,
     )
     app.state.dashboard = state
     install_error_handlers(app)
@@ -50,6 +63,24 @@ def create_app(settings: Settings, *, config: DashboardConfig | None = None) -> 
     for router in (pages.router, live.router, orders.router, viewing.router, ops.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
+    install_docs(app)
+    # Added innermost first: the Host check runs before anything, the key check before
+    # a stream takes one of the capped slots.
+    app.add_middleware(StreamCap, limit=settings.dashboard_max_streams)
+    app.add_middleware(
+        ReadAuth,
+        auth=Authenticator(
+            keys if keys is not None else KeyStore(settings.dashboard_keys_file),
+            None,
+            failures=FailureLimit(settings.gateway_auth_failures_per_min, 60.0),
+        ),
+        loopback_free=settings.environment == "development",
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        TrustedHostMiddleware,
+        allowed_hosts=allowed_hosts(settings.dashboard_allowed_hosts, settings.dashboard_host),
+    )
     return app
 
 

@@ -3,7 +3,8 @@
 Opened on first use, not at start: the page and ``/healthz`` come up even while a
 database is down, and a pool that failed to open is tried again on the next use.
 PostgreSQL is read as the reader role (``RIVERBED_POSTGRES_READER_DSN``), which may only
-SELECT: nothing the dashboard or its read API runs can change a table.
+SELECT: nothing the dashboard or its read API runs can change a table; and every
+statement is cancelled by the server after ``dashboard_statement_timeout_ms``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Stores:
                         min_size=1,
                         max_size=5,
                         schema=self._settings.postgres_schema,
+                        statement_timeout_ms=self._settings.dashboard_statement_timeout_ms,
                     ),
                     timeout=5.0,
                 )

@@ -12,7 +12,9 @@ from pydantic import BaseModel, model_validator
 T = TypeVar("T")
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Items per page (1..100).")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip (>= 0).")]
+# Bounded: deep pages cost a scan each, and an int64 overflow was a 500.
+MAX_OFFSET = 10_000
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip (0..10000).")]
 
 
 class Page(BaseModel, Generic[T]):

@@ -16,6 +16,7 @@ from producers.gateway.keys import KeyStore
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
 from producers.gateway.shared import Gateway
+from producers.gateway.web import SecurityHeaders, install_docs
 from producers.publisher import Publisher
 
 
@@ -48,8 +49,12 @@ def create_app(
         description="Publish events to Riverbed over HTTP. Authenticate with `X-API-Key` "
         'or `Authorization: Bearer`; errors are `{"error": {status, message, details}}`.',
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs: local assets, no inline script
+        redoc_url=None,
     )
     app.state.gateway = state
     install_error_handlers(app)
     app.include_router(router)
+    install_docs(app)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -9,30 +9,39 @@ Only wiring: the keys live in :class:`producers.gateway.KeyStore` at
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from core.settings import get_settings
 
 LEGACY_MARK = "* (legacy)"
+READER_HELP = "Reader keys of the dashboard and read API (RIVERBED_DASHBOARD_KEYS_FILE)."
+
+
+def _path(reader: bool) -> Path:
+    settings = get_settings()
+    return settings.dashboard_keys_file if reader else settings.gateway_keys_file
 
 
 @click.group("keys")
 def command() -> None:
     """Create, list and revoke the gateway's API keys (stored as hashes, never in clear),
-    each limited to the event types it may publish and optionally to stores and users."""
+    each limited to the event types it may publish and optionally to stores and users;
+    with --reader, the keys that may read the dashboard and its read API."""
 
 
 @command.command("create")
 @click.option("--name", required=True, help="Who uses the key; events get source gateway.NAME.")
+@click.option("--reader", is_flag=True, help=READER_HELP + " No --types.")
 @click.option(
     "--types",
     "types",
-    required=True,
     multiple=True,
     metavar="PATTERNS",
     help="Event types the key may publish, comma-separated: exact (order.placed), a prefix "
-    "wildcard (order.*) or * for every type. Quote it in the shell: --types 'order.*,stock.*'.",
+    "wildcard (order.*) or * for every type. Quote it in the shell: --types 'order.*,stock.*'. "
+    "Required for a gateway key.",
 )
 @click.option(
     "--stores",
@@ -46,13 +55,19 @@ def command() -> None:
     metavar="IDS",
     help="Only events whose payload.user_id is one of these (comma-separated); default any.",
 )
-def create(name: str, types: tuple[str, ...], stores: str | None, users: str | None) -> None:
+def create(
+    name: str, reader: bool, types: tuple[str, ...], stores: str | None, users: str | None
+) -> None:
     """Create a key and print it once: it cannot be shown again."""
     from producers.gateway import KeyStore, KeyStoreError
-    from producers.gateway.scopes import check, split
+    from producers.gateway.scopes import ALL, check, split
 
-    patterns = [p for value in types for p in split(value)]
-    store = KeyStore(get_settings().gateway_keys_file)
+    if reader and (types or stores or users):
+        raise click.UsageError("a reader key takes no --types, --stores or --users")
+    if not reader and not types:
+        raise click.UsageError("Missing option '--types' (or --reader for a reader key).")
+    patterns = [p for value in types for p in split(value)] if types else [ALL]
+    store = KeyStore(_path(reader))
     try:
         key = store.create(
             name,
@@ -66,20 +81,21 @@ def create(name: str, types: tuple[str, ...], stores: str | None, users: str | N
     bound = "".join(
         f"; {label} {value}" for label, value in (("stores", stores), ("users", users)) if value
     )
+    what = "reader key" if reader else f"key for types {', '.join(check(patterns))}{bound}"
     click.echo(
-        f"created key {name!r} for types {', '.join(check(patterns))}{bound} in {store.path}; "
-        "store it now, it is not shown again:",
+        f"created {what} {name!r} in {store.path}; store it now, it is not shown again:",
         err=True,
     )
     click.echo(key)
 
 
 @command.command("list")
-def list_() -> None:
+@click.option("--reader", is_flag=True, help=READER_HELP)
+def list_(reader: bool) -> None:
     """Show every key's name, id, dates, types and bound stores/users (never the key)."""
     from producers.gateway import KeyStore
 
-    records = KeyStore(get_settings().gateway_keys_file).list()
+    records = KeyStore(_path(reader)).list()
     click.echo(f"{'NAME':<24} {'ID':<14} {'CREATED':<26} {'REVOKED':<26} TYPES")
     for r in records:
         revoked = r.revoked_at.isoformat(timespec="seconds") if r.revoked_at else "-"
@@ -99,12 +115,13 @@ def list_() -> None:
 
 @command.command("revoke")
 @click.argument("name")
-def revoke(name: str) -> None:
-    """Revoke the active key called NAME (a running gateway refuses it at once)."""
+@click.option("--reader", is_flag=True, help=READER_HELP)
+def revoke(name: str, reader: bool) -> None:
+    """Revoke the active key called NAME (a running gateway or dashboard refuses it at once)."""
     from producers.gateway import KeyStore, KeyStoreError
 
     try:
-        record = KeyStore(get_settings().gateway_keys_file).revoke(name)
+        record = KeyStore(_path(reader)).revoke(name)
     except KeyStoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -22,7 +22,12 @@ async def _init(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    dsn: str, *, min_size: int = 1, max_size: int = 5, schema: str | None = None
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 5,
+    schema: str | None = None,
+    statement_timeout_ms: int | None = None,
 ) -> asyncpg.Pool:
     """A pool whose connections decode jsonb and, given ``schema``, resolve names in it.
 
@@ -30,13 +35,16 @@ async def create_pool(
     asyncpg runs ``RESET ALL`` when a connection goes back to the pool, which would undo a
     ``SET`` after the first use but resets to the start-up value.
     """
-    server_settings = {"search_path": quote_ident(schema)} if schema else None
+    server_settings = {"search_path": quote_ident(schema)} if schema else {}
+    if statement_timeout_ms is not None:
+        # A start-up parameter too, so RESET ALL keeps it; the server cancels longer reads.
+        server_settings["statement_timeout"] = str(statement_timeout_ms)
     pool: asyncpg.Pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init,
-        server_settings=server_settings,
+        server_settings=server_settings or None,
     )
     return pool
 

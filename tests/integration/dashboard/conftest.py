@@ -180,7 +180,7 @@ async def running(
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
-                transport=transport, base_url="http://dashboard"
+                transport=transport, base_url="http://127.0.0.1"
             ) as client:
                 yield Running(ns, local, app, client)
     finally:

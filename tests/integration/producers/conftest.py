@@ -50,7 +50,8 @@ def order(store: str = "store-1", n: int = 0, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
-    """Gateway settings: the bootstrap key, a key file of the test's own, no rate limit."""
+    """Gateway settings: the bootstrap key, a key file of the test's own, no rate limit
+    and no failed-authentication limit (the fuzzer sends many keyless requests)."""
     return settings.model_copy(
         update={
             "gateway_api_key": SecretStr(BOOTSTRAP),
@@ -59,6 +60,7 @@ def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
             "gateway_max_batch": 50,
             "gateway_rate_per_s": 1e6,
             "gateway_rate_burst": 10**6,
+            "gateway_auth_failures_per_min": 10**6,
         }
     )
 

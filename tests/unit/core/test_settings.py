@@ -40,24 +40,69 @@ def test_secrets_do_not_print() -> None:
     assert "riverbed:riverbed@" not in text
 
 
+PRODUCTION = {
+    "environment": "production",
+    "postgres_dsn": "postgresql://app:Xk3-long-secret@db:5432/riverbed",
+    "postgres_owner_dsn": "postgresql://own:Yk3-long-secret@db:5432/riverbed",
+    "postgres_reader_dsn": "postgresql://rd:Zk3-long-secret@db:5432/riverbed",
+    "mongo_uri": "mongodb://app:Mk3-long-secret@mongo:27017/?authSource=admin",
+    "kafka_security_protocol": "SASL_SSL",
+    "kafka_username": "gateway",
+    "kafka_password": "Kk3-long-secret",
+    "gateway_behind_tls_proxy": True,
+}
+
+
+def production(**changes: object) -> Settings:
+    values = {k: v for k, v in {**PRODUCTION, **changes}.items() if v is not None}
+    return Settings.model_validate({"_env_file": None, **values})
+
+
 def test_production_refuses_development_passwords() -> None:
     with pytest.raises(ValidationError, match="development password"):
         Settings(_env_file=None, environment="production")  # type: ignore[call-arg]
-    ok = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        environment="production",
-        postgres_dsn=SecretStr("postgresql://app:Xk3-long-secret@db:5432/riverbed"),
-        postgres_owner_dsn=SecretStr("postgresql://own:Yk3-long-secret@db:5432/riverbed"),
-        postgres_reader_dsn=SecretStr("postgresql://rd:Zk3-long-secret@db:5432/riverbed"),
-    )
-    assert ok.environment == "production"
+    assert production().environment == "production"
     with pytest.raises(ValidationError, match="RIVERBED_POSTGRES_READER_DSN"):
-        Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            environment="production",
-            postgres_dsn=SecretStr("postgresql://app:Xk3-long-secret@db:5432/riverbed"),
-            postgres_owner_dsn=SecretStr("postgresql://own:Yk3-long-secret@db:5432/riverbed"),
-        )
+        production(postgres_reader_dsn=None)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"mongo_uri": "mongodb://mongo:27017/"}, "RIVERBED_MONGO_URI has no credentials"),
+        ({"mongo_uri": "mongodb://riverbed:riverbed@mongo:27017/"}, "RIVERBED_MONGO_URI uses"),
+        ({"gateway_api_key": "short-key"}, "RIVERBED_GATEWAY_API_KEY is weak"),
+        ({"gateway_api_key": "a" * 64}, "RIVERBED_GATEWAY_API_KEY is weak"),
+        ({"kafka_security_protocol": "PLAINTEXT"}, "must be SASL_SSL"),
+        ({"kafka_security_protocol": "SASL_PLAINTEXT"}, "must be SASL_SSL"),
+        ({"kafka_password": None}, "RIVERBED_KAFKA_PASSWORD are required"),
+        ({"kafka_password": "riverbed"}, "RIVERBED_KAFKA_PASSWORD uses"),
+        ({"gateway_behind_tls_proxy": False}, "serves plain HTTP"),
+    ],
+)
+def test_production_refuses_each_weak_secret_and_plaintext_transport(
+    changes: dict[str, object], named: str
+) -> None:
+    with pytest.raises(ValidationError, match=named):
+        production(**changes)
+
+
+def test_production_accepts_a_strong_bootstrap_key_and_gateway_tls(tmp_path: object) -> None:
+    ok = production(
+        gateway_api_key="q8Zr1vN3xT0pLk2Wm9Yb7Hc5Jd4Fg6Se",
+        gateway_behind_tls_proxy=False,
+        gateway_tls_certfile="cert.pem",
+        gateway_tls_keyfile="key.pem",
+    )
+    assert ok.gateway_tls_certfile is not None
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(ValidationError) as raised:
+        Settings(_env_file=None, environment="production")  # type: ignore[call-arg]
+    text = str(raised.value)
+    for fragment in ("POSTGRES_DSN", "MONGO_URI", "SASL_SSL", "plain HTTP"):
+        assert fragment in text
 
 
 @pytest.mark.parametrize(
