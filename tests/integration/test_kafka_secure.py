@@ -341,3 +341,45 @@ async def test_smoke_runs_against_the_secure_broker_and_leaves_nothing(secure: S
         assert [g[0] for g in await admin.list_consumer_groups() if "smoke" in g[0]] == []
     finally:
         await admin.close()
+
+
+# --- the read side's principals -----------------------------------------------------------
+
+
+async def test_the_dashboard_principal_samples_kafka_and_cannot_write(secure: Secure) -> None:
+    """The dashboard's Kafka source (offsets, groups, lag, DLQ count) and its tails run
+    as ``dashboard``, which may write nothing."""
+    from dashboard.config import DashboardConfig
+    from dashboard.sources.kafka import KafkaSource
+    from dashboard.sources.tail import TailSource
+
+    as_dashboard = secure.as_("dashboard")
+    source = KafkaSource(as_dashboard, DashboardConfig())
+    tail = TailSource(as_dashboard, size=5)
+    try:
+        sampled = await asyncio.wait_for(source.sample(), 60)
+        assert [g["kind"] for g in sampled["groups"]] == ["orders", "inventory", "viewing"]
+        assert sampled["dlq_count"] >= 0
+        assert set(await asyncio.wait_for(tail.sample(), 60)) == {"alerts", "dead_letters"}
+    finally:
+        await source.close()
+        await tail.close()
+    for topic in (ORDERS_TOPIC, DLQ_TOPIC):
+        with pytest.raises(TopicAuthorizationFailedError):
+            await produce(secure.kwargs("dashboard"), secure.settings.topic(topic))
+
+
+@pytest.mark.parametrize("output", [ORDER_DECISIONS_TOPIC, DLQ_TOPIC])
+async def test_the_dlq_principal_cannot_write_outputs_or_the_dlq(
+    secure: Secure, output: str
+) -> None:
+    with pytest.raises(TopicAuthorizationFailedError):
+        await produce(secure.kwargs("dlq"), secure.settings.topic(output))
+
+
+async def test_dlq_replay_runs_as_its_own_principal(secure: Secure) -> None:
+    """``riverbed dlq replay`` as ``dlq``: reads the dead-letter topic and writes an input."""
+    await produce(secure.kwargs("dlq"), secure.settings.topic(ORDERS_TOPIC))
+    env = {**secure.env("dlq"), "RIVERBED_DATA_DIR": str(secure.settings.data_dir)}
+    out = await asyncio.to_thread(secure.cli, env, "dlq", "replay", "--dry-run")
+    assert "replayed 0 event(s) (dry run)" in out
