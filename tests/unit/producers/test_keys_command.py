@@ -71,3 +71,45 @@ def test_list_marks_keys_from_before_scopes_as_all_types(keys_file: Path) -> Non
     listed = runner.invoke(main, ["keys", "list"])
     assert rows(listed.stdout)["old"].endswith(" * (legacy)")
     assert "may publish every type" in listed.stderr
+
+
+def test_create_binds_stores_and_users_and_list_shows_them(keys_file: Path) -> None:
+    runner = CliRunner()
+    created = runner.invoke(
+        main,
+        ["keys", "create", "--name", "shop-7", "--types", "order.*", "--stores", "s-7,s-8"],
+    )
+    assert created.exit_code == 0, created.output
+    assert "stores s-7,s-8" in created.stderr
+    player = ["keys", "create", "--name", "p", "--types", "playback.*", "--users", "u-1"]
+    assert runner.invoke(main, player).exit_code == 0
+    table = rows(runner.invoke(main, ["keys", "list"]).stdout)
+    assert table["shop-7"].endswith(" order.* stores=s-7,s-8")
+    assert table["p"].endswith(" playback.* users=u-1")
+    entries = {e["name"]: e for e in json.loads(keys_file.read_text())["keys"]}
+    assert entries["shop-7"]["stores"] == ["s-7", "s-8"] and entries["shop-7"]["users"] is None
+
+    bad = runner.invoke(main, ["keys", "create", "--name", "x", "--types", "*", "--stores", "a b"])
+    assert bad.exit_code == 1 and "bad id" in bad.stderr
+
+
+def test_reader_keys_live_in_their_own_file_and_need_no_types(
+    keys_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.settings import get_settings
+
+    readers = tmp_path / "reader-keys.json"
+    monkeypatch.setenv("RIVERBED_DASHBOARD_KEYS_FILE", str(readers))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    created = runner.invoke(main, ["keys", "create", "--reader", "--name", "ops"])
+    assert created.exit_code == 0, created.output
+    assert "reader key" in created.stderr and readers.exists() and not keys_file.exists()
+    assert "ops" in rows(runner.invoke(main, ["keys", "list", "--reader"]).stdout)
+    assert "ops" not in rows(runner.invoke(main, ["keys", "list"]).stdout)
+    mixed = runner.invoke(main, ["keys", "create", "--reader", "--name", "x", "--types", "*"])
+    assert mixed.exit_code != 0 and "no --types" in mixed.output
+    missing = runner.invoke(main, ["keys", "create", "--name", "y"])
+    assert missing.exit_code != 0 and "--types" in missing.output
+    assert runner.invoke(main, ["keys", "revoke", "--reader", "ops"]).exit_code == 0
+    get_settings.cache_clear()
