@@ -92,6 +92,6 @@ class SnapshotCollector:
             value = await asyncio.wait_for(sample(), timeout=self._timeout_s)
         except Exception as exc:
             # Every viewer gets the snapshot: the details (addresses, names) stay in the log.
-            log.warning("dashboard source failed: %s", exc, exc_info=True)
+            log.warning("dashboard source failed: %s: %s", type(exc).__name__, exc)
             return {}, (time.monotonic() - t0) * 1000, UNAVAILABLE
         return value, (time.monotonic() - t0) * 1000, None
