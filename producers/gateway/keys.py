@@ -32,72 +32,44 @@ import secrets
 import tempfile
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from producers.gateway.failures import FailureLimit
+from producers.gateway.keyfile import (
+    FILE_VERSION,
+    SCRYPT,
+    SHA256,
+    Entry,
+    KeyRecord,
+    ScryptParams,
+    entry_from_json,
+    entry_to_json,
+    hash_secret,
+)
 from producers.gateway.objects import check_ids
-from producers.gateway.scopes import ALL_TYPES, ScopeError, allows, check
+from producers.gateway.scopes import ALL_TYPES, ScopeError, check
+
+__all__ = [
+    "BOOTSTRAP_NAME",
+    "KEY_PREFIX",
+    "NAME_PATTERN",
+    "KeyRecord",
+    "KeyStore",
+    "KeyStoreError",
+    "ScryptParams",
+]
 
 KEY_PREFIX = "rbk"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 BOOTSTRAP_NAME = "bootstrap"  # the name ``settings.gateway_api_key`` authenticates as
 _ID_PATTERN = re.compile(r"^[0-9a-f]{12}$")
 _FAILED_CACHE_SIZE = 1024
-FILE_VERSION = 3
-SHA256 = "sha256"
-SCRYPT = "scrypt"
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    """What the store knows about one key (never the key)."""
-
-    name: str
-    key_id: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-    # None: a key from before scopes existed, which may publish every type.
-    scopes: tuple[str, ...] | None = None
-    # None: not bound; events may name any store (``store_id``) or user (``user_id``).
-    stores: tuple[str, ...] | None = None
-    users: tuple[str, ...] | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    @property
-    def types(self) -> tuple[str, ...]:
-        """The type patterns this key may publish (``("*",)`` for a key without scopes)."""
-        return ALL_TYPES if self.scopes is None else self.scopes
-
-    def allows(self, event_type: str) -> bool:
-        """Whether this key may publish events of ``event_type``."""
-        return allows(self.types, event_type)
-
-
-@dataclass(frozen=True, slots=True)
-class ScryptParams:
-    """scrypt cost: the default takes ~50 ms and 16 MiB per hash; tests use less."""
-
-    n: int = 2**14
-    r: int = 8
-    p: int = 1
 
 
 class KeyStoreError(ValueError):
     """A key store operation was refused (bad name or scope, duplicate, unknown name)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    record: KeyRecord
-    params: ScryptParams | None  # None: a SHA-256 entry
-    salt: bytes
-    digest: bytes
 
 
 class KeyStore:
@@ -121,7 +93,7 @@ class KeyStore:
         self._id_failures = failures or FailureLimit(5, 60.0)
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
-        self._entries: dict[str, _Entry] = {}  # by key id
+        self._entries: dict[str, Entry] = {}  # by key id
         self._verified: dict[str, bytes] = {}  # key id -> SHA-256 of the verified key
         self._failed: set[bytes] = set()  # SHA-256 of keys that failed verification
 
@@ -165,8 +137,8 @@ class KeyStore:
                 users=bound_users,
             )
             params = self._params if self._kdf == SCRYPT else None
-            digest = _hash(secret, salt, params)
-            self._entries[key_id] = _Entry(record, params, salt, digest)
+            digest = hash_secret(secret, salt, params)
+            self._entries[key_id] = Entry(record, params, salt, digest)
             self._write()
         return f"{KEY_PREFIX}_{key_id}_{secret}"
 
@@ -188,7 +160,7 @@ class KeyStore:
         slow = entry.params is not None
         if slow and self._id_failures.blocked_for(parts[1]) > 0:
             return None
-        digest = _hash(parts[2], entry.salt, entry.params)
+        digest = hash_secret(parts[2], entry.salt, entry.params)
         with self._lock:
             if not hmac.compare_digest(digest, entry.digest):
                 if slow:
@@ -235,7 +207,7 @@ class KeyStore:
             for key_id, entry in self._entries.items():
                 if entry.record.name == name and entry.record.active:
                     record = replace(entry.record, revoked_at=datetime.now(UTC))
-                    self._entries[key_id] = _Entry(record, entry.params, entry.salt, entry.digest)
+                    self._entries[key_id] = Entry(record, entry.params, entry.salt, entry.digest)
                     self._verified.pop(key_id, None)
                     self._write()
                     return record
@@ -261,7 +233,7 @@ class KeyStore:
         if stamp == self._stamp:
             return
         document = json.loads(self.path.read_text())
-        self._entries = {e.record.key_id: e for e in map(_entry_from_json, document["keys"])}
+        self._entries = {e.record.key_id: e for e in map(entry_from_json, document["keys"])}
         self._verified = {}
         self._failed = set()
         self._stamp = stamp
@@ -270,7 +242,7 @@ class KeyStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "version": FILE_VERSION,
-            "keys": [_entry_to_json(e) for e in self._entries.values()],
+            "keys": [entry_to_json(e) for e in self._entries.values()],
         }
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".api-keys.", suffix=".tmp")
         try:
@@ -282,59 +254,3 @@ class KeyStore:
             raise
         stat = self.path.stat()
         self._stamp = (stat.st_mtime_ns, stat.st_size)
-
-
-def _hash(secret: str, salt: bytes, params: ScryptParams | None) -> bytes:
-    if params is None:
-        return hashlib.sha256(salt + secret.encode()).digest()
-    return hashlib.scrypt(
-        secret.encode(), salt=salt, n=params.n, r=params.r, p=params.p, maxmem=256 * 2**20, dklen=32
-    )
-
-
-def _entry_to_json(entry: _Entry) -> dict[str, Any]:
-    record = entry.record
-    return {
-        "name": record.name,
-        "id": record.key_id,
-        "created_at": record.created_at.isoformat(),
-        "revoked_at": record.revoked_at.isoformat() if record.revoked_at else None,
-        "scopes": list(record.scopes) if record.scopes is not None else None,
-        "stores": list(record.stores) if record.stores is not None else None,
-        "users": list(record.users) if record.users is not None else None,
-        "kdf": {"name": SHA256}
-        if entry.params is None
-        else {"name": SCRYPT, "n": entry.params.n, "r": entry.params.r, "p": entry.params.p},
-        "salt": entry.salt.hex(),
-        "hash": entry.digest.hex(),
-    }
-
-
-def _entry_from_json(data: dict[str, Any]) -> _Entry:
-    revoked = data.get("revoked_at")
-    record = KeyRecord(
-        data["name"],
-        data["id"],
-        datetime.fromisoformat(data["created_at"]),
-        datetime.fromisoformat(revoked) if revoked else None,
-        _strings(data, "scopes"),  # absent: a version 1 file
-        _strings(data, "stores"),  # absent: before version 3, not bound
-        _strings(data, "users"),
-    )
-    kdf = data["kdf"]
-    if kdf["name"] == SHA256:
-        params = None
-    elif kdf["name"] == SCRYPT:
-        params = ScryptParams(kdf["n"], kdf["r"], kdf["p"])
-    else:
-        raise ValueError(f"key {record.key_id}: unsupported kdf {kdf['name']!r}")
-    return _Entry(record, params, bytes.fromhex(data["salt"]), bytes.fromhex(data["hash"]))
-
-
-def _strings(data: dict[str, Any], field: str) -> tuple[str, ...] | None:
-    value = data.get(field)
-    if value is None:
-        return None
-    if not (type(value) is list and all(type(s) is str for s in value)):
-        raise ValueError(f"key {data['id']}: {field} must be a list of strings")
-    return tuple(value)

@@ -91,8 +91,8 @@ def test_a_legacy_scrypt_key_still_verifies_and_wrong_secrets_stop_hashing_at_th
     import producers.gateway.keys as keys_module
 
     hashes: list[int] = []
-    real = keys_module._hash
-    monkeypatch.setattr(keys_module, "_hash", lambda *a: hashes.append(1) or real(*a))
+    real = keys_module.hash_secret
+    monkeypatch.setattr(keys_module, "hash_secret", lambda *a: hashes.append(1) or real(*a))
     fresh = KeyStore(path, failures=FailureLimit(3, 60.0, clock=lambda: now[0]))
     for n in range(50):
         assert fresh.verify(f"{key[:-6]}{n:06d}") is None
