@@ -59,8 +59,13 @@ class SecureBroker:
                 self._write_env(principal, secrets.token_urlsafe(24))
 
     def passwords(self) -> dict[str, str]:
-        """Each principal's password, read back from its credential file."""
-        return {p: _read_env(self.env_file(p))["RIVERBED_KAFKA_PASSWORD"] for p in PRINCIPALS}
+        """Each principal's password, read back from its credential file. A data dir set
+        up before a principal existed has no file (and no credential) for it: left out."""
+        return {
+            p: _read_env(self.env_file(p))["RIVERBED_KAFKA_PASSWORD"]
+            for p in PRINCIPALS
+            if self.env_file(p).exists()
+        }
 
     def scram_arguments(self) -> list[str]:
         """``kafka-storage format`` arguments that create every principal's credential."""
@@ -72,7 +77,7 @@ class SecureBroker:
 
     def broker_properties(self, host: str, port: int, controller_port: int) -> dict[str, str]:
         """server.properties entries that replace the plaintext listeners."""
-        admin = self.passwords()[ADMIN]
+        admin = _read_env(self.env_file(ADMIN))["RIVERBED_KAFKA_PASSWORD"]
         jaas = (
             "org.apache.kafka.common.security.scram.ScramLoginModule required "
             f'username="{ADMIN}" password="{admin}";'

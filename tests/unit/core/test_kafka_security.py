@@ -277,3 +277,19 @@ def test_secure_broker_files_and_properties(tmp_path: Path) -> None:
     assert gateway.kafka_password.get_secret_value() == passwords["gateway"]
     assert gateway.kafka_ssl_cafile == secure.tls.ca_cert
     assert gateway.kafka_bootstrap == "127.0.0.1:29192"
+
+
+def test_a_secure_data_dir_from_before_the_read_side_principals_still_starts(
+    tmp_path: Path,
+) -> None:
+    s = settings(kafka_bootstrap="127.0.0.1:29192", data_dir=tmp_path)
+    secure = SecureBroker(s, StackPaths.from_settings(s))
+    secure.prepare("127.0.0.1")
+    for principal in ("dashboard", "dlq"):  # what such a data dir holds: no file for them
+        secure.env_file(principal).unlink()
+    old = SecureBroker(s, StackPaths.from_settings(s))
+    assert set(old.passwords()) == set(PRINCIPALS) - {"dashboard", "dlq"}
+    props = old.broker_properties("127.0.0.1", 29192, 29193)
+    assert (
+        old.passwords()["admin"] in props["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]
+    )
