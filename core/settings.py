@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     gateway_old_event_age_s: float = Field(
         86_400.0, gt=0, description="older events are accepted, counted and flagged in a header"
     )
+    gateway_player_token_secret: SecretStr | None = Field(
+        None, description="HMAC key of signed player tokens (keys made with --player-tokens)"
+    )
     gateway_auth_failures_per_min: int = Field(
         20, ge=1, description="failed authentications per client address per minute, then 429"
     )
@@ -209,6 +212,12 @@ def production_problems(settings: Settings) -> list[str]:
                 f"RIVERBED_GATEWAY_API_KEY is weak: use at least {MIN_KEY_CHARS} random "
                 "characters (openssl rand -base64 32), or unset it and use riverbed keys"
             )
+    token_secret = settings.gateway_player_token_secret
+    if token_secret is not None and len(token_secret.get_secret_value()) < MIN_KEY_CHARS:
+        problems.append(
+            f"RIVERBED_GATEWAY_PLAYER_TOKEN_SECRET is weak: use at least {MIN_KEY_CHARS} "
+            "random characters"
+        )
     if settings.kafka_security_protocol != "SASL_SSL":
         problems.append("RIVERBED_KAFKA_SECURITY_PROTOCOL must be SASL_SSL")
     if not settings.kafka_username or settings.kafka_password is None:

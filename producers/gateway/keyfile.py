@@ -32,6 +32,8 @@ class KeyRecord:
     # None: not bound; events may name any store (``store_id``) or user (``user_id``).
     stores: tuple[str, ...] | None = None
     users: tuple[str, ...] | None = None
+    # True: every request carries a signed player token naming its one user.
+    player_tokens: bool = False
 
     @property
     def active(self) -> bool:
@@ -82,6 +84,7 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
         "scopes": list(record.scopes) if record.scopes is not None else None,
         "stores": list(record.stores) if record.stores is not None else None,
         "users": list(record.users) if record.users is not None else None,
+        "player_tokens": record.player_tokens,
         "kdf": {"name": SHA256}
         if entry.params is None
         else {"name": SCRYPT, "n": entry.params.n, "r": entry.params.r, "p": entry.params.p},
@@ -100,6 +103,7 @@ def entry_from_json(data: dict[str, Any]) -> Entry:
         _strings(data, "scopes"),  # absent: a version 1 file
         _strings(data, "stores"),  # absent: before version 3, not bound
         _strings(data, "users"),
+        data.get("player_tokens") is True,  # absent before version 3: no tokens needed
     )
     kdf = data["kdf"]
     if kdf["name"] == SHA256:

@@ -104,10 +104,12 @@ class KeyStore:
         types: Iterable[str] = ALL_TYPES,
         stores: Iterable[str] | None = None,
         users: Iterable[str] | None = None,
+        player_tokens: bool = False,
     ) -> str:
         """Add a key called ``name`` that may publish ``types`` (patterns checked against
-        the registry), for only ``stores`` / ``users`` if given, and return it: the only
-        time it is ever shown.
+        the registry), for only ``stores`` / ``users`` if given (and, with
+        ``player_tokens``, only for the user of each request's signed player token), and
+        return it: the only time it is ever shown.
 
         ``types`` defaults to every type here; ``riverbed keys create`` requires it.
         """
@@ -135,6 +137,7 @@ class KeyStore:
                 scopes=scopes,
                 stores=bound_stores,
                 users=bound_users,
+                player_tokens=player_tokens,
             )
             params = self._params if self._kdf == SCRYPT else None
             digest = hash_secret(secret, salt, params)

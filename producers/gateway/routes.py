@@ -15,6 +15,7 @@ and nothing is published, with each ``{index, type}`` out of scope as ``details`
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -35,6 +36,8 @@ from producers.gateway.models import (
     json_body,
 )
 from producers.gateway.objects import out_of_bounds
+from producers.gateway.player import HEADER as PLAYER_HEADER
+from producers.gateway.player import user_of
 from producers.gateway.scopes import out_of_scope
 from producers.gateway.shared import Gateway, gateway
 from producers.gateway.timing import OLD_EVENTS_HEADER, future_error, is_old
@@ -85,9 +88,25 @@ def _check_scopes(who: KeyRecord, items: list[Any], *, batch: bool) -> None:
     )
 
 
-def _check_objects(who: KeyRecord, items: list[Any]) -> None:
-    """403 naming the field if any item names a store or user the key is not bound to."""
-    refused = out_of_bounds({"stores": who.stores, "users": who.users}, items)
+def _check_objects(state: Gateway, request: Request, who: KeyRecord, items: list[Any]) -> None:
+    """403 naming the field if any item names a store or user the key is not bound to;
+    for a key with player tokens, 403 unless a valid token names the one user allowed."""
+    users = who.users
+    if who.player_tokens:
+        secret = state.settings.gateway_player_token_secret
+        user = user_of(
+            request.headers.get(PLAYER_HEADER),
+            secret.get_secret_value() if secret is not None else None,
+            time.time(),
+        )
+        if user is None or (users is not None and user not in users):
+            raise ApiError(
+                403,
+                f"key {who.name!r} needs a valid, unexpired {PLAYER_HEADER} "
+                "(for one of its users); nothing was published",
+            )
+        users = (user,)
+    refused = out_of_bounds({"stores": who.stores, "users": users}, items)
     if not refused:
         return
     first = refused[0]
@@ -138,7 +157,7 @@ async def post_event(request: Request, state: State, who: Caller) -> Response:
     body = await _json_body(request, state)
     state.charge(who.name, 1)
     _check_scopes(who, [body], batch=False)
-    _check_objects(who, [body])
+    _check_objects(state, request, who, [body])
     now = datetime.now(UTC)
     result = prepare(body, source=source_for(who.name), now=now)
     if isinstance(result, list):
@@ -173,7 +192,7 @@ async def post_batch(request: Request, state: State, who: Caller) -> Response:
     items = _batch_items(await _json_body(request, state), state.settings.gateway_max_batch)
     state.charge(who.name, len(items))
     _check_scopes(who, items, batch=True)
-    _check_objects(who, items)
+    _check_objects(state, request, who, items)
     source, now = source_for(who.name), datetime.now(UTC)
     statuses: list[dict[str, Any]] = []
     valid: list[Envelope[Any]] = []

@@ -1,9 +1,11 @@
-"""``riverbed keys create --name N --types PATTERNS [--stores IDS] [--users IDS] | list |
-revoke N``: the gateway's API keys, the event types each may publish and the stores and
-users its events may name. Also reachable as ``riverbed gateway keys``.
+"""``riverbed keys create --name N --types PATTERNS [--stores IDS] [--users IDS]
+[--player-tokens] | list | revoke N | player-token --user U``, each with ``--reader``
+for the dashboard's reader keys: the gateway's API keys, the event types each may publish
+and the stores and users its events may name. Also reachable as ``riverbed gateway keys``.
 
 Only wiring: the keys live in :class:`producers.gateway.KeyStore` at
-``settings.gateway_keys_file``; the pattern rules are in :mod:`producers.gateway.scopes`.
+``settings.gateway_keys_file`` (reader keys at ``settings.dashboard_keys_file``); the
+rules are in :mod:`producers.gateway.scopes`, ``.objects`` and ``.player``.
 """
 
 from __future__ import annotations
@@ -55,15 +57,28 @@ def command() -> None:
     metavar="IDS",
     help="Only events whose payload.user_id is one of these (comma-separated); default any.",
 )
+@click.option(
+    "--player-tokens",
+    is_flag=True,
+    help="Every request must carry X-Player-Token (signed with "
+    "RIVERBED_GATEWAY_PLAYER_TOKEN_SECRET); events may name only its user.",
+)
 def create(
-    name: str, reader: bool, types: tuple[str, ...], stores: str | None, users: str | None
+    name: str,
+    reader: bool,
+    types: tuple[str, ...],
+    stores: str | None,
+    users: str | None,
+    player_tokens: bool,
 ) -> None:
     """Create a key and print it once: it cannot be shown again."""
     from producers.gateway import KeyStore, KeyStoreError
     from producers.gateway.scopes import ALL, check, split
 
-    if reader and (types or stores or users):
-        raise click.UsageError("a reader key takes no --types, --stores or --users")
+    if reader and (types or stores or users or player_tokens):
+        raise click.UsageError(
+            "a reader key takes no --types, --stores, --users or --player-tokens"
+        )
     if not reader and not types:
         raise click.UsageError("Missing option '--types' (or --reader for a reader key).")
     patterns = [p for value in types for p in split(value)] if types else [ALL]
@@ -74,13 +89,14 @@ def create(
             types=patterns,
             stores=None if stores is None else split(stores),
             users=None if users is None else split(users),
+            player_tokens=player_tokens,
         )
     except KeyStoreError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     bound = "".join(
         f"; {label} {value}" for label, value in (("stores", stores), ("users", users)) if value
-    )
+    ) + ("; player tokens required" if player_tokens else "")
     what = "reader key" if reader else f"key for types {', '.join(check(patterns))}{bound}"
     click.echo(
         f"created {what} {name!r} in {store.path}; store it now, it is not shown again:",
@@ -103,6 +119,8 @@ def list_(reader: bool) -> None:
         for label, ids in (("stores", r.stores), ("users", r.users)):
             if ids is not None:
                 types += f" {label}={','.join(ids)}"
+        if r.player_tokens:
+            types += " player-tokens"
         created = r.created_at.isoformat(timespec="seconds")
         click.echo(f"{r.name:<24} {r.key_id:<14} {created:<26} {revoked:<26} {types}")
     if any(r.scopes is None and r.active for r in records):
@@ -126,3 +144,24 @@ def revoke(name: str, reader: bool) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     click.echo(f"revoked {record.name} ({record.key_id})")
+
+
+@command.command("player-token")
+@click.option("--user", "user_id", required=True, help="The user the token is issued to.")
+@click.option("--ttl", type=click.IntRange(1), default=3600, show_default=True, help="Seconds.")
+def player_token(user_id: str, ttl: int) -> None:
+    """Print a signed player token (X-Player-Token) for USER, for keys made with
+    --player-tokens. Needs RIVERBED_GATEWAY_PLAYER_TOKEN_SECRET, as the gateway does."""
+    import time
+
+    from producers.gateway.player import mint
+
+    secret = get_settings().gateway_player_token_secret
+    if secret is None:
+        click.echo("error: RIVERBED_GATEWAY_PLAYER_TOKEN_SECRET is not set", err=True)
+        sys.exit(1)
+    try:
+        click.echo(mint(secret.get_secret_value(), user_id, int(time.time()) + ttl))
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -78,6 +78,7 @@ def test_production_refuses_development_passwords() -> None:
         ({"kafka_password": None}, "RIVERBED_KAFKA_PASSWORD are required"),
         ({"kafka_password": "riverbed"}, "RIVERBED_KAFKA_PASSWORD uses"),
         ({"gateway_behind_tls_proxy": False}, "serves plain HTTP"),
+        ({"gateway_player_token_secret": "short"}, "PLAYER_TOKEN_SECRET is weak"),
     ],
 )
 def test_production_refuses_each_weak_secret_and_plaintext_transport(

@@ -171,3 +171,45 @@ async def test_old_events_are_accepted_counted_and_flagged_in_a_header(
     assert len(publisher.sent) == 5
     state = client._transport.app.state.gateway  # type: ignore[attr-defined]
     assert state.old_events == 3
+
+
+# -- signed player tokens --------------------------------------------------------------
+
+SECRET = "player-token-secret-for-unit-tests-0123456789"
+
+
+async def test_a_player_token_key_may_name_only_the_tokens_user(
+    gw_settings: Settings, publisher: MemoryPublisher, tmp_path: Path
+) -> None:
+    import time
+
+    from producers.gateway.player import HEADER, mint
+
+    local = gw_settings.model_copy(update={"gateway_player_token_secret": SecretStr(SECRET)})
+    keys = KeyStore(local.gateway_keys_file)
+    key = keys.create("tv-app", types=["playback.*"], player_tokens=True)
+    assert KeyStore(local.gateway_keys_file).list()[0].player_tokens
+    later = int(time.time()) + 600
+    token = mint(SECRET, "u-1", later)
+    async for client in _client(local, publisher, keys):
+        ok = {"X-API-Key": key, HEADER: token}
+        mine = for_user(heartbeat(), "u-1")
+        assert (await client.post("/v1/events", json=mine, headers=ok)).status_code == 202
+        other = await client.post("/v1/events", json=for_user(heartbeat(), "u-2"), headers=ok)
+        assert error_of(other, 403)["details"] == [
+            {"index": 0, "field": "payload.user_id", "value": "u-2"}
+        ]
+        forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+        for bad in (
+            {"X-API-Key": key},  # no token
+            {"X-API-Key": key, HEADER: forged},  # a signature that does not match
+            {"X-API-Key": key, HEADER: mint("another-secret", "u-2", later)},
+            {"X-API-Key": key, HEADER: mint(SECRET, "u-1", int(time.time()) - 1)},  # expired
+        ):
+            refused = await client.post("/v1/events", json=mine, headers=bad)
+            assert HEADER in error_of(refused, 403)["message"]
+        # The same token means nothing to a key that does not require one.
+        plain = {"X-API-Key": keys.create("plain", types=["*"]), HEADER: token}
+        response = await client.post("/v1/events", json=for_user(heartbeat(), "u-9"), headers=plain)
+        assert response.status_code == 202
+    assert [e.payload.user_id for e in publisher.sent] == ["u-1", "u-9"]

@@ -113,3 +113,31 @@ def test_reader_keys_live_in_their_own_file_and_need_no_types(
     assert missing.exit_code != 0 and "--types" in missing.output
     assert runner.invoke(main, ["keys", "revoke", "--reader", "ops"]).exit_code == 0
     get_settings.cache_clear()
+
+
+def test_player_token_keys_and_minting_a_token(
+    keys_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from core.settings import get_settings
+    from producers.gateway.player import user_of
+
+    runner = CliRunner()
+    refused = runner.invoke(main, ["keys", "player-token", "--user", "u-1"])
+    assert refused.exit_code == 1 and "PLAYER_TOKEN_SECRET" in refused.stderr
+    secret = "a-player-token-secret-of-enough-length-42"
+    monkeypatch.setenv("RIVERBED_GATEWAY_PLAYER_TOKEN_SECRET", secret)
+    get_settings.cache_clear()
+    made = ["keys", "create", "--name", "tv", "--types", "playback.*", "--player-tokens"]
+    created = runner.invoke(main, made)
+    assert created.exit_code == 0 and "player tokens required" in created.stderr
+    assert rows(runner.invoke(main, ["keys", "list"]).stdout)["tv"].endswith(" player-tokens")
+    minted = runner.invoke(main, ["keys", "player-token", "--user", "u-1", "--ttl", "60"])
+    assert minted.exit_code == 0, minted.output
+    token = minted.stdout.strip()
+    assert user_of(token, secret, time.time()) == "u-1"
+    assert user_of(token, secret, time.time() + 61) is None  # expired after the ttl
+    bad = runner.invoke(main, ["keys", "player-token", "--user", "u.1"])
+    assert bad.exit_code == 1 and "bad user id" in bad.stderr
+    get_settings.cache_clear()
