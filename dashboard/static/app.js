@@ -77,6 +77,18 @@ function renderOrdersChart(orders) {
   }
 }
 
+// The chart's last minute is the current one (the server anchors it on the wall clock):
+// its counts, in words and in data attributes (the browser test reads them).
+function renderThisMinute(pm) {
+  const last = pm.minute.length - 1;
+  if (last < 0) return;
+  const el = $("orders-minute");
+  el.dataset.minute = String(pm.minute[last]);
+  el.dataset.confirmed = String(pm.confirmed[last]);
+  el.dataset.rejected = String(pm.rejected[last]);
+  setText("orders-minute", `${num.format(pm.confirmed[last])} confirmed · ${num.format(pm.rejected[last])} rejected`);
+}
+
 function renderHealth(health) {
   for (const pill of document.querySelectorAll(".pill")) {
     const h = health[pill.dataset.service];
@@ -128,6 +140,7 @@ function render(s) {
     setText("orders-rejected", num.format(orders.rejected));
     setText("revenue", money.format(orders.revenue_window));
     renderOrdersChart(orders);
+    if (orders.per_minute) renderThisMinute(orders.per_minute);
   }
   if (pg.low_stock_skus != null) setText("low-stock", num.format(pg.low_stock_skus));
   renderTrending(pg.trending);
