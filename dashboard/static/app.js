@@ -69,7 +69,9 @@ function renderOrdersChart(orders) {
         axis({ size: 50, label: "orders / min", labelSize: 18 }),
         axis({ side: 1, scale: "eur", size: 70, grid: { show: false }, values: (u, vals) => vals.map((v) => money.format(v)) }),
       ],
-      scales: { y: { range: (u, min, max) => [0, Math.max(5, max * 1.15)] }, eur: { range: (u, min, max) => [0, Math.max(100, max * 1.15)] } },
+      // Half a minute of room on each side, so the current minute's bars are not cut off.
+      scales: { x: { time: true, range: (u, min, max) => [min - 30, max + 30] },
+        y: { range: (u, min, max) => [0, Math.max(5, max * 1.15)] }, eur: { range: (u, min, max) => [0, Math.max(100, max * 1.15)] } },
       cursor: { drag: { x: false, y: false } },
     }, data);
   } else {
