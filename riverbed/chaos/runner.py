@@ -2,7 +2,8 @@
 
 A scenario publishes its seeded stock phase, waits for it, then publishes the stream
 phase paced by the workers' progress (so publishing and processing overlap throughout)
-and fires its fault at set fractions of that progress. When every consumer group has no
+and fires its fault at set fractions of that progress. The slow-database window is held
+inside the stream by construction (:mod:`riverbed.chaos.slow`). When every consumer group has no
 lag and the outbox is drained, the tables are checked (:mod:`riverbed.chaos.check`).
 """
 
@@ -24,20 +25,20 @@ from aiokafka.admin import AIOKafkaAdminClient
 from core.settings import Settings
 from processors.kinds import WORKER_TOPICS
 from producers.simulators.seed import seed_reference_data
+from riverbed.chaos import slow
 from riverbed.chaos.check import Tally, check_commerce, check_viewing, dead_letter_reasons
 from riverbed.chaos.faults import Harness, SlowLink
 from riverbed.chaos.progress import Progress
 from riverbed.chaos.report import Result, as_json, table
 from riverbed.chaos.scenarios import KEYS, SCENARIOS, Scenario
+from riverbed.chaos.slow import SLOW_LATENCY_S, Gate, Window, run_window
 from riverbed.chaos.workload import Message, Publisher, Say, as_message, build, kafka_args
 from riverbed.sandbox import Namespace
 from schemas import DLQ_TOPIC, ORDERS_TOPIC, TOPIC_PARTITIONS, VIEWING_TOPIC
 
 GROUPS = WORKER_TOPICS
 STREAM_KINDS = ("orders", "viewing")
-MEMORY_BOUND_MIB = 400
 MAX_UNEXPECTED_EXITS = 6
-SLOW_LATENCY_S = 0.02  # each way: +40 ms on every database round trip
 
 
 @dataclass
@@ -55,6 +56,8 @@ class Run:
     unexpected_exits: int = 0
     broken: str | None = None  # set when workers keep dying: stop waiting for them
     marks: dict[str, float] = field(default_factory=dict)
+    slow: Window = field(default_factory=Window)
+    gate: Gate | None = None  # slow-db: publishing waits here for the window to open
 
     def stream_fraction(self) -> float:
         last = self.progress.samples[-1] if self.progress.samples else None
@@ -116,9 +119,12 @@ async def run_scenario(
         say(f"{scenario.key}: stock phase done; streaming {len(workload.stream):,} events")
         stream = workload.stream_messages(seed)
         run.stream_size = sum(1 for m in stream if m.topic in (ORDERS_TOPIC, VIEWING_TOPIC))
+        if link is not None:
+            (at, *_) = scenario.quick_at if quick else scenario.at
+            run.gate = Gate.at_fraction(at, run.stream_size)
         run.marks["stream_start"] = time.monotonic()
         fault_task = asyncio.create_task(_inject(run, link))
-        await run.publisher.publish(stream, pace=_pacer(run))
+        await run.publisher.publish(stream, pace=_pacer(run, wait_s))
         published_at = time.monotonic()
         await asyncio.wait_for(fault_task, wait_s)
         ready = max(published_at, run.fault_done_at)
@@ -144,7 +150,16 @@ async def run_scenario(
         if scenario.poison:
             ok = await _check_poison(ns, workload.poison, result) and ok
         if scenario.slow:
-            ok = _check_slow(run, peak, result) and ok
+            passed, notes, details = slow.check(
+                run.progress.samples,
+                tuple(GROUPS),
+                stream_start=run.marks["stream_start"],
+                window=run.slow,
+                peak_mib=peak,
+            )
+            result.notes += notes
+            result.details.update(details)
+            ok = passed and ok
         if run.publisher.resent_chunks:
             result.notes.append(f"publisher resent {run.publisher.resent_chunks} chunk(s)")
         if run.unexpected_exits:
@@ -189,14 +204,12 @@ async def _inject(run: Run, link: SlowLink | None) -> None:
 
 
 async def _slow_window(run: Run, link: SlowLink) -> str:
-    seconds = 8.0 if run.quick else 60.0
-    run.marks["slow_start"] = time.monotonic()
-    link.set_latency(SLOW_LATENCY_S)
-    await asyncio.sleep(seconds)
-    link.set_latency(0.0)
-    run.marks["slow_end"] = time.monotonic()
-    return (
-        f"{SLOW_LATENCY_S * 1000:.0f} ms each way on every database connection for {seconds:.0f}s"
+    return await run_window(
+        link,
+        run.slow,
+        run.stream_fraction,
+        max_s=8.0 if run.quick else 60.0,
+        on_open=run.gate.opened.set if run.gate is not None else None,
     )
 
 
@@ -204,11 +217,14 @@ def _timed(say: Say, t0: float) -> Say:
     return lambda message: say(f"[{time.monotonic() - t0:5.1f}s] {message}")
 
 
-def _pacer(run: Run) -> Callable[[int], Awaitable[None]]:
-    """Keep at most a window of unprocessed stream events ahead of the workers."""
+def _pacer(run: Run, wait_s: float) -> Callable[[int], Awaitable[None]]:
+    """Keep at most a window of unprocessed stream events ahead of the workers (and, for
+    the slow-database scenario, hold at its gate until the slow window is open)."""
     window = max(2000, run.stream_size // 20)
 
     async def pace(sent: int) -> None:
+        if run.gate is not None:
+            await run.gate.hold(sent, wait_s=wait_s, broken=lambda: run.broken)
         while True:
             if run.broken:
                 raise RuntimeError(run.broken)
@@ -285,27 +301,6 @@ async def _check_poison(ns: Namespace, poison: list[Message], result: Result) ->
     if left:
         result.notes.append(f"unexpected dead letters: {left[:5]}")
     return not missing and not left
-
-
-def _check_slow(run: Run, peak_mib: int, result: Result) -> bool:
-    start, end = run.marks.get("slow_start"), run.marks.get("slow_end")
-    if start is None or end is None:
-        result.notes.append("the slow window never opened")
-        return False
-    kinds = tuple(GROUPS)
-    before = run.progress.rate(kinds, run.marks["stream_start"], start)
-    during = run.progress.rate(kinds, start, end)
-    result.details.update({"rate_before": before, "rate_slow": during})
-    result.notes.append(
-        f"throughput {before or 0:,.0f} -> {during or 0:,.0f} ev/s while slow; "
-        f"peak RSS {peak_mib} MiB (bound {MEMORY_BOUND_MIB})"
-    )
-    return (
-        before is not None
-        and during is not None
-        and during < before
-        and peak_mib <= MEMORY_BOUND_MIB
-    )
 
 
 def _peak_rss_mib(pid: int) -> int:
