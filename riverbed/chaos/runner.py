@@ -2,8 +2,10 @@
 
 A scenario publishes its seeded stock phase, waits for it, then publishes the stream
 phase paced by the workers' progress (so publishing and processing overlap throughout)
-and fires its fault at set fractions of that progress. The slow-database window is held
-inside the stream by construction (:mod:`riverbed.chaos.slow`). When every consumer group has no
+and fires its fault at set fractions of that progress. The publisher is held at
+each fault's point until the fault has started (:mod:`riverbed.chaos.gate`), so every
+fault hits a stream in flight; the slow-database window also closes before the stream
+ends (:mod:`riverbed.chaos.slow`). When every consumer group has no
 lag and the outbox is drained, the tables are checked (:mod:`riverbed.chaos.check`).
 """
 
@@ -28,10 +30,11 @@ from producers.simulators.seed import seed_reference_data
 from riverbed.chaos import slow
 from riverbed.chaos.check import Tally, check_commerce, check_viewing, dead_letter_reasons
 from riverbed.chaos.faults import Harness, SlowLink
-from riverbed.chaos.progress import Progress
+from riverbed.chaos.gate import Gate
+from riverbed.chaos.progress import Progress, Sample
 from riverbed.chaos.report import Result, as_json, table
 from riverbed.chaos.scenarios import KEYS, SCENARIOS, Scenario
-from riverbed.chaos.slow import SLOW_LATENCY_S, Gate, Window, run_window
+from riverbed.chaos.slow import SLOW_LATENCY_S, UNTIL, Window, run_window
 from riverbed.chaos.workload import Message, Publisher, Say, as_message, build, kafka_args
 from riverbed.sandbox import Namespace
 from schemas import DLQ_TOPIC, ORDERS_TOPIC, TOPIC_PARTITIONS, VIEWING_TOPIC
@@ -57,13 +60,22 @@ class Run:
     broken: str | None = None  # set when workers keep dying: stop waiting for them
     marks: dict[str, float] = field(default_factory=dict)
     slow: Window = field(default_factory=Window)
-    gate: Gate | None = None  # slow-db: publishing waits here for the window to open
+    gate: Gate = field(default_factory=lambda: Gate([]))  # set for the stream phase
+    fault_fractions: list[float] = field(default_factory=list)  # stream done at each fault
+    fault_error: str | None = None  # the fault task failed: the gate will not open
+
+    def stopped(self) -> str | None:
+        """Why the publisher must stop waiting for a fault, if it must."""
+        return self.broken or self.fault_error
 
     def stream_fraction(self) -> float:
         last = self.progress.samples[-1] if self.progress.samples else None
-        if last is None or not self.stream_size:
+        return self.fraction_at(last) if last is not None else 0.0
+
+    def fraction_at(self, sample: Sample) -> float:
+        if not self.stream_size:
             return 0.0
-        return sum(last.committed[k] for k in STREAM_KINDS) / self.stream_size
+        return sum(sample.committed[k] for k in STREAM_KINDS) / self.stream_size
 
 
 async def run_all(
@@ -94,7 +106,8 @@ async def run_scenario(
         seed, scenario.quick_events if quick else scenario.events, poison=scenario.poison
     )
     harness = Harness(settings, ns, random.Random(seed), say)  # noqa: S311 - seeded choice of victims
-    run = Run(scenario, quick, harness, Progress(ns, GROUPS), Publisher(ns, say))
+    # Chunks of 100: the gate holds the publisher at most one chunk past a fault's point.
+    run = Run(scenario, quick, harness, Progress(ns, GROUPS), Publisher(ns, say, chunk=100))
     link = SlowLink(settings, SLOW_LATENCY_S) if scenario.slow else None
     result = Result(scenario.fault, workload.size, 0, 0, None, passed=False)
     background: list[asyncio.Task[None]] = []
@@ -119,9 +132,9 @@ async def run_scenario(
         say(f"{scenario.key}: stock phase done; streaming {len(workload.stream):,} events")
         stream = workload.stream_messages(seed)
         run.stream_size = sum(1 for m in stream if m.topic in (ORDERS_TOPIC, VIEWING_TOPIC))
-        if link is not None:
-            (at, *_) = scenario.quick_at if quick else scenario.at
-            run.gate = Gate.at_fraction(at, run.stream_size)
+        at = scenario.quick_at if quick else scenario.at
+        # The slow window also holds the publisher where it closes (slow.UNTIL).
+        run.gate = Gate.at_fractions([*at, UNTIL] if link else at, run.stream_size)
         run.marks["stream_start"] = time.monotonic()
         fault_task = asyncio.create_task(_inject(run, link))
         await run.publisher.publish(stream, pace=_pacer(run, wait_s))
@@ -156,10 +169,14 @@ async def run_scenario(
                 stream_start=run.marks["stream_start"],
                 window=run.slow,
                 peak_mib=peak,
+                busy=lambda sample: run.fraction_at(sample) < UNTIL,
             )
             result.notes += notes
             result.details.update(details)
             ok = passed and ok
+        if any(f >= 1.0 for f in run.fault_fractions):
+            result.notes.append("a fault fired after the whole stream was processed")
+            ok = False
         if run.publisher.resent_chunks:
             result.notes.append(f"publisher resent {run.publisher.resent_chunks} chunk(s)")
         if run.unexpected_exits:
@@ -184,6 +201,14 @@ async def run_scenario(
 
 
 async def _inject(run: Run, link: SlowLink | None) -> None:
+    try:
+        await _fire_all(run, link)
+    except Exception as exc:
+        run.fault_error = f"the fault failed: {type(exc).__name__}: {exc}"
+        raise
+
+
+async def _fire_all(run: Run, link: SlowLink | None) -> None:
     """Fire the scenario's fault at each of its progress fractions."""
     at = run.scenario.quick_at if run.quick else run.scenario.at
     for fraction in at:
@@ -192,11 +217,13 @@ async def _inject(run: Run, link: SlowLink | None) -> None:
                 return
             await asyncio.sleep(0.2)
         say = run.harness.say
-        say(f"{run.scenario.key}: fault at {run.stream_fraction():.0%} of the stream")
+        run.fault_fractions.append(run.stream_fraction())
+        say(f"{run.scenario.key}: fault at {run.fault_fractions[-1]:.0%} of the stream")
         if link is not None:
             what = await _slow_window(run, link)
         else:
             assert run.scenario.inject is not None
+            run.gate.release()  # the rest of the stream is published while the fault hits
             what = await run.scenario.inject(run.harness)
         run.fault_log.append(what)
         run.fault_done_at = time.monotonic()
@@ -209,7 +236,8 @@ async def _slow_window(run: Run, link: SlowLink) -> str:
         run.slow,
         run.stream_fraction,
         max_s=8.0 if run.quick else 60.0,
-        on_open=run.gate.opened.set if run.gate is not None else None,
+        on_open=run.gate.release,
+        on_close=run.gate.release,
     )
 
 
@@ -218,13 +246,12 @@ def _timed(say: Say, t0: float) -> Say:
 
 
 def _pacer(run: Run, wait_s: float) -> Callable[[int], Awaitable[None]]:
-    """Keep at most a window of unprocessed stream events ahead of the workers (and, for
-    the slow-database scenario, hold at its gate until the slow window is open)."""
+    """Keep at most a window of unprocessed stream events ahead of the workers, and hold
+    at each fault's point until that fault has started (:mod:`riverbed.chaos.gate`)."""
     window = max(2000, run.stream_size // 20)
 
     async def pace(sent: int) -> None:
-        if run.gate is not None:
-            await run.gate.hold(sent, wait_s=wait_s, broken=lambda: run.broken)
+        await run.gate.hold(sent, wait_s=wait_s, broken=run.stopped)
         while True:
             if run.broken:
                 raise RuntimeError(run.broken)
