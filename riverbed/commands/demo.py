@@ -97,9 +97,11 @@ def wait_ready(url: str, seconds: float) -> bool:
 def command(duration: float, rate: float, seed: int | None, epoch: datetime | None) -> None:
     """Run the whole system: stack, workers, gateway and a simulator.
 
-    The simulator stamps its events with the wall clock, so the dashboard's orders per
-    minute, revenue, trending and active viewers show the live stream; see `riverbed
-    simulate --help` for how its simulated world runs against the wall clock.
+    By default the simulator stamps its events with the wall clock, and the dashboard's
+    time windows end now, so orders per minute, revenue, trending and active viewers
+    show the live stream. --epoch stamps simulated time from a fixed start instead:
+    reproducible, but on the dashboard only while that start is within its windows.
+    `riverbed simulate --help` says how the simulated world runs against the wall clock.
     """
     t_start = time.monotonic()
     settings = get_settings()
