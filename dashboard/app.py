@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 from core import __version__
 from core.settings import Settings
 from dashboard.api import live, ops, orders, pages, viewing
+from dashboard.clock import Clock, wall_clock
 from dashboard.components import Dashboard
 from dashboard.config import DashboardConfig
 from producers.gateway.errors import error_response, install_error_handlers
@@ -21,9 +22,12 @@ from producers.gateway.errors import error_response, install_error_handlers
 log = logging.getLogger("riverbed.dashboard")
 
 
-def create_app(settings: Settings, *, config: DashboardConfig | None = None) -> FastAPI:
-    """The dashboard and read API; its lifespan runs the one shared poller."""
-    state = Dashboard.build(settings, config)
+def create_app(
+    settings: Settings, *, config: DashboardConfig | None = None, clock: Clock = wall_clock
+) -> FastAPI:
+    """The dashboard and read API; its lifespan runs the one shared poller. ``clock``
+    ends every time window (the wall clock; tests pass a fixed one)."""
+    state = Dashboard.build(settings, config, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
