@@ -16,6 +16,10 @@ from typing import Any
 
 from core.settings import Settings
 
+# Libraries that log every HTTP request at INFO: among a command's status lines (the
+# demo's readiness probes, the simulator's posts to the gateway) they bury what matters.
+# They log from WARNING up, unless the process runs at DEBUG.
+QUIET_LIBRARIES = ("httpx", "httpcore")
 CONTEXT_FIELDS = ("event_id", "event_type", "topic", "partition", "offset", "consumer", "kind")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -41,12 +45,16 @@ def logging_config(settings: Settings, level: str | None = None) -> dict[str, An
     formatter: dict[str, Any] = (
         {"()": JsonFormatter} if settings.log_format == "json" else {"format": TEXT_FORMAT}
     )
+    root = (level or settings.log_level).upper()
+    # NOTSET: follow the root (and undo an earlier configuration's WARNING).
+    quiet_level = "NOTSET" if root == "DEBUG" else "WARNING"
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"riverbed": formatter},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "riverbed"}},
-        "root": {"level": (level or settings.log_level).upper(), "handlers": ["console"]},
+        "loggers": {name: {"level": quiet_level} for name in QUIET_LIBRARIES},
+        "root": {"level": root, "handlers": ["console"]},
     }
 
 

@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from core import __version__
 from core.settings import Settings
 from dashboard.api import live, ops, orders, pages, viewing
+from dashboard.clock import Clock, wall_clock
 from dashboard.components import Dashboard
 from dashboard.config import DashboardConfig
 from dashboard.guard import ReadAuth, StreamCap, allowed_hosts
@@ -28,11 +29,16 @@ log = logging.getLogger("riverbed.dashboard")
 
 
 def create_app(
-    settings: Settings, *, config: DashboardConfig | None = None, keys: KeyStore | None = None
+    settings: Settings,
+    *,
+    config: DashboardConfig | None = None,
+    clock: Clock = wall_clock,
+    keys: KeyStore | None = None,
 ) -> FastAPI:
-    """The dashboard and read API; its lifespan runs the one shared poller. ``keys``:
-    the reader keys (default: ``settings.dashboard_keys_file``)."""
-    state = Dashboard.build(settings, config)
+    """The dashboard and read API; its lifespan runs the one shared poller. ``clock``
+    ends every time window (the wall clock; tests pass a fixed one); ``keys``: the reader
+    keys (default: ``settings.dashboard_keys_file``)."""
+    state = Dashboard.build(settings, config, clock=clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from core.settings import Settings
+from dashboard.clock import Clock, wall_clock
 from dashboard.config import DashboardConfig
 from dashboard.hub import Hub
 from dashboard.metrics import DashboardMetrics
@@ -32,15 +33,23 @@ class Dashboard:
     poller: Poller
     metrics: DashboardMetrics
     collector: SnapshotCollector
+    clock: Clock  # ends every time window (dashboard.clock)
 
     @classmethod
-    def build(cls, settings: Settings, config: DashboardConfig | None = None) -> Dashboard:
+    def build(
+        cls,
+        settings: Settings,
+        config: DashboardConfig | None = None,
+        *,
+        clock: Clock = wall_clock,
+    ) -> Dashboard:
+        """``clock`` ends every time window (the wall clock; tests fix it)."""
         config = config or DashboardConfig.from_settings(settings)
         stores = Stores(settings)
         kafka = KafkaSource(settings, config)
         tail = TailSource(settings, size=config.feed_size)
-        postgres = PostgresSource(stores)
-        mongo = MongoSource(stores, active_minutes=config.active_minutes)
+        postgres = PostgresSource(stores, clock=clock)
+        mongo = MongoSource(stores, active_minutes=config.active_minutes, clock=clock)
         collector = SnapshotCollector(
             {
                 "kafka": ("kafka", kafka.sample),
@@ -56,7 +65,18 @@ class Dashboard:
             collector.collect, hub, interval_s=config.poll_interval_s, on_cycle=metrics.on_cycle
         )
         return cls(
-            settings, config, stores, kafka, tail, postgres, mongo, hub, poller, metrics, collector
+            settings,
+            config,
+            stores,
+            kafka,
+            tail,
+            postgres,
+            mongo,
+            hub,
+            poller,
+            metrics,
+            collector,
+            clock,
         )
 
     async def open(self) -> None:

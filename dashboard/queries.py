@@ -3,12 +3,14 @@
 The read API and the poller take their SQL from here only, so the EXPLAIN test
 (tests/integration/dashboard/test_explain.py) checks all of them: after ``ANALYZE`` and
 with ``enable_seqscan = off`` none may plan a sequential scan. Windows are in *event
-time* (stored times come from the events), anchored at the newest stored time.
+time* (stored times come from the events) and bounded on both sides: they end at the
+current minute of the dashboard's clock (:mod:`dashboard.clock`), never at the newest
+stored time, which one outlier event could hold anywhere.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # --- read API ----------------------------------------------------------------------
@@ -30,18 +32,18 @@ select sku, on_hand, reserved, on_hand - reserved as available, low, updated_at
 from inventory where store_id = $1 order by sku limit $2 offset $3
 """  # inventory_pkey (store_id, sku)
 INVENTORY_COUNT = "select count(*) from inventory where store_id = $1"  # inventory_pkey
-TRENDING_LATEST = "select max(minute) from title_views_minute"  # ..._minute_starts_idx
 TRENDING = """
 select title_id, sum(starts)::bigint as starts from title_views_minute
-where minute > $1 group by title_id order by starts desc, title_id limit $2 offset $3
+where minute > $1 and minute < $2
+group by title_id order by starts desc, title_id limit $3 offset $4
 """  # title_views_minute_minute_starts_idx (minute, starts desc)
 
 # --- poller ------------------------------------------------------------------------
-ORDERS_LATEST = "select max(updated_at) from orders"  # orders_updated_at_idx
 ORDERS_PER_MINUTE = """
 select date_trunc('minute', updated_at) as minute, status, count(*) as orders,
        coalesce(sum(total), 0) as revenue
-from orders where updated_at >= $1 and status in ('confirmed', 'rejected')
+from orders
+where updated_at >= $1 and updated_at < $2 and status in ('confirmed', 'rejected')
 group by 1, 2 order by 1
 """  # orders_updated_at_idx (or orders_status_updated_idx)
 ORDERS_BY_STATUS = (
@@ -50,6 +52,7 @@ ORDERS_BY_STATUS = (
 LOW_STOCK_COUNT = "select count(*) from inventory where low"  # inventory_low_idx (partial)
 
 _T = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
+_T_END = _T + timedelta(minutes=15)
 
 # name -> (sql, sample arguments): what the EXPLAIN test plans.
 QUERIES: dict[str, tuple[str, tuple[Any, ...]]] = {
@@ -60,10 +63,8 @@ QUERIES: dict[str, tuple[str, tuple[Any, ...]]] = {
     "store_has_stock": (STORE_HAS_STOCK, ("s-1",)),
     "inventory_page": (INVENTORY_PAGE, ("s-1", 20, 0)),
     "inventory_count": (INVENTORY_COUNT, ("s-1",)),
-    "trending_latest": (TRENDING_LATEST, ()),
-    "trending": (TRENDING, (_T, 10, 0)),
-    "orders_latest": (ORDERS_LATEST, ()),
-    "orders_per_minute": (ORDERS_PER_MINUTE, (_T,)),
+    "trending": (TRENDING, (_T, _T_END, 10, 0)),
+    "orders_per_minute": (ORDERS_PER_MINUTE, (_T, _T_END)),
     "orders_by_status": (ORDERS_BY_STATUS, ()),
     "low_stock_count": (LOW_STOCK_COUNT, ()),
 }

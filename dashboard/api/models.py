@@ -115,7 +115,7 @@ class TrendingTitle(BaseModel):
 
 class Trending(BaseModel):
     window_minutes: int
-    as_of: datetime | None  # the newest minute with a view start (event time)
+    as_of: datetime  # the end of the window: now, on the dashboard's clock
     items: list[TrendingTitle]
     limit: int
     offset: int

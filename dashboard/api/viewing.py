@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -20,6 +19,7 @@ from dashboard.api.models import (
     Trending,
     UserSessions,
 )
+from dashboard.clock import Window
 from dashboard.components import Dashboard, dashboard
 from producers.gateway.errors import ApiError
 from stores.mongo import viewing
@@ -91,23 +91,21 @@ async def get_recommendations(
 @router.get("/trending", response_model=Trending, responses={422: NOT_FOUND[422]})
 async def get_trending(
     state: State,
-    window: Annotated[int, Query(ge=1, le=1440, description="Minutes of event time.")] = 5,
+    window: Annotated[
+        int, Query(ge=1, le=1440, description="Minutes of event time, up to now.")
+    ] = 5,
     limit: Limit = 10,
     offset: Offset = 0,
 ) -> Trending:
-    """The most started titles in the last ``window`` minutes before the newest start."""
+    """The most started titles in the last ``window`` minutes (now, on the wall clock)."""
+    span = Window.back(state.clock(), window)
     pool = await state.stores.pool()
     async with pool.acquire() as conn:
-        newest = await conn.fetchval(queries.TRENDING_LATEST)
-        rows = (
-            await conn.fetch(queries.TRENDING, newest - timedelta(minutes=window), limit, offset)
-            if newest is not None
-            else []
-        )
+        rows = await conn.fetch(queries.TRENDING, span.since, span.until, limit, offset)
     return Trending.model_validate(
         {
             "window_minutes": window,
-            "as_of": newest,
+            "as_of": span.now,
             "items": [dict(r) for r in rows],
             "limit": limit,
             "offset": offset,

@@ -69,12 +69,26 @@ function renderOrdersChart(orders) {
         axis({ size: 50, label: "orders / min", labelSize: 18 }),
         axis({ side: 1, scale: "eur", size: 70, grid: { show: false }, values: (u, vals) => vals.map((v) => money.format(v)) }),
       ],
-      scales: { y: { range: (u, min, max) => [0, Math.max(5, max * 1.15)] }, eur: { range: (u, min, max) => [0, Math.max(100, max * 1.15)] } },
+      // Half a minute of room on each side, so the current minute's bars are not cut off.
+      scales: { x: { time: true, range: (u, min, max) => [min - 30, max + 30] },
+        y: { range: (u, min, max) => [0, Math.max(5, max * 1.15)] }, eur: { range: (u, min, max) => [0, Math.max(100, max * 1.15)] } },
       cursor: { drag: { x: false, y: false } },
     }, data);
   } else {
     charts.orders.setData(data);
   }
+}
+
+// The chart's last minute is the current one (the server anchors it on the wall clock):
+// its counts, in words and in data attributes (the browser test reads them).
+function renderThisMinute(pm) {
+  const last = pm.minute.length - 1;
+  if (last < 0) return;
+  const el = $("orders-minute");
+  el.dataset.minute = String(pm.minute[last]);
+  el.dataset.confirmed = String(pm.confirmed[last]);
+  el.dataset.rejected = String(pm.rejected[last]);
+  setText("orders-minute", `${num.format(pm.confirmed[last])} confirmed · ${num.format(pm.rejected[last])} rejected`);
 }
 
 function renderHealth(health) {
@@ -130,6 +144,7 @@ function render(s) {
     setText("orders-rejected", num.format(orders.rejected));
     setText("revenue", money.format(orders.revenue_window));
     renderOrdersChart(orders);
+    if (orders.per_minute) renderThisMinute(orders.per_minute);
   }
   if (pg.low_stock_skus != null) setText("low-stock", num.format(pg.low_stock_skus));
   renderTrending(pg.trending);

@@ -1,13 +1,25 @@
 """Simulated time and reproducible identity: why two runs of one seed are identical.
 
-Nothing here reads the wall clock or the global ``random``: event ids are drawn from a
-seeded :class:`random.Random` and ``occurred_at`` is a fixed epoch plus simulated
-milliseconds, so a seed names one exact event stream, byte for byte.
+Event ids are drawn from a seeded :class:`random.Random`, never from the global one, and
+the world moves on a simulated clock (one step per event), so a seed names one exact
+stream of events: ids, payloads and order.
+
+Only the time *stamped* on each event has two sources:
+
+* :class:`SimClock`: a fixed epoch plus simulated milliseconds. The stream is then
+  byte-reproducible (tests, ``simulate --epoch ... --dry-run``).
+* :class:`WallClock`: the wall clock when the event is generated (never earlier than the
+  previous stamp). A live demo's events then happen *now*, however fast or slow the run
+  publishes, so dashboards anchored on the wall clock show them. The simulated clock
+  still paces the world (session heartbeats, restock lead times, promotions), so that
+  world runs faster than the stamps when publishing faster than one step per step_ms,
+  and slower when publishing slower; same seed, same events, different times.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -50,7 +62,34 @@ class SimClock:
         return self.now_ms
 
     def at(self, ms: int) -> datetime:
+        """The time stamped on an event of simulated time ``ms``."""
         return self.start + timedelta(milliseconds=ms)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class WallClock(SimClock):
+    """Simulated steps as :class:`SimClock`, stamped with the wall clock instead.
+
+    ``at`` ignores the simulated milliseconds: an event is stamped when it is generated,
+    which the runner does at most one batch ahead of sending it. Stamps never go back
+    (a system clock stepped backwards repeats the last stamp), so the stream stays in
+    time order.
+    """
+
+    def __init__(self, *, step_ms: int = 100, now: Callable[[], datetime] = utc_now) -> None:
+        self._now = now
+        self._last: datetime | None = None
+        super().__init__(now(), step_ms=step_ms)
+
+    def at(self, ms: int) -> datetime:
+        stamp = self._now()
+        if self._last is not None and stamp < self._last:
+            stamp = self._last
+        self._last = stamp
+        return stamp
 
 
 class EventFactory:

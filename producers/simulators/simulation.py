@@ -2,18 +2,20 @@
 
 Every part draws from its own rng, all derived in a fixed order from
 ``random.Random(seed)``, so the mix stream is the same whether or not the opening stock
-is published, and ``--count 500`` is a prefix of ``--count 1000``.
+is published, and ``--count 500`` is a prefix of ``--count 1000``. ``config.epoch`` picks
+the stamps only: a fixed start (the default: reproducible bytes) or ``None`` for the wall
+clock (see :mod:`producers.simulators.clock`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from producers.simulators.catalog import Catalog, build_catalog
-from producers.simulators.clock import EPOCH, SimClock, child_rng, seeded_rng
+from producers.simulators.clock import EPOCH, SimClock, WallClock, child_rng, seeded_rng
 from producers.simulators.inventory import (
     InventoryGenerator,
     StockModel,
@@ -41,6 +43,7 @@ class SimulationConfig:
     cancel_rate: float = 0.03
     heartbeat_s: float = 10.0
     step_ms: int = 100  # simulated time between two events of the stream
+    epoch: datetime | None = EPOCH  # stamps: epoch + simulated time; None: the wall clock
 
 
 class Simulation:
@@ -68,7 +71,8 @@ class Simulation:
         )
         self._opening = initial_levels(self.catalog, levels_rng)
         self.stock = StockModel(self.catalog, self._opening, stock_rng)
-        self.clock = SimClock(EPOCH, step_ms=config.step_ms)
+        self.config = config
+        self.clock = self._clock(config.step_ms)
         self.orders = OrderGenerator(
             self.catalog,
             self.stock,
@@ -84,9 +88,18 @@ class Simulation:
         self._picker = MixPicker(mix)
         self._mix_rng = mix_rng
 
+    def _clock(self, step_ms: int, *, before: timedelta = timedelta(0)) -> SimClock:
+        epoch = self.config.epoch
+        return (
+            WallClock(step_ms=step_ms)
+            if epoch is None
+            else SimClock(epoch - before, step_ms=step_ms)
+        )
+
     def initial_stock(self) -> Iterator[Envelope[Any]]:
-        """``stock.received`` for every store x SKU, timed in the hour before the epoch."""
-        clock = SimClock(EPOCH - timedelta(hours=1), step_ms=1)
+        """``stock.received`` for every store x SKU: timed in the hour before the epoch,
+        or stamped when generated (before the mix) on the wall clock."""
+        clock = self._clock(1, before=timedelta(hours=1))
         return initial_stock(self._opening, seeded_rng(self._opening_seed), clock)
 
     def events(self) -> Iterator[Envelope[Any]]:

@@ -9,6 +9,8 @@ computes from the same input: ``lost`` and ``duplicated`` must both be 0.
 * :mod:`riverbed.chaos.faults`: the faults, acting on workers and stack services
 * :mod:`riverbed.chaos.proxy`: a TCP proxy that adds latency (the slow-database fault)
 * :mod:`riverbed.chaos.progress`: committed offsets and lag while a fault runs
+* :mod:`riverbed.chaos.gate`: holds the publisher at each fault's point until it started
+* :mod:`riverbed.chaos.slow`: the slow-database window inside the stream, and its check
 * :mod:`riverbed.chaos.check`: expected against actual state, as lost/duplicated counts
 * :mod:`riverbed.chaos.scenarios`: the scenarios, their sizes and fault times
 * :mod:`riverbed.chaos.runner`: runs a scenario in a fresh namespace

@@ -147,6 +147,13 @@ class SlowLink:
         for p in self.proxies:
             p.latency_s = latency_s
 
+    def delayed_chunks(self) -> dict[str, int]:
+        """Chunks held back so far, per database (PostgreSQL, then MongoDB)."""
+        if not self.proxies:
+            return {}
+        pg, mongo = self.proxies
+        return {"postgres": pg.delayed_chunks, "mongodb": mongo.delayed_chunks}
+
     async def close(self) -> None:
         for p in self.proxies:
             await p.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -97,10 +98,14 @@ class Progress:
             with contextlib.suppress(Exception):
                 await conn.close()
 
-    def rate(self, kinds: tuple[str, ...], since: float, until: float) -> float | None:
-        """Events/s committed by ``kinds`` between two times (from the samples)."""
-        inside = [s for s in self.samples if since <= s.at <= until]
-        if len(inside) < 2 or inside[-1].at - inside[0].at < 1.0:
-            return None
-        done = sum(inside[-1].committed[k] - inside[0].committed[k] for k in kinds)
-        return done / (inside[-1].at - inside[0].at)
+
+def committed_rate(
+    samples: Sequence[Sample], kinds: tuple[str, ...], since: float, until: float
+) -> float | None:
+    """Events/s committed by ``kinds`` between two times, from the samples inside; None
+    when fewer than two samples a second apart fall inside (no rate to speak of)."""
+    inside = [s for s in samples if since <= s.at <= until]
+    if len(inside) < 2 or inside[-1].at - inside[0].at < 1.0:
+        return None
+    done = sum(inside[-1].committed[k] - inside[0].committed[k] for k in kinds)
+    return done / (inside[-1].at - inside[0].at)

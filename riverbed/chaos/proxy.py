@@ -2,7 +2,9 @@
 
 Each direction of each connection forwards in order, each chunk held until
 ``latency_s`` after it was read: a long link, not a narrow one. A bounded queue per
-direction keeps the proxy's own memory bounded. ``latency_s`` may change at any time.
+direction keeps the proxy's own memory bounded. ``latency_s`` may change at any time;
+``delayed_chunks`` counts the chunks held back by a latency above zero (the evidence
+that a slow window reached the clients' traffic).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ class LatencyProxy:
         self.host = "127.0.0.1"
         self.port = 0
         self.connections = 0
+        self.delayed_chunks = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -84,6 +87,8 @@ class LatencyProxy:
         try:
             while True:
                 data = await reader.read(65536)
+                if self.latency_s > 0 and data != EOF:
+                    self.delayed_chunks += 1
                 await queue.put((time.monotonic() + self.latency_s, data))
                 if data == EOF:
                     break

@@ -2,7 +2,10 @@
 
 A scenario publishes its seeded stock phase, waits for it, then publishes the stream
 phase paced by the workers' progress (so publishing and processing overlap throughout)
-and fires its fault at set fractions of that progress. When every consumer group has no
+and fires its fault at set fractions of that progress. The publisher is held at
+each fault's point until the fault has started (:mod:`riverbed.chaos.gate`), so every
+fault hits a stream in flight; the slow-database window also closes before the stream
+ends (:mod:`riverbed.chaos.slow`). When every consumer group has no
 lag and the outbox is drained, the tables are checked (:mod:`riverbed.chaos.check`).
 """
 
@@ -22,20 +25,21 @@ from pathlib import Path
 from core.settings import Settings
 from processors.kinds import WORKER_TOPICS
 from producers.simulators.seed import seed_reference_data
+from riverbed.chaos import slow
 from riverbed.chaos.check import Tally, check_commerce, check_viewing, dead_letter_reasons
 from riverbed.chaos.faults import Harness, SlowLink
-from riverbed.chaos.progress import Progress
+from riverbed.chaos.gate import Gate
+from riverbed.chaos.progress import Progress, Sample
 from riverbed.chaos.report import Result, as_json, table
 from riverbed.chaos.scenarios import KEYS, SCENARIOS, Scenario
+from riverbed.chaos.slow import SLOW_LATENCY_S, UNTIL, Window, run_window
 from riverbed.chaos.workload import Message, Publisher, Say, as_message, build
 from riverbed.sandbox import Namespace
 from schemas import ORDERS_TOPIC, VIEWING_TOPIC
 
 GROUPS = WORKER_TOPICS
 STREAM_KINDS = ("orders", "viewing")
-MEMORY_BOUND_MIB = 400
 MAX_UNEXPECTED_EXITS = 6
-SLOW_LATENCY_S = 0.02  # each way: +40 ms on every database round trip
 
 
 @dataclass
@@ -53,12 +57,23 @@ class Run:
     unexpected_exits: int = 0
     broken: str | None = None  # set when workers keep dying: stop waiting for them
     marks: dict[str, float] = field(default_factory=dict)
+    slow: Window = field(default_factory=Window)
+    gate: Gate = field(default_factory=lambda: Gate([]))  # set for the stream phase
+    fault_fractions: list[float] = field(default_factory=list)  # stream done at each fault
+    fault_error: str | None = None  # the fault task failed: the gate will not open
+
+    def stopped(self) -> str | None:
+        """Why the publisher must stop waiting for a fault, if it must."""
+        return self.broken or self.fault_error
 
     def stream_fraction(self) -> float:
         last = self.progress.samples[-1] if self.progress.samples else None
-        if last is None or not self.stream_size:
+        return self.fraction_at(last) if last is not None else 0.0
+
+    def fraction_at(self, sample: Sample) -> float:
+        if not self.stream_size:
             return 0.0
-        return sum(last.committed[k] for k in STREAM_KINDS) / self.stream_size
+        return sum(sample.committed[k] for k in STREAM_KINDS) / self.stream_size
 
 
 async def run_all(
@@ -89,7 +104,8 @@ async def run_scenario(
         seed, scenario.quick_events if quick else scenario.events, poison=scenario.poison
     )
     harness = Harness(settings, ns, random.Random(seed), say)  # noqa: S311 - seeded choice of victims
-    run = Run(scenario, quick, harness, Progress(ns, GROUPS), Publisher(ns, say))
+    # Chunks of 100: the gate holds the publisher at most one chunk past a fault's point.
+    run = Run(scenario, quick, harness, Progress(ns, GROUPS), Publisher(ns, say, chunk=100))
     link = SlowLink(settings, SLOW_LATENCY_S) if scenario.slow else None
     result = Result(scenario.fault, workload.size, 0, 0, None, passed=False)
     background: list[asyncio.Task[None]] = []
@@ -114,9 +130,12 @@ async def run_scenario(
         say(f"{scenario.key}: stock phase done; streaming {len(workload.stream):,} events")
         stream = workload.stream_messages(seed)
         run.stream_size = sum(1 for m in stream if m.topic in (ORDERS_TOPIC, VIEWING_TOPIC))
+        at = scenario.quick_at if quick else scenario.at
+        # The slow window also holds the publisher where it closes (slow.UNTIL).
+        run.gate = Gate.at_fractions([*at, UNTIL] if link else at, run.stream_size)
         run.marks["stream_start"] = time.monotonic()
         fault_task = asyncio.create_task(_inject(run, link))
-        await run.publisher.publish(stream, pace=_pacer(run))
+        await run.publisher.publish(stream, pace=_pacer(run, wait_s))
         published_at = time.monotonic()
         await asyncio.wait_for(fault_task, wait_s)
         ready = max(published_at, run.fault_done_at)
@@ -142,7 +161,20 @@ async def run_scenario(
         if scenario.poison:
             ok = await _check_poison(ns, workload.poison, result) and ok
         if scenario.slow:
-            ok = _check_slow(run, peak, result) and ok
+            passed, notes, details = slow.check(
+                run.progress.samples,
+                tuple(GROUPS),
+                stream_start=run.marks["stream_start"],
+                window=run.slow,
+                peak_mib=peak,
+                busy=lambda sample: run.fraction_at(sample) < UNTIL,
+            )
+            result.notes += notes
+            result.details.update(details)
+            ok = passed and ok
+        if any(f >= 1.0 for f in run.fault_fractions):
+            result.notes.append("a fault fired after the whole stream was processed")
+            ok = False
         if run.publisher.resent_chunks:
             result.notes.append(f"publisher resent {run.publisher.resent_chunks} chunk(s)")
         if run.unexpected_exits:
@@ -167,6 +199,14 @@ async def run_scenario(
 
 
 async def _inject(run: Run, link: SlowLink | None) -> None:
+    try:
+        await _fire_all(run, link)
+    except Exception as exc:
+        run.fault_error = f"the fault failed: {type(exc).__name__}: {exc}"
+        raise
+
+
+async def _fire_all(run: Run, link: SlowLink | None) -> None:
     """Fire the scenario's fault at each of its progress fractions."""
     at = run.scenario.quick_at if run.quick else run.scenario.at
     for fraction in at:
@@ -175,11 +215,13 @@ async def _inject(run: Run, link: SlowLink | None) -> None:
                 return
             await asyncio.sleep(0.2)
         say = run.harness.say
-        say(f"{run.scenario.key}: fault at {run.stream_fraction():.0%} of the stream")
+        run.fault_fractions.append(run.stream_fraction())
+        say(f"{run.scenario.key}: fault at {run.fault_fractions[-1]:.0%} of the stream")
         if link is not None:
             what = await _slow_window(run, link)
         else:
             assert run.scenario.inject is not None
+            run.gate.release()  # the rest of the stream is published while the fault hits
             what = await run.scenario.inject(run.harness)
         run.fault_log.append(what)
         run.fault_done_at = time.monotonic()
@@ -187,14 +229,13 @@ async def _inject(run: Run, link: SlowLink | None) -> None:
 
 
 async def _slow_window(run: Run, link: SlowLink) -> str:
-    seconds = 8.0 if run.quick else 60.0
-    run.marks["slow_start"] = time.monotonic()
-    link.set_latency(SLOW_LATENCY_S)
-    await asyncio.sleep(seconds)
-    link.set_latency(0.0)
-    run.marks["slow_end"] = time.monotonic()
-    return (
-        f"{SLOW_LATENCY_S * 1000:.0f} ms each way on every database connection for {seconds:.0f}s"
+    return await run_window(
+        link,
+        run.slow,
+        run.stream_fraction,
+        max_s=8.0 if run.quick else 60.0,
+        on_open=run.gate.release,
+        on_close=run.gate.release,
     )
 
 
@@ -202,11 +243,13 @@ def _timed(say: Say, t0: float) -> Say:
     return lambda message: say(f"[{time.monotonic() - t0:5.1f}s] {message}")
 
 
-def _pacer(run: Run) -> Callable[[int], Awaitable[None]]:
-    """Keep at most a window of unprocessed stream events ahead of the workers."""
+def _pacer(run: Run, wait_s: float) -> Callable[[int], Awaitable[None]]:
+    """Keep at most a window of unprocessed stream events ahead of the workers, and hold
+    at each fault's point until that fault has started (:mod:`riverbed.chaos.gate`)."""
     window = max(2000, run.stream_size // 20)
 
     async def pace(sent: int) -> None:
+        await run.gate.hold(sent, wait_s=wait_s, broken=run.stopped)
         while True:
             if run.broken:
                 raise RuntimeError(run.broken)
@@ -283,27 +326,6 @@ async def _check_poison(ns: Namespace, poison: list[Message], result: Result) ->
     if left:
         result.notes.append(f"unexpected dead letters: {left[:5]}")
     return not missing and not left
-
-
-def _check_slow(run: Run, peak_mib: int, result: Result) -> bool:
-    start, end = run.marks.get("slow_start"), run.marks.get("slow_end")
-    if start is None or end is None:
-        result.notes.append("the slow window never opened")
-        return False
-    kinds = tuple(GROUPS)
-    before = run.progress.rate(kinds, run.marks["stream_start"], start)
-    during = run.progress.rate(kinds, start, end)
-    result.details.update({"rate_before": before, "rate_slow": during})
-    result.notes.append(
-        f"throughput {before or 0:,.0f} -> {during or 0:,.0f} ev/s while slow; "
-        f"peak RSS {peak_mib} MiB (bound {MEMORY_BOUND_MIB})"
-    )
-    return (
-        before is not None
-        and during is not None
-        and during < before
-        and peak_mib <= MEMORY_BOUND_MIB
-    )
 
 
 def _peak_rss_mib(pid: int) -> int:

@@ -39,7 +39,9 @@ SCENARIOS = (
     Scenario(
         "ferretdb", "restart FerretDB", 30_000, 2_500, (0.4,), (0.4,), faults.restart_ferretdb
     ),
-    Scenario("slow-db", "slow databases (proxy)", 30_000, 2_500, (0.2,), (0.2,), slow=True),
+    # Quick: 8,000 events, so that the slow window (from 20% to 80% of the stream, see
+    # riverbed/chaos/slow.py) spans several progress samples.
+    Scenario("slow-db", "slow databases (proxy)", 30_000, 8_000, (0.2,), (0.2,), slow=True),
     Scenario("poison", "poison inputs", 30_000, 2_500, (), (), poison=True),
 )
 KEYS = tuple(s.key for s in SCENARIOS)

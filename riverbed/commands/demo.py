@@ -3,6 +3,7 @@
 Brings the local stack up, migrates, creates the topics, then runs the workers, the HTTP
 gateway and a simulator posting through it at a moderate rate, and prints what the
 system has stored every few seconds. ``--duration`` bounds it; Ctrl-C stops everything.
+The simulator stamps events with the wall clock unless ``--epoch`` is given.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import secrets
 import signal
 import sys
 import time
+from datetime import datetime
 
 import asyncpg
 import click
@@ -20,6 +22,7 @@ import httpx
 from core.errors import StackError
 from core.settings import Settings, get_settings
 from producers.topic_admin import ensure_topics
+from riverbed.commands.simulate import EPOCH_HELP, epoch_option
 from riverbed.stack.manager import Stack
 from riverbed.stack.postgres import roles
 from riverbed.supervisor import Supervisor
@@ -90,8 +93,16 @@ def wait_ready(url: str, seconds: float) -> bool:
     "--rate", type=float, default=200, show_default=True, help="Simulated events per second."
 )
 @click.option("--seed", type=int, default=None, help="Simulator seed (default: random).")
-def command(duration: float, rate: float, seed: int | None) -> None:
-    """Run the whole system: stack, workers, gateway and a simulator."""
+@click.option("--epoch", metavar="TIME", callback=epoch_option, help=EPOCH_HELP)
+def command(duration: float, rate: float, seed: int | None, epoch: datetime | None) -> None:
+    """Run the whole system: stack, workers, gateway and a simulator.
+
+    By default the simulator stamps its events with the wall clock, and the dashboard's
+    time windows end now, so orders per minute, revenue, trending and active viewers
+    show the live stream. --epoch stamps simulated time from a fixed start instead:
+    reproducible, but on the dashboard only while that start is within its windows.
+    `riverbed simulate --help` says how the simulated world runs against the wall clock.
+    """
     t_start = time.monotonic()
     settings = get_settings()
     try:
@@ -121,7 +132,11 @@ def command(duration: float, rate: float, seed: int | None) -> None:
         supervisor.stop_all()
         sys.exit(1)
     sim_args = ["simulate", "--duration", "0", "--rate", str(rate), "--via", "gateway"]
-    supervisor.start("simulator", *sim_args, *(["--seed", str(seed)] if seed is not None else []))
+    if seed is not None:
+        sim_args += ["--seed", str(seed)]
+    if epoch is not None:
+        sim_args += ["--epoch", epoch.isoformat()]
+    supervisor.start("simulator", *sim_args)
     dashboard_url = f"http://{settings.dashboard_host}:{settings.dashboard_port}/"
     click.echo(
         f"\nRiverbed demo is running (logs in {supervisor.log_dir}).\n"

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -79,6 +80,29 @@ def _mix_option(ctx: click.Context, param: click.Parameter, value: str) -> dict[
     return parse_mix(value)
 
 
+def parse_epoch(value: str | None) -> datetime | None:
+    """An ISO 8601 instant (``2025-01-06T08:00:00Z``); UTC when it names no offset."""
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time such as 2025-01-06T08:00:00Z"
+        ) from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def epoch_option(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    return parse_epoch(value)
+
+
+EPOCH_HELP = (
+    "Stamp events with this start time plus simulated time (100 ms per event), e.g. "
+    "2025-01-06T08:00:00Z: a byte-reproducible stream. [default: the wall clock]"
+)
+
+
 @click.command("simulate")
 @click.option("--count", type=click.IntRange(min=1), help="Events of the mix to send.")
 @click.option(
@@ -88,6 +112,7 @@ def _mix_option(ctx: click.Context, param: click.Parameter, value: str) -> dict[
     "--rate", type=click.FloatRange(min=0, min_open=True), help="Events per second [default: max]."
 )
 @click.option("--seed", type=int, help="Same seed, same events (ids too) [default: random].")
+@click.option("--epoch", metavar="TIME", callback=epoch_option, help=EPOCH_HELP)
 @click.option(
     "--mix",
     default=DEFAULT_MIX,
@@ -135,6 +160,7 @@ def command(
     duration: float | None,
     rate: float | None,
     seed: int | None,
+    epoch: datetime | None,
     mix: dict[str, float],
     via: str,
     seed_db: bool,
@@ -149,6 +175,15 @@ def command(
     Seeds the reference data, publishes the opening stock once, then the mix: give
     exactly one of --count or --duration. Ctrl-C stops gracefully (in-flight events are
     flushed); a second Ctrl-C aborts.
+
+    Event times: by default each event is stamped with the wall clock when it is
+    generated (at most one batch before it is sent), however fast or slow the run
+    publishes, so a live dashboard sees it in the current minute. The simulated world
+    keeps its own clock, 100 ms per event, for session heartbeats, restock lead times and
+    promotions: it runs ahead of the wall clock above 10 events/s and behind it below.
+    The same seed gives the same events (ids, payloads, order); only the times differ.
+    With --epoch the times are that start plus simulated time: byte for byte the same
+    stream on every run (tests, --dry-run).
     """
     if (count is None) == (duration is None):
         raise click.UsageError("give exactly one of --count N or --duration SECONDS")
@@ -158,10 +193,12 @@ def command(
     plan = Plan(
         count, duration or None, rate, via, seed_db, initial_stock, dry_run, out, batch_size
     )
-    sim = Simulation(seed, mix, SimulationConfig(unknown_customer_rate=unknown_customers))
+    config = SimulationConfig(unknown_customer_rate=unknown_customers, epoch=epoch)
+    sim = Simulation(seed, mix, config)
     weights = ",".join(f"{k}={v:g}" for k, v in mix.items())
     target = "dry run" if dry_run else f"via {via}"
-    click.echo(f"simulate: seed {seed}, mix {weights}, {target}", err=True)
+    times = "wall clock" if epoch is None else f"epoch {epoch.isoformat()}"
+    click.echo(f"simulate: seed {seed}, mix {weights}, {times}, {target}", err=True)
     try:
         stats = asyncio.run(_simulate(get_settings(), sim, plan))
     except RiverbedError as exc:

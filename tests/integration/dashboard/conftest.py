@@ -3,6 +3,10 @@
 PostgreSQL rows are inserted as the owner, so the expected answers are known exactly;
 viewing data goes through the real viewing worker (its documents are its own business).
 The browser test runs every worker and the simulator instead.
+
+The seeded data lies in January 2025, so the app runs on a :class:`SetClock` (its time
+windows end there) that a test may move: ``ORDERS_NOW`` by default, after the last order
+and within the active viewers' window; ``TRENDING_NOW`` inside the trending minutes.
 """
 
 from __future__ import annotations
@@ -36,6 +40,18 @@ INVENTORY_S1 = 45
 SESSIONS_U1 = 25
 ORDERS = 240  # o-0000 .. o-0239, one every 5 s of event time (20 minutes)
 TITLES = 30
+ORDERS_NOW = T0 + timedelta(minutes=25, seconds=30)
+TRENDING_NOW = T_TRENDING + timedelta(minutes=9, seconds=30)  # in the newest trending minute
+
+
+class SetClock:
+    """The dashboard's clock in these tests: a fixed time that a test may set."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
 
 
 def ns_settings(settings: Settings, ns: Namespace) -> Settings:
@@ -163,6 +179,7 @@ class Running:
     settings: Settings
     app: FastAPI
     client: httpx.AsyncClient
+    clock: SetClock
 
 
 @pytest.fixture(scope="module")
@@ -176,12 +193,13 @@ async def running(
         await seed_postgres(ns)
         await seed_viewing(ns)
         local = ns_settings(settings, ns)
-        app = create_app(local)
+        clock = SetClock(ORDERS_NOW)
+        app = create_app(local, clock=clock)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://127.0.0.1"
             ) as client:
-                yield Running(ns, local, app, client)
+                yield Running(ns, local, app, client, clock)
     finally:
         await ns.drop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,8 +13,11 @@ import pytest
 from tests.integration.dashboard.conftest import (
     INVENTORY_S1,
     ORDERS,
+    ORDERS_NOW,
     SESSIONS_U1,
+    T0,
     TITLES,
+    TRENDING_NOW,
     Running,
 )
 
@@ -24,6 +29,14 @@ LIST_ENDPOINTS = [
     "/api/users/u-1/recommendations",
     "/api/trending",
 ]
+
+
+@pytest.fixture
+def trending_time(running: Running) -> Iterator[None]:
+    """The dashboard's clock inside the seeded trending minutes, for one test."""
+    running.clock.at = TRENDING_NOW
+    yield
+    running.clock.at = ORDERS_NOW
 
 
 def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -111,10 +124,11 @@ async def test_unknown_user_recommendations_is_404(running: Running) -> None:
     assert_error(await running.client.get("/api/users/nobody/recommendations"), 404)
 
 
+@pytest.mark.usefixtures("trending_time")
 async def test_trending_in_a_window_of_event_time(running: Running) -> None:
     r = (await running.client.get("/api/trending?window=1&limit=3")).json()
-    # Only the newest minute (m = 9): title t started t + 9 times.
-    assert r["as_of"].startswith("2025-01-06T09:09")
+    # Only the current minute (m = 9): title t started t + 9 times.
+    assert r["as_of"].startswith("2025-01-06T09:09:30")
     expected = [(f"title-{t:02}", t + 9) for t in range(TITLES - 1, TITLES - 4, -1)]
     assert [(i["title_id"], i["starts"]) for i in r["items"]] == expected
     wide = (await running.client.get("/api/trending?window=60&limit=2&offset=1")).json()
@@ -128,6 +142,22 @@ async def test_trending_in_a_window_of_event_time(running: Running) -> None:
 async def test_trending_of_an_empty_window_is_empty_not_an_error(running: Running) -> None:
     r = (await running.client.get("/api/trending?offset=99")).json()
     assert r["items"] == []
+
+
+async def test_trending_ends_now_not_at_the_newest_start(running: Running) -> None:
+    # Before any seeded view start nothing has started yet, however recent the newest
+    # stored minute; eight minutes after the last, a 5-minute window is empty again.
+    running.clock.at = T0 - timedelta(hours=1)
+    try:
+        assert (await running.client.get("/api/trending?window=60")).json()["items"] == []
+        running.clock.at = TRENDING_NOW + timedelta(minutes=8)
+        assert (await running.client.get("/api/trending?window=5")).json()["items"] == []
+        wide = (await running.client.get("/api/trending?window=20&limit=1")).json()["items"]
+        assert wide == [
+            {"title_id": f"title-{TITLES - 1:02}", "starts": sum(TITLES - 1 + m for m in range(10))}
+        ]
+    finally:
+        running.clock.at = ORDERS_NOW
 
 
 @pytest.mark.parametrize("path", LIST_ENDPOINTS)
@@ -167,17 +197,46 @@ async def test_health_readiness_metrics_and_snapshot(running: Running) -> None:
         await asyncio.sleep(0.2)
     else:
         pytest.fail("the dashboard never became ready")
-    snapshot = (await running.client.get("/api/snapshot")).json()
+    snapshot = await snapshot_at(running, ORDERS_NOW.isoformat())
     orders = snapshot["postgres"]["orders"]
     assert orders["total"] == ORDERS
     assert (orders["confirmed"], orders["rejected"]) == (ORDERS - ORDERS // 5, ORDERS // 5)
-    assert sum(orders["per_minute"]["confirmed"]) > 0
+    # The 15 minutes up to the clock's (08:11 to 08:25): the seeded orders, one every 5 s
+    # from 08:00 to 08:19:55, each fifth one rejected, EUR 12.50 each.
+    chart = orders["per_minute"]
+    minutes = [T0 + timedelta(minutes=m) for m in range(11, 26)]
+    assert chart["minute"] == [m.timestamp() for m in minutes]
+    placed = [T0 + timedelta(seconds=5 * i) for i in range(ORDERS)]
+
+    def decided(minute: Any, rejected: bool) -> int:
+        return sum(
+            1
+            for i, at in enumerate(placed)
+            if at.replace(second=0) == minute and (i % 5 == 0) == rejected
+        )
+
+    assert chart["confirmed"] == [decided(m, False) for m in minutes]
+    assert chart["rejected"] == [decided(m, True) for m in minutes]
+    assert orders["revenue_window"] == 12.5 * sum(chart["confirmed"])
     assert snapshot["postgres"]["low_stock_skus"] == 5
-    assert snapshot["viewing"]["active_viewers"] >= 2
+    # Playing or paused, started in the 15 minutes up to the clock: u-1's last two
+    # sessions (08:23 and 08:24); u-2's, playing since 08:00, is too old.
+    assert snapshot["viewing"]["active_viewers"] == 2
     assert [g["kind"] for g in snapshot["kafka"]["groups"]] == ["orders", "inventory", "viewing"]
     metrics = (await running.client.get("/metrics")).text
     assert "riverbed_dashboard_polls_total" in metrics
     assert 'riverbed_dashboard_service_up{service="postgres"} 1.0' in metrics
+
+
+async def snapshot_at(running: Running, as_of: str) -> dict[str, Any]:
+    """The first snapshot whose PostgreSQL and MongoDB parts were read at ``as_of``."""
+    for _ in range(100):
+        snapshot: dict[str, Any] = (await running.client.get("/api/snapshot")).json()
+        parts = (snapshot.get("postgres", {}).get("orders", {}), snapshot.get("viewing", {}))
+        if all(part.get("as_of") == as_of for part in parts):
+            return snapshot
+        await asyncio.sleep(0.2)
+    pytest.fail(f"no snapshot read at {as_of}")
 
 
 async def test_page_and_vendored_chart_library(running: Running) -> None:

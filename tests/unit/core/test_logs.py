@@ -30,3 +30,26 @@ def test_format_follows_settings() -> None:
     js = logging_config(Settings(_env_file=None, log_format="json"), "debug")  # type: ignore[call-arg]
     assert js["formatters"]["riverbed"]["()"] is JsonFormatter
     assert js["root"]["level"] == "DEBUG"
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", False), ("DEBUG", True)])
+def test_http_request_lines_only_at_debug(
+    level: str, shown: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import logging.config
+
+    import httpx
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200)
+
+    try:
+        logging.config.dictConfig(logging_config(Settings(_env_file=None), level))  # type: ignore[call-arg]
+        with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+            client.get("http://gateway.test/readyz")
+        logging.getLogger("riverbed.demo").info("status line")
+        err = capsys.readouterr().err
+        assert "status line" in err
+        assert ("HTTP Request: GET http://gateway.test/readyz" in err) is shown
+    finally:
+        logging.config.dictConfig(logging_config(Settings(_env_file=None), "WARNING"))  # type: ignore[call-arg]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dashboard.clock import Window
 from dashboard.lag import PartitionLag, health, lag_messages, lag_seconds
 from dashboard.rates import RateSeries, rate
 from dashboard.sources.postgres import per_minute
@@ -78,7 +79,7 @@ def test_health(state: str | None, members: int, seconds: float | None, expected
 def test_orders_per_minute_fills_every_minute_of_the_window() -> None:
     from datetime import UTC, datetime
 
-    latest = datetime(2025, 1, 6, 8, 14, 42, tzinfo=UTC)
+    now = datetime(2025, 1, 6, 8, 14, 42, tzinfo=UTC)
     m = lambda minute: datetime(2025, 1, 6, 8, minute, tzinfo=UTC)  # noqa: E731
     rows = [
         {"minute": m(12), "status": "confirmed", "orders": 4, "revenue": 100},
@@ -86,9 +87,10 @@ def test_orders_per_minute_fills_every_minute_of_the_window() -> None:
         {"minute": m(14), "status": "confirmed", "orders": 2, "revenue": 30.5},
         {"minute": m(1), "status": "confirmed", "orders": 9, "revenue": 1},  # outside
     ]
-    out = per_minute(rows, latest, 3)
+    out = per_minute(rows, Window.whole_minutes(now, 3))
     assert out["minute"] == [m(12).timestamp(), m(13).timestamp(), m(14).timestamp()]
     assert out["confirmed"] == [4, 0, 2]
     assert out["rejected"] == [1, 0, 0]
     assert out["revenue"] == [100.0, 0.0, 30.5]  # confirmed orders only
-    assert per_minute([], None, 3)["minute"] == []
+    empty = per_minute([], Window.whole_minutes(now, 3))
+    assert empty["confirmed"] == [0, 0, 0] and empty["minute"] == out["minute"]

@@ -1,4 +1,8 @@
-"""One generated stream shared by the simulator tests (generating it takes a second)."""
+"""One generated stream shared by the simulator tests (generating it takes a second).
+
+Streams are stamped from the fixed epoch (``SimulationConfig.epoch``), not the wall
+clock: the tests compare times between events and across runs.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from producers.simulators import DEFAULT_MIX, Simulation, parse_mix
+from producers.simulators import DEFAULT_MIX, Simulation, SimulationConfig, parse_mix
+from producers.simulators.clock import EPOCH
 from schemas import Envelope
 
 STREAM_EVENTS = 30_000
@@ -26,7 +31,7 @@ class Generated:
 
 
 def generate(seed: int, n: int, mix: str = DEFAULT_MIX) -> Generated:
-    sim = Simulation(seed, parse_mix(mix))
+    sim = Simulation(seed, parse_mix(mix), SimulationConfig(epoch=EPOCH))
     return Generated(sim, list(sim.initial_stock()), list(islice(sim.events(), n)))
 
 
