@@ -15,7 +15,9 @@ from core.settings import get_settings
 @click.option("--host", default=None, help="Interface to bind [settings.dashboard_host].")
 @click.option("--port", type=int, default=None, help="Port to bind [settings.dashboard_port].")
 def command(host: str | None, port: int | None) -> None:
-    """Serve the live dashboard (/), the read API (/api, /docs) and /metrics."""
+    """Serve the live dashboard (/), the read API (/api, /docs) and /metrics. Outside
+    development, and for any non-loopback client, a reader key is needed (riverbed keys
+    create --reader); only RIVERBED_DASHBOARD_ALLOWED_HOSTS are served."""
     from dashboard import create_app
     from dashboard.config import DashboardConfig
     from dashboard.server import serve
