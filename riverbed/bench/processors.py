@@ -130,9 +130,40 @@ async def through_workers(
     ns: Namespace, batch: list[Record], fed: Counter[str], wait_s: float
 ) -> float:
     """Events/s from the first write to the last commit, workers already running."""
-    started = await flood(ns, batch)
+    return await finish(ns, batch, fed, await flood(ns, batch), wait_s)
+
+
+async def finish(
+    ns: Namespace, batch: list[Record], fed: Counter[str], started: float, wait_s: float
+) -> float:
+    """Events/s of ``batch`` from ``started`` to the last commit, once everything settled."""
     await settled(ns, fed, batch, wait_s)
     return len(batch) / (await last_commit(ns) - started)
+
+
+async def late_early(ns: Namespace, event_ids: list[uuid.UUID]) -> float:
+    """The commit rate of the last 10 % of these events over that of the first 10 %.
+
+    Rates by events, from sorted commit times: k / (t[k] - t[0]) for the first k and
+    k / (t[-1] - t[-1-k]) for the last k, so neither window holds the start-up wait
+    (first fetch, first batch timer). A cost per event that grows with the stored data
+    (bigger indexes, longer scans) shows as a ratio below 1.
+    """
+    conn = await ns.owner()
+    try:
+        times: list[float] = sorted(
+            await conn.fetchval(
+                "select array_agg(extract(epoch from committed_at)::float8) "
+                "from processed_events where event_id = any($1::uuid[])",
+                event_ids,
+            )
+        )
+    finally:
+        await conn.close()
+    k = max(len(times) // 10, 1)
+    early = k / max(times[k] - times[0], 1e-3)
+    late = k / max(times[-1] - times[-1 - k], 1e-3)
+    return late / early
 
 
 async def settled(ns: Namespace, fed: Counter[str], batch: list[Record], wait_s: float) -> None:
