@@ -46,6 +46,9 @@ from schemas import (
 )
 
 SOURCE = "riverbed.processors.commerce"
+# Emitted events whose ledger movements the emitting handler applied itself (in the same
+# transaction): consumers of the same state must not apply them again.
+APPLIED_WHEN_EMITTED = frozenset({StockReserved.EVENT_TYPE, StockReleased.EVENT_TYPE})
 NAMESPACE = uuid.UUID("5b1e43a0-3c41-4c55-9d0a-5d1f2b7c9e10")
 CENT = Decimal("0.01")
 

@@ -2,8 +2,9 @@
 
 Everything happens inside the caller's transaction: stock rows are locked with
 ``FOR UPDATE`` in key order (so the orders and inventory workers never deadlock each
-other for long), the pure logic decides, and the effects, the emitted events (outbox)
-and the processed event ids are written before the commit. Replays are skipped by
+other for long), the pure logic decides, and the effects, the emitted events (through
+the injected ``stage``: the runtime's outbox owns that table) and the processed event
+ids are written before the commit. Replays are skipped by
 ``processed_events``; stored times come from the events, never from ``now()``; the connection must
 encode jsonb (``stores.postgres.pool.create_pool`` does), so a
 replay or a restart leaves the tables byte-for-byte as they were.
@@ -11,14 +12,17 @@ replay or a restart leaves the tables byte-for-byte as they were.
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 
 from processors.commerce.logic import apply
 from processors.commerce.state import CommerceState, Effects, OrderLineRecord, OrderRecord
-from schemas import Envelope, encode, topic_for
+from schemas import Envelope
+
+S = TypeVar("S")
+Stage = Callable[[asyncpg.Connection, Sequence[Envelope[Any]]], Awaitable[list[S]]]
 
 
 async def unprocessed(
@@ -213,13 +217,6 @@ UPDATE_LEVELS = (
     "$6::timestamptz[]) as t(store_id, sku, on_hand, reserved, low, at) "
     "where i.store_id = t.store_id and i.sku = t.sku"
 )
-INSERT_OUTBOX = (
-    "insert into outbox (event_id, topic, key, value, headers, created_at) "
-    "select e, t, k, v, h::jsonb, c from unnest($1::uuid[], $2::text[], $3::text[], "
-    "$4::bytea[], $5::text[], $6::timestamptz[]) with ordinality as u(e, t, k, v, h, c, n) "
-    "order by u.n "  # outbox ids follow the emitted order: the relay publishes by id
-    "on conflict do nothing"
-)
 INSERT_PROCESSED = (
     "insert into processed_events (consumer, event_id, processed_at) "
     "select $1, e, a from unnest($2::uuid[], $3::timestamptz[]) as u(e, a) "
@@ -227,9 +224,8 @@ INSERT_PROCESSED = (
 )
 
 
-async def save(
-    conn: asyncpg.Connection, consumer: str, events: list[Envelope[Any]], effects: Effects
-) -> None:
+async def save(conn: asyncpg.Connection, effects: Effects) -> None:
+    """Write the batch's rows (orders, lines, history, ledger, levels), one statement each."""
     if effects.new_orders:
         await conn.execute(
             INSERT_ORDERS,
@@ -313,37 +309,32 @@ async def save(
                 6,
             ),
         )
-    if effects.emitted:
-        rows = []
-        for env in effects.emitted:
-            value, headers = encode(env)
-            rows.append(
-                (
-                    env.event_id,
-                    topic_for(env.type),
-                    env.key,
-                    value,
-                    json.dumps({k: v.decode() for k, v in headers}),
-                    env.occurred_at,
-                )
-            )
-        await conn.execute(INSERT_OUTBOX, *_columns(rows, 6))
-    await conn.execute(
-        INSERT_PROCESSED,
-        consumer,
-        [e.event_id for e in events],
-        [e.occurred_at for e in events],
-    )
 
 
 async def process(
-    conn: asyncpg.Connection, consumer: str, events: list[Envelope[Any]], *, default_threshold: int
-) -> Effects:
-    """Apply a batch in the caller's transaction; returns the effects (emitted events)."""
+    conn: asyncpg.Connection,
+    consumer: str,
+    events: list[Envelope[Any]],
+    *,
+    default_threshold: int,
+    stage: Stage[S],
+) -> list[S]:
+    """Apply a batch in the caller's transaction; returns what ``stage`` staged.
+
+    The processed ids are the last statement (the bench reads their insert time as the
+    commit time of the batch).
+    """
     fresh = await unprocessed(conn, consumer, events)
     if not fresh:
-        return Effects()
+        return []
     state = await load_state(conn, fresh, default_threshold)
     effects = apply(state, fresh)
-    await save(conn, consumer, fresh, effects)
-    return effects
+    await save(conn, effects)
+    staged = await stage(conn, effects.emitted)
+    await conn.execute(
+        INSERT_PROCESSED,
+        consumer,
+        [e.event_id for e in fresh],
+        [e.occurred_at for e in fresh],
+    )
+    return staged
