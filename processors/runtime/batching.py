@@ -20,6 +20,7 @@ from typing import Any
 
 from processors.runtime.dlq import DeadLetters
 from processors.runtime.isolation import Decoded, Flush, OnRetry, apply_batch
+from processors.runtime.retry import DEFAULT_POLICY, RetryPolicy
 from schemas import Envelope, SchemaError, decode
 
 __all__ = ["GC_THRESHOLDS", "BatchRunner", "Counters", "Flush", "Pending", "tune_gc"]
@@ -70,9 +71,11 @@ class BatchRunner:
         max_events: int,
         max_wait_ms: int,
         on_retry: OnRetry | None = None,
+        retry: RetryPolicy = DEFAULT_POLICY,
     ) -> None:
         self.name = name
         self._on_retry = on_retry
+        self._retry = retry
         self._flush = flush
         self._dlq = dead_letters
         self.max_events = max_events
@@ -127,6 +130,7 @@ class BatchRunner:
                 flush=self._flush,
                 dead_letters=self._dlq,
                 on_retry=self._count_retry,
+                policy=self._retry,
             )
             for p in batch:  # only now: a crash before this line replays the batch
                 await self._stream.ack(p.event)

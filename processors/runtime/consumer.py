@@ -35,6 +35,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from processors.runtime.batching import Counters
 from processors.runtime.dlq import DeadLetters
 from processors.runtime.isolation import Decoded, Flush, OnRetry, apply_batch
+from processors.runtime.retry import DEFAULT_POLICY, RetryPolicy
 from schemas import SchemaError, decode
 
 log = logging.getLogger("riverbed.consumer")
@@ -65,6 +66,7 @@ class BatchConsumer:
         max_wait_ms: int,
         skip: Skip | None = None,
         on_retry: OnRetry | None = None,
+        retry: RetryPolicy = DEFAULT_POLICY,
     ) -> None:
         self.name = name
         self._consumer = consumer
@@ -74,6 +76,7 @@ class BatchConsumer:
         self.max_wait = max_wait_ms / 1000
         self._skip = skip
         self._on_retry = on_retry
+        self._retry = retry
         self._pending: list[Decoded] = []
         self._offsets: dict[TopicPartition, int] = {}  # next offset to commit
         self._oldest = 0.0
@@ -136,6 +139,7 @@ class BatchConsumer:
                 flush=self._flush,
                 dead_letters=self._dlq,
                 on_retry=self._count_retry,
+                policy=self._retry,
             )
             await self._commit(offsets)
             self.counters.flushes += 1

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from processors.runtime.dlq import DeadLetters
-from processors.runtime.retry import is_connection_error, retrying
+from processors.runtime.retry import DEFAULT_POLICY, RetryPolicy, is_connection_error, retrying
 from schemas import Envelope
 
 log = logging.getLogger("riverbed.batching")
@@ -58,19 +58,25 @@ async def apply_batch(
     flush: Flush,
     dead_letters: DeadLetters,
     on_retry: OnRetry | None = None,
+    policy: RetryPolicy = DEFAULT_POLICY,
 ) -> tuple[int, int]:
     """Flush ``batch`` (see the module docstring); returns (applied, dead-lettered)."""
     dead = 0
     for d in batch:
         if d.error is not None:
-            await dead_letter(dead_letters, d.message, d.error)
+            await dead_letter(dead_letters, d.message, d.error, policy)
             dead += 1
     good = [d for d in batch if d.envelope is not None]
     if not good:
         return 0, dead
     envelopes = [d.envelope for d in good if d.envelope is not None]
     try:
-        await retrying(functools.partial(flush, envelopes), what=f"{name} flush", on_retry=on_retry)
+        await retrying(
+            functools.partial(flush, envelopes),
+            what=f"{name} flush",
+            policy=policy,
+            on_retry=on_retry,
+        )
         return len(good), dead
     except Exception as exc:
         if is_connection_error(exc):
@@ -80,17 +86,27 @@ async def apply_batch(
     for d in good:
         one = [d.envelope] if d.envelope is not None else []
         try:
-            await retrying(functools.partial(flush, one), what=f"{name} flush", on_retry=on_retry)
+            await retrying(
+                functools.partial(flush, one),
+                what=f"{name} flush",
+                policy=policy,
+                on_retry=on_retry,
+            )
             applied += 1
         except Exception as exc:
             if is_connection_error(exc):
                 raise
-            await dead_letter(dead_letters, d.message, exc)
+            await dead_letter(dead_letters, d.message, exc, policy)
             dead += 1
     return applied, dead
 
 
-async def dead_letter(dead_letters: DeadLetters, m: RawMessage, exc: BaseException) -> None:
+async def dead_letter(
+    dead_letters: DeadLetters,
+    m: RawMessage,
+    exc: BaseException,
+    policy: RetryPolicy = DEFAULT_POLICY,
+) -> None:
     """The original bytes and headers to the dead-letter topic, with the reason."""
     await retrying(
         functools.partial(
@@ -104,4 +120,5 @@ async def dead_letter(dead_letters: DeadLetters, m: RawMessage, exc: BaseExcepti
             exc=exc,
         ),
         what="dead-letter",
+        policy=policy,
     )

@@ -25,6 +25,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import asyncpg
@@ -65,6 +66,20 @@ class RetriesExhausted(RetryableError):
     """A transient failure outlasted its bound; the cause is chained."""
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The bounds and backoff of :func:`retrying`; tests pass a fast ``sleep``."""
+
+    base: float = 0.2
+    cap: float = 10.0
+    max_attempts: int = MAX_ATTEMPTS
+    contention_attempts: int = CONTENTION_ATTEMPTS
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+DEFAULT_POLICY = RetryPolicy()
+
+
 def cause_of(exc: BaseException) -> str | None:
     """``"connection"``, ``"contention"`` or None (permanent for the events involved)."""
     if isinstance(exc, RetriesExhausted):
@@ -95,12 +110,8 @@ async def retrying(
     fn: Callable[[], Awaitable[T]],
     *,
     what: str,
-    base: float = 0.2,
-    cap: float = 10.0,
-    max_attempts: int = MAX_ATTEMPTS,
-    contention_attempts: int = CONTENTION_ATTEMPTS,
+    policy: RetryPolicy = DEFAULT_POLICY,
     on_retry: Callable[[BaseException, int], None] | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
     """Run ``fn`` until it succeeds, retrying transient errors within their bounds.
 
@@ -118,13 +129,14 @@ async def retrying(
             if cause is None:
                 raise
             attempt += 1
-            bound = contention_attempts if cause == "contention" else max_attempts
+            p = policy
+            bound = p.contention_attempts if cause == "contention" else p.max_attempts
             if attempt >= bound:
                 raise RetriesExhausted(
                     f"{what}: {cause} error still failing after {attempt} attempts: "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
-            delay = min(cap, base * 2 ** min(attempt, 10)) * (0.5 + random.random() / 2)  # noqa: S311
+            delay = min(p.cap, p.base * 2 ** min(attempt, 10)) * (0.5 + random.random() / 2)  # noqa: S311
             log.warning(
                 "%s failed (%s: %s); retry %d/%d in %.1fs",
                 what,
@@ -136,4 +148,4 @@ async def retrying(
             )
             if on_retry:
                 on_retry(exc, attempt)
-            await sleep(delay)
+            await p.sleep(delay)
