@@ -18,7 +18,16 @@ from typing import Any, TypeVar
 import asyncpg
 
 from processors.commerce.logic import apply
-from processors.commerce.state import CommerceState, Effects, OrderLineRecord, OrderRecord
+from processors.commerce.state import (
+    CommerceState,
+    Effects,
+    OrderLineRecord,
+    OrderRecord,
+    adjusted_id,
+    received_id,
+    release_id,
+    reserve_id,
+)
 from schemas import Envelope
 
 S = TypeVar("S")
@@ -70,10 +79,10 @@ def _movement_candidates(events: list[Envelope[Any]]) -> list[str]:
     for e in events:
         p = e.payload
         if e.type in ("stock.received", "stock.adjusted"):
-            ids.append(f"{'recv' if e.type == 'stock.received' else 'adj'}:{e.event_id}")
+            ids.append((received_id if e.type == "stock.received" else adjusted_id)(e.event_id))
         elif e.type in ("stock.reserved", "stock.released"):
-            prefix = "reserve" if e.type == "stock.reserved" else "release"
-            ids.extend(f"{prefix}:{p.order_id}:{line.sku}" for line in p.lines)
+            make = reserve_id if e.type == "stock.reserved" else release_id
+            ids.extend(make(p.order_id, line.sku) for line in p.lines)
     return ids
 
 
@@ -159,8 +168,8 @@ async def load_state(
         state.known_customers = {r["customer_id"] for r in rows}
     candidates = _movement_candidates(events)
     for record in orders.values():
-        candidates.extend(f"release:{record.order_id}:{line.sku}" for line in record.lines)
-        candidates.extend(f"reserve:{record.order_id}:{line.sku}" for line in record.lines)
+        candidates.extend(release_id(record.order_id, line.sku) for line in record.lines)
+        candidates.extend(reserve_id(record.order_id, line.sku) for line in record.lines)
     if candidates:
         rows = await conn.fetch(
             "select movement_id from inventory_movements where movement_id = any($1::text[])",
