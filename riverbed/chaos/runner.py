@@ -38,6 +38,7 @@ STREAM_KINDS = ("orders", "viewing")
 MEMORY_BOUND_MIB = 400
 MAX_UNEXPECTED_EXITS = 6
 SLOW_LATENCY_S = 0.02  # each way: +40 ms on every database round trip
+BEFORE_SLOW_S = 2.0  # of streaming before the slow window opens (4 progress samples)
 
 
 @dataclass
@@ -172,7 +173,7 @@ async def _inject(run: Run, link: SlowLink | None) -> None:
     """Fire the scenario's fault at each of its progress fractions."""
     at = run.scenario.quick_at if run.quick else run.scenario.at
     for fraction in at:
-        while run.stream_fraction() < fraction:
+        while run.stream_fraction() < fraction or (link is not None and _too_early(run)):
             if run.broken:
                 return
             await asyncio.sleep(0.2)
@@ -186,6 +187,11 @@ async def _inject(run: Run, link: SlowLink | None) -> None:
         run.fault_log.append(what)
         run.fault_done_at = time.monotonic()
         say(f"{run.scenario.key}: {what}")
+
+
+def _too_early(run: Run) -> bool:
+    """The rate before a slow window needs samples over more than a second of the stream."""
+    return time.monotonic() - run.marks.get("stream_start", time.monotonic()) < BEFORE_SLOW_S
 
 
 async def _slow_window(run: Run, link: SlowLink) -> str:

@@ -39,7 +39,10 @@ SCENARIOS = (
     Scenario(
         "ferretdb", "restart FerretDB", 30_000, 2_500, (0.4,), (0.4,), faults.restart_ferretdb
     ),
-    Scenario("slow-db", "slow databases (proxy)", 30_000, 2_500, (0.2,), (0.2,), slow=True),
+    # Quick: 12,000 events, not 2,500: the batch-native commerce workers applied a
+    # 1,000-event stream in under a second, before the rate ahead of the slow window
+    # could be sampled (two samples 1 s apart), so the check had nothing to compare.
+    Scenario("slow-db", "slow databases (proxy)", 30_000, 12_000, (0.2,), (0.2,), slow=True),
     Scenario("poison", "poison inputs", 30_000, 2_500, (), (), poison=True),
 )
 KEYS = tuple(s.key for s in SCENARIOS)
