@@ -8,8 +8,9 @@ buffered with ``getmany``, decodes it, flushes it in one transaction and commits
 offsets after the flush:
 
 * offsets are committed only after the flush that applied their events succeeded (or
-  after the events went to the dead-letter topic): a crash replays the batch, and the
-  idempotent flush makes that harmless (at-least-once in, exactly-once in effect);
+  after the events went to the dead-letter topic), at most once a second: a crash
+  replays what was not committed, and the idempotent flush makes that harmless
+  (at-least-once in, exactly-once in effect);
 * one loop per process and one flush at a time: partitions are applied in order, and
   a partition is never processed by two flushes at once (concurrency 1);
 * before partitions are revoked (rebalance, shutdown) the pending batch is flushed and
@@ -40,6 +41,8 @@ from schemas import SchemaError, decode
 
 log = logging.getLogger("riverbed.consumer")
 Skip = Callable[[Sequence[tuple[str, bytes]]], bool]
+IDLE_FRACTION = 4  # an idle batch is flushed once its oldest event waited max_wait / 4
+COMMIT_EVERY_S = 1.0  # offsets of flushed batches are committed at most this often
 
 
 class Consumer(Protocol):
@@ -67,6 +70,8 @@ class BatchConsumer:
         skip: Skip | None = None,
         on_retry: OnRetry | None = None,
         retry: RetryPolicy = DEFAULT_POLICY,
+        flush_when_idle: bool = True,
+        commit_every_s: float = COMMIT_EVERY_S,
     ) -> None:
         self.name = name
         self._consumer = consumer
@@ -77,6 +82,10 @@ class BatchConsumer:
         self._skip = skip
         self._on_retry = on_retry
         self._retry = retry
+        self._flush_when_idle = flush_when_idle
+        self._commit_every_s = commit_every_s
+        self._flushed: dict[TopicPartition, int] = {}  # flushed, not yet committed
+        self._committed_at = time.monotonic()
         self._pending: list[Decoded] = []
         self._offsets: dict[TopicPartition, int] = {}  # next offset to commit
         self._oldest = 0.0
@@ -90,15 +99,29 @@ class BatchConsumer:
         """Poll, batch and flush until :meth:`stop`; the last batch is flushed on the way out."""
         while not self._stopping:
             await self.poll()
-        await self.flush()
+        await self.flush(commit_now=True)
 
     def stop(self) -> None:
         self._stopping = True
 
     async def poll(self) -> None:
-        """One ``getmany`` (waiting at most until the oldest event is due), then maybe a flush."""
+        """One ``getmany``, then a flush when the batch is full, due, or nothing more waits.
+
+        With ``flush_when_idle`` a pending batch does not wait for ``max_wait`` once the
+        fetcher has nothing more buffered: it is flushed at once, so under light load an
+        event waits for no timer, and under heavy load batches still grow with what
+        arrives during each flush. ``max_wait`` then only bounds a batch that keeps
+        growing. (Measured in the quick bench: p50 at 50 % load was ~150 ms with a
+        100 ms timer, the timer being most of it.)
+        """
         if self._offsets:
-            wait = max(self.max_wait - (time.monotonic() - self._oldest), 0.0)
+            age = time.monotonic() - self._oldest
+            left = max(self.max_wait - age, 0.0)
+            wait = (
+                min(left, max(self.max_wait / IDLE_FRACTION - age, 0.0))
+                if self._flush_when_idle
+                else left
+            )
         else:
             wait = self.max_wait
         room = max(self.max_events - len(self._pending), 1)
@@ -112,7 +135,17 @@ class BatchConsumer:
                 self._add(m)
             self._offsets[tp] = messages[-1].offset + 1
         due = self._offsets and time.monotonic() - self._oldest >= self.max_wait
-        if len(self._pending) >= self.max_events or due:
+        # Idle: nothing more buffered, and the batch is old enough that its fixed cost
+        # (about ten round trips and a transaction) is shared by more than a handful of
+        # events: flushing every idle poll at once made batches of ~50 at 5,000 ev/s
+        # and the pipeline fell behind (quick bench: p99 2.3 s at 50 % load).
+        idle = (
+            self._flush_when_idle
+            and self._offsets
+            and not any(fetched.values())
+            and time.monotonic() - self._oldest >= self.max_wait / IDLE_FRACTION
+        )
+        if len(self._pending) >= self.max_events or due or idle:
             await self.flush()
 
     def _add(self, m: Any) -> None:
@@ -125,12 +158,21 @@ class BatchConsumer:
         except SchemaError as exc:
             self._pending.append(Decoded(m, None, exc))
 
-    async def flush(self) -> None:
-        """Apply the pending batch, then commit its offsets (also of skipped messages)."""
+    async def flush(self, *, commit_now: bool = False) -> None:
+        """Apply the pending batch, then commit its offsets (also of skipped messages).
+
+        Offsets of flushed batches are committed at most every ``commit_every_s`` (each
+        commit is a broker round trip and a write to ``__consumer_offsets``; per flush
+        it was 8 µs of broker CPU per event more), and always before partitions are
+        revoked or the loop stops. A crash in between replays at most that much, which
+        the idempotent flush absorbs.
+        """
         async with self._lock:
             batch, self._pending = self._pending, []
             offsets, self._offsets = self._offsets, {}
             if not offsets:
+                if commit_now and self._flushed:
+                    await self._commit()
                 return
             t0 = time.monotonic()
             applied, dead = await apply_batch(
@@ -141,13 +183,17 @@ class BatchConsumer:
                 on_retry=self._count_retry,
                 policy=self._retry,
             )
-            await self._commit(offsets)
+            self._flushed.update(offsets)
+            if commit_now or time.monotonic() - self._committed_at >= self._commit_every_s:
+                await self._commit()
             self.counters.flushes += 1
             self.counters.processed += applied
             self.counters.dead_lettered += dead
             self.counters.last_flush_seconds = time.monotonic() - t0
 
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+    async def _commit(self) -> None:
+        offsets, self._flushed = self._flushed, {}
+        self._committed_at = time.monotonic()
         try:
             await self._consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
@@ -173,7 +219,7 @@ class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         if revoked:
-            await self._runner.flush()
+            await self._runner.flush(commit_now=True)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         return None

@@ -41,6 +41,7 @@ from riverbed.sandbox import Namespace
 from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, TOPIC_PARTITIONS, VIEWING_TOPIC, Envelope
 
 GROUPS = {kind: WORKER_TOPICS[kind] for kind in COMMERCE_KINDS}
+MIN_WINDOW_S = 0.2  # of a late/early window: a few batches of each worker
 COMMIT_CLOCK = (
     "alter table processed_events "
     "add column committed_at timestamptz not null default clock_timestamp()"
@@ -156,36 +157,28 @@ async def late_early(ns: Namespace, event_ids: list[uuid.UUID]) -> float:
         )
     finally:
         await conn.close()
-    early, late = edge_rates([(r["at"], r["n"]) for r in rows], len(event_ids) // 10)
+    early, late = edge_rates([(r["at"], r["n"]) for r in rows])
     return late / early
 
 
-def edge_rates(commits: list[tuple[float, int]], k: int) -> tuple[float, float]:
-    """(early, late) events/s over the first and the last ``k`` events, from commits.
+def edge_rates(commits: list[tuple[float, int]], fraction: float = 0.1) -> tuple[float, float]:
+    """(early, late) events/s over the first and the last ``fraction`` of a run.
 
     ``commits`` are (commit time, events committed then), in time order: a transaction
-    commits a whole batch at one instant. The first window runs from the first commit to
-    the commit that brings at least ``k`` more events, and counts the events after the
-    first commit; the last window mirrors it from the last commit back. Each window is
-    thus bounded by two commits, so neither holds the start-up wait (first fetch, batch
-    timer) nor rounds a batch into a zero-length interval.
+    commits a whole batch at one instant. The run spans the first to the last commit
+    (so the start-up wait, first fetch and first batch, is not in it); each window is
+    ``fraction`` of that span, at least ``MIN_WINDOW_S`` so that it holds several
+    batches. The early window counts the events committed after the first commit (that
+    batch was applied before the window opened), the late one those up to and
+    including the last commit: both count only work done inside them.
     """
     if len(commits) < 3:
         raise ValueError(f"{len(commits)} commits: too few to compare the edges of a run")
-    k = max(k, 1)
-
-    def rate(seq: list[tuple[float, int]]) -> float:
-        t0, acc = seq[0][0], 0
-        for at, n in seq[1:]:
-            acc += n
-            if acc >= k or at == seq[-1][0]:
-                return acc / max(abs(at - t0), 1e-6)
-        raise AssertionError("unreachable")
-
-    last = [(at, n) for at, n in reversed(commits)]
-    # Walking back, the events of the window are those of the later commit of each step.
-    shifted = [(last[0][0], 0)] + [(last[i + 1][0], last[i][1]) for i in range(len(last) - 1)]
-    return rate(commits), rate(shifted)
+    first, last = commits[0][0], commits[-1][0]
+    window = max((last - first) * fraction, MIN_WINDOW_S)
+    early = sum(n for at, n in commits[1:] if at <= first + window)
+    late = sum(n for at, n in commits if at > last - window)
+    return early / window, late / window
 
 
 async def settled(ns: Namespace, fed: Counter[str], batch: list[Record], wait_s: float) -> None:

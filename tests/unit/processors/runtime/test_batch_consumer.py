@@ -3,6 +3,7 @@ order, skip by header, isolation, and an outage that stops without committing.""
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +68,7 @@ def make(polls: list[dict[TopicPartition, list[Message]]], **kw: Any) -> tuple[A
         max_wait_ms=0,  # every poll is due: one flush per poll
         skip=lambda headers: SKIP in headers,
         retry=FAST,
+        commit_every_s=0,  # commit after every flush
     )
     return runner, consumer, flush, sink
 
@@ -117,9 +119,55 @@ async def test_revoking_partitions_flushes_and_commits_what_is_pending() -> None
         max_events=100,
         max_wait_ms=60_000,  # not due: only the revocation flushes it
         retry=FAST,
+        flush_when_idle=False,
     )
     await runner.poll()
     assert flush.batches == [] and consumer.commits == []
     await runner.listener.on_partitions_revoked({TP0})
     assert flush.batches == [["sku-0"]]
     assert consumer.commits == [{TP0: 1}]
+
+
+async def test_a_pending_batch_is_flushed_once_nothing_more_is_buffered() -> None:
+    consumer = Consumer(deque([{TP0: [message(0)]}, {TP0: [message(1)]}, {}, {}]))
+    flush = Recorder(consumer)
+    runner = BatchConsumer(
+        name="test",
+        consumer=consumer,
+        flush=flush,
+        dead_letters=Sink().dead_letters(),
+        max_events=100,
+        max_wait_ms=2_000,  # idle flush from 0.5 s of age, due at 2 s
+        retry=FAST,
+        commit_every_s=0,
+    )
+    await runner.poll()
+    await runner.poll()
+    assert flush.batches == []  # records kept coming: keep batching
+    await runner.poll()
+    assert flush.batches == []  # nothing more buffered, but the batch is still young
+    await asyncio.sleep(0.55)
+    await runner.poll()
+    assert flush.batches == [["sku-0", "sku-1"]]
+    assert consumer.commits == [{TP0: 2}]
+
+
+async def test_commits_wait_for_their_interval_but_not_for_a_revocation() -> None:
+    consumer = Consumer(deque([{TP0: [message(0)]}, {TP1: [message(1, partition=1)]}]))
+    flush = Recorder(consumer)
+    runner = BatchConsumer(
+        name="test",
+        consumer=consumer,
+        flush=flush,
+        dead_letters=Sink().dead_letters(),
+        max_events=100,
+        max_wait_ms=0,
+        retry=FAST,
+        commit_every_s=3600,
+    )
+    await runner.poll()
+    await runner.poll()
+    assert flush.batches == [["sku-0"], ["sku-1"]]
+    assert consumer.commits == []  # flushed, committed later
+    await runner.listener.on_partitions_revoked({TP0, TP1})
+    assert consumer.commits == [{TP0: 1, TP1: 2}]
