@@ -147,6 +147,12 @@ class BatchConsumer:
         )
         if len(self._pending) >= self.max_events or due or idle:
             await self.flush()
+        elif self._flushed and time.monotonic() - self._committed_at >= self._commit_every_s:
+            # Nothing new since the last flush: commit what it left, so that an idle
+            # worker shows no lag.
+            async with self._lock:
+                if self._flushed:
+                    await self._commit()
 
     def _add(self, m: Any) -> None:
         headers = m.headers or ()

@@ -171,3 +171,22 @@ async def test_commits_wait_for_their_interval_but_not_for_a_revocation() -> Non
     assert consumer.commits == []  # flushed, committed later
     await runner.listener.on_partitions_revoked({TP0, TP1})
     assert consumer.commits == [{TP0: 1, TP1: 2}]
+
+
+async def test_an_idle_consumer_commits_what_its_last_flush_left() -> None:
+    consumer = Consumer(deque([{TP0: [message(0)]}]))
+    runner = BatchConsumer(
+        name="test",
+        consumer=consumer,
+        flush=Recorder(consumer),
+        dead_letters=Sink().dead_letters(),
+        max_events=100,
+        max_wait_ms=0,
+        retry=FAST,
+        commit_every_s=0.05,
+    )
+    await runner.poll()
+    assert consumer.commits == []  # flushed within the interval: not yet committed
+    await asyncio.sleep(0.06)
+    await runner.poll()  # nothing new
+    assert consumer.commits == [{TP0: 1}]
