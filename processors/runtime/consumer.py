@@ -196,6 +196,12 @@ class BatchConsumer:
             self.counters.processed += applied
             self.counters.dead_lettered += dead
             self.counters.last_flush_seconds = time.monotonic() - t0
+            log.debug(
+                "%s: flushed %d events in %.1f ms",
+                self.name,
+                len(batch),
+                self.counters.last_flush_seconds * 1000,
+            )
 
     async def _commit(self) -> None:
         offsets, self._flushed = self._flushed, {}
