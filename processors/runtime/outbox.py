@@ -20,9 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
-from uuid import UUID
+from typing import Any, NamedTuple, Protocol
 
 import asyncpg
 
@@ -55,8 +53,7 @@ CLAIM_LEFT = (
 MARK = "update outbox set published_at = now() where id = any($1::bigint[])"
 
 
-@dataclass(frozen=True)
-class Staged:
+class Staged(NamedTuple):
     """One outbox row as published: logical topic, key, the encoded value and headers."""
 
     id: int
@@ -97,36 +94,28 @@ class Outbox:
         """
         if not events:
             return []
-        encoded = {}
-        cols: list[list[Any]] = [[], [], [], [], [], []]
+        # Plain lists, one append each: a loop over zip(columns, row) and a frozen
+        # dataclass per row were ~8 % of the orders worker's CPU (py-spy, 40,000 events).
+        ids, topics, keys, values, headers, texts, times = [], [], [], [], [], [], []
         for env in events:
-            value, headers = encode(env)
+            value, heads = encode(env)
             if self._extra is not None:
-                headers += self._extra(env)
-            encoded[env.event_id] = (topic_for(env.type), env.key, value, headers)
-            for col, x in zip(
-                cols,
-                (
-                    env.event_id,
-                    topic_for(env.type),
-                    env.key,
-                    value,
-                    json.dumps({k: v.decode() for k, v in headers}),
-                    env.occurred_at,
-                ),
-                strict=True,
-            ):
-                col.append(x)
-        rows = await conn.fetch(STAGE, *cols)
-        ids: dict[UUID, int] = {r["event_id"]: r["id"] for r in rows}
-        return sorted(
-            (
-                Staged(i, t, k.encode(), v, h)
-                for e, (t, k, v, h) in encoded.items()
-                if (i := ids.get(e))
-            ),
-            key=lambda s: s.id,
-        )
+                heads += self._extra(env)
+            ids.append(env.event_id)
+            topics.append(topic_for(env.type))
+            keys.append(env.key)
+            values.append(value)
+            headers.append(heads)
+            texts.append(json.dumps({k: v.decode() for k, v in heads}))
+            times.append(env.occurred_at)
+        rows = await conn.fetch(STAGE, ids, topics, keys, values, texts, times)
+        at = {e: n for n, e in enumerate(ids)}
+        staged = []
+        for r in rows:
+            n = at[r["event_id"]]
+            staged.append(Staged(r["id"], topics[n], keys[n].encode(), values[n], headers[n]))
+        staged.sort()  # by outbox id: the emitted order
+        return staged
 
     async def publish(self, staged: Sequence[Staged]) -> None:
         """Publish a committed batch's own rows (those no relay took meanwhile)."""
