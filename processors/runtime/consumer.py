@@ -136,9 +136,10 @@ class BatchConsumer:
             self._offsets[tp] = messages[-1].offset + 1
         due = self._offsets and time.monotonic() - self._oldest >= self.max_wait
         # Idle: nothing more buffered, and the batch is old enough that its fixed cost
-        # (about ten round trips and a transaction) is shared by more than a handful of
-        # events: flushing every idle poll at once made batches of ~50 at 5,000 ev/s
-        # and the pipeline fell behind (quick bench: p99 2.3 s at 50 % load).
+        # (~17 round trips and two commits) is shared by more than a handful of events:
+        # flushing at every idle poll made batches of ~50 at 5,000 ev/s and the pipeline
+        # fell behind (quick bench: p99 2.3 s at 50 % load). With this gate p99 still
+        # depends on the machine's other load (BENCHMARKS.md).
         idle = (
             self._flush_when_idle
             and self._offsets
@@ -217,7 +218,9 @@ class BatchConsumer:
         except KafkaError as exc:
             if not exc.retriable:
                 raise
-            log.warning("%s: commit failed (%s); the next flush commits past it", self.name, exc)
+            for tp, offset in offsets.items():  # keep them for the next commit
+                self._flushed[tp] = max(offset, self._flushed.get(tp, 0))
+            log.warning("%s: commit failed (%s); the next commit retries it", self.name, exc)
 
     def _count_retry(self, exc: BaseException, attempt: int) -> None:
         self.counters.retries += 1

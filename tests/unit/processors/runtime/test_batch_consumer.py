@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaConnectionError
 
 from processors.runtime.consumer import BatchConsumer
 from processors.runtime.retry import RetriesExhausted, RetryPolicy
@@ -190,3 +191,27 @@ async def test_an_idle_consumer_commits_what_its_last_flush_left() -> None:
     await asyncio.sleep(0.06)
     await runner.poll()  # nothing new
     assert consumer.commits == [{TP0: 1}]
+
+
+async def test_a_commit_that_failed_on_the_connection_is_retried_by_the_next_one() -> None:
+    class Flaky(Consumer):
+        async def commit(self, offsets: dict[TopicPartition, int] | None = None) -> None:
+            if not self.commits:
+                self.commits.append({})  # the failed attempt
+                raise KafkaConnectionError("broker gone")
+            await super().commit(offsets)
+
+    consumer = Flaky(deque([{TP0: [message(0)]}, {TP1: [message(1, partition=1)]}]))
+    runner = BatchConsumer(
+        name="test",
+        consumer=consumer,
+        flush=Recorder(consumer),
+        dead_letters=Sink().dead_letters(),
+        max_events=100,
+        max_wait_ms=0,
+        retry=FAST,
+        commit_every_s=0,
+    )
+    await runner.poll()
+    await runner.poll()
+    assert consumer.commits == [{}, {TP0: 1, TP1: 2}]  # TP0 came back with TP1
