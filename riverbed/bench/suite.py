@@ -23,6 +23,7 @@ from riverbed.bench.children import free_port
 from riverbed.bench.cpu import CpuMeter, per_event_us
 from riverbed.bench.feed import flood, records
 from riverbed.bench.latency import PERCENTILES, latencies_ms, percentiles
+from riverbed.bench.rates import late_early
 from riverbed.bench.report import Figure, at_least, at_most, progress
 from riverbed.sandbox import Namespace
 
@@ -87,7 +88,9 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
         started1 = await flood(one, batch1)
         rate1 = await proc.finish(one, batch1, fed1, started1, plan.wait_s)
         cpu1 = per_event_us(cpu0, meter1.read(), len(events))
-        late_early = await proc.late_early(one, [e.event_id for e in events])
+        ids1 = [e.event_id for e in events]
+        edges = await late_early(one, ids1)
+        late_early_kind = {k: await late_early(one, ids1, k) for k in COMMERCE}
         figures += [
             Figure(
                 "orders+inventory workers into PostgreSQL",
@@ -100,10 +103,14 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
             *cpu_figures(cpu1),
             Figure(
                 "late/early rate (last 10 % of the run / first 10 %)",
-                late_early,
+                edges,
                 "ratio",
                 None,
                 at_least(LATE_EARLY),
+            ),
+            *(
+                Figure(f"late/early rate, {kind} worker's own events and span", r, "ratio")
+                for kind, r in late_early_kind.items()
             ),
         ]
         for load in plan.loads:
