@@ -128,6 +128,22 @@ async def load_state(
     orders = await _load_orders(conn, order_ids)
     keys, create = _stock_keys(events, orders)
     state = CommerceState(default_threshold=default_threshold, orders=orders)
+    # Reference data first, so that the stock rows below stay locked for as few round
+    # trips as possible: the orders and inventory transactions wait on each other's
+    # locks (BENCHMARKS.md, "Row locks between the two kinds").
+    if keys:
+        for r in await conn.fetch(
+            "select sku, low_stock_threshold from products "
+            "where sku = any($1::text[]) and low_stock_threshold is not null",
+            sorted({k for _, k in keys}),
+        ):
+            state.thresholds[r["sku"]] = r["low_stock_threshold"]
+    customers = sorted({e.payload.customer_id for e in events if e.type == "order.placed"})
+    if customers:
+        rows = await conn.fetch(
+            "select customer_id from customers where customer_id = any($1::text[])", customers
+        )
+        state.known_customers = {r["customer_id"] for r in rows}
     if create:
         first_at: dict[str, Any] = {}
         for e in events:
@@ -153,19 +169,6 @@ async def load_state(
         for r in rows:
             level = state.level(r["store_id"], r["sku"])
             level.on_hand, level.reserved, level.low = r["on_hand"], r["reserved"], r["low"]
-        sku_list = sorted({k for _, k in keys})
-        for r in await conn.fetch(
-            "select sku, low_stock_threshold from products "
-            "where sku = any($1::text[]) and low_stock_threshold is not null",
-            sku_list,
-        ):
-            state.thresholds[r["sku"]] = r["low_stock_threshold"]
-    customers = sorted({e.payload.customer_id for e in events if e.type == "order.placed"})
-    if customers:
-        rows = await conn.fetch(
-            "select customer_id from customers where customer_id = any($1::text[])", customers
-        )
-        state.known_customers = {r["customer_id"] for r in rows}
     candidates = _movement_candidates(events)
     for record in orders.values():
         candidates.extend(release_id(record.order_id, line.sku) for line in record.lines)
