@@ -27,6 +27,10 @@ from processors.commerce.state import (
     OrderLineRecord,
     OrderRecord,
     StatusChange,
+    adjusted_id,
+    received_id,
+    release_id,
+    reserve_id,
 )
 from schemas import (
     Envelope,
@@ -46,6 +50,9 @@ from schemas import (
 )
 
 SOURCE = "riverbed.processors.commerce"
+# Emitted events whose ledger movements the emitting handler applied itself (in the same
+# transaction): consumers of the same state must not apply them again.
+APPLIED_WHEN_EMITTED = frozenset({StockReserved.EVENT_TYPE, StockReleased.EVENT_TYPE})
 NAMESPACE = uuid.UUID("5b1e43a0-3c41-4c55-9d0a-5d1f2b7c9e10")
 CENT = Decimal("0.01")
 
@@ -170,16 +177,16 @@ def on_order_placed(state: CommerceState, effects: Effects, event: Envelope[Orde
             effects,
             event,
             Movement(
-                f"reserve:{order.order_id}:{sku}",
-                order.store_id,
-                sku,
-                "reserved",
-                0,
-                qty,
-                order.order_id,
-                event.event_id,
-                None,
-                at,
+                movement_id=reserve_id(order.order_id, sku),
+                store_id=order.store_id,
+                sku=sku,
+                kind="reserved",
+                on_hand_delta=0,
+                reserved_delta=qty,
+                order_id=order.order_id,
+                event_id=event.event_id,
+                reason=None,
+                at=at,
             ),
         )
     _emit(
@@ -228,16 +235,16 @@ def on_order_cancelled(
             effects,
             event,
             Movement(
-                f"release:{record.order_id}:{sku}",
-                record.store_id,
-                sku,
-                "released",
-                0,
-                -qty,
-                record.order_id,
-                event.event_id,
-                "order_cancelled",
-                at,
+                movement_id=release_id(record.order_id, sku),
+                store_id=record.store_id,
+                sku=sku,
+                kind="released",
+                on_hand_delta=0,
+                reserved_delta=-qty,
+                order_id=record.order_id,
+                event_id=event.event_id,
+                reason="order_cancelled",
+                at=at,
             ),
         )
     _emit(
@@ -262,16 +269,16 @@ def on_stock_received(
         effects,
         event,
         Movement(
-            f"recv:{event.event_id}",
-            p.store_id,
-            p.sku,
-            "received",
-            p.quantity,
-            0,
-            None,
-            event.event_id,
-            None,
-            event.occurred_at,
+            movement_id=received_id(event.event_id),
+            store_id=p.store_id,
+            sku=p.sku,
+            kind="received",
+            on_hand_delta=p.quantity,
+            reserved_delta=0,
+            order_id=None,
+            event_id=event.event_id,
+            reason=None,
+            at=event.occurred_at,
         ),
     )
 
@@ -289,16 +296,16 @@ def on_stock_adjusted(
         effects,
         event,
         Movement(
-            f"adj:{event.event_id}",
-            p.store_id,
-            p.sku,
-            "adjusted",
-            delta,
-            0,
-            None,
-            event.event_id,
-            reason,
-            event.occurred_at,
+            movement_id=adjusted_id(event.event_id),
+            store_id=p.store_id,
+            sku=p.sku,
+            kind="adjusted",
+            on_hand_delta=delta,
+            reserved_delta=0,
+            order_id=None,
+            event_id=event.event_id,
+            reason=reason,
+            at=event.occurred_at,
         ),
     )
 
@@ -316,16 +323,16 @@ def on_stock_reserved(
             effects,
             event,
             Movement(
-                f"reserve:{p.order_id}:{line.sku}",
-                p.store_id,
-                line.sku,
-                "reserved",
-                0,
-                qty,
-                p.order_id,
-                event.event_id,
-                None if qty == line.quantity else "partial",
-                event.occurred_at,
+                movement_id=reserve_id(p.order_id, line.sku),
+                store_id=p.store_id,
+                sku=line.sku,
+                kind="reserved",
+                on_hand_delta=0,
+                reserved_delta=qty,
+                order_id=p.order_id,
+                event_id=event.event_id,
+                reason=None if qty == line.quantity else "partial",
+                at=event.occurred_at,
             ),
         )
 
@@ -342,16 +349,16 @@ def on_stock_released(
             effects,
             event,
             Movement(
-                f"release:{p.order_id}:{line.sku}",
-                p.store_id,
-                line.sku,
-                "released",
-                0,
-                -qty,
-                p.order_id,
-                event.event_id,
-                p.reason,
-                event.occurred_at,
+                movement_id=release_id(p.order_id, line.sku),
+                store_id=p.store_id,
+                sku=line.sku,
+                kind="released",
+                on_hand_delta=0,
+                reserved_delta=-qty,
+                order_id=p.order_id,
+                event_id=event.event_id,
+                reason=p.reason,
+                at=event.occurred_at,
             ),
         )
 

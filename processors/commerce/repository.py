@@ -2,8 +2,9 @@
 
 Everything happens inside the caller's transaction: stock rows are locked with
 ``FOR UPDATE`` in key order (so the orders and inventory workers never deadlock each
-other for long), the pure logic decides, and the effects, the emitted events (outbox)
-and the processed event ids are written before the commit. Replays are skipped by
+other for long), the pure logic decides, and the effects, the emitted events (through
+the injected ``stage``: the runtime's outbox owns that table) and the processed event
+ids are written before the commit. Replays are skipped by
 ``processed_events``; stored times come from the events, never from ``now()``; the connection must
 encode jsonb (``stores.postgres.pool.create_pool`` does), so a
 replay or a restart leaves the tables byte-for-byte as they were.
@@ -11,14 +12,26 @@ replay or a restart leaves the tables byte-for-byte as they were.
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import asyncpg
 
 from processors.commerce.logic import apply
-from processors.commerce.state import CommerceState, Effects, OrderLineRecord, OrderRecord
-from schemas import Envelope, encode, topic_for
+from processors.commerce.state import (
+    CommerceState,
+    OrderLineRecord,
+    OrderRecord,
+    adjusted_id,
+    received_id,
+    release_id,
+    reserve_id,
+)
+from processors.commerce.writes import INSERT_PROCESSED, save
+from schemas import Envelope
+
+S = TypeVar("S")
+Stage = Callable[[asyncpg.Connection, Sequence[Envelope[Any]]], Awaitable[list[S]]]
 
 
 async def unprocessed(
@@ -66,10 +79,10 @@ def _movement_candidates(events: list[Envelope[Any]]) -> list[str]:
     for e in events:
         p = e.payload
         if e.type in ("stock.received", "stock.adjusted"):
-            ids.append(f"{'recv' if e.type == 'stock.received' else 'adj'}:{e.event_id}")
+            ids.append((received_id if e.type == "stock.received" else adjusted_id)(e.event_id))
         elif e.type in ("stock.reserved", "stock.released"):
-            prefix = "reserve" if e.type == "stock.reserved" else "release"
-            ids.extend(f"{prefix}:{p.order_id}:{line.sku}" for line in p.lines)
+            make = reserve_id if e.type == "stock.reserved" else release_id
+            ids.extend(make(p.order_id, line.sku) for line in p.lines)
     return ids
 
 
@@ -115,6 +128,22 @@ async def load_state(
     orders = await _load_orders(conn, order_ids)
     keys, create = _stock_keys(events, orders)
     state = CommerceState(default_threshold=default_threshold, orders=orders)
+    # Reference data first, so that the stock rows below stay locked for as few round
+    # trips as possible: the orders and inventory transactions wait on each other's
+    # locks (BENCHMARKS.md, "Row locks between the two kinds").
+    if keys:
+        for r in await conn.fetch(
+            "select sku, low_stock_threshold from products "
+            "where sku = any($1::text[]) and low_stock_threshold is not null",
+            sorted({k for _, k in keys}),
+        ):
+            state.thresholds[r["sku"]] = r["low_stock_threshold"]
+    customers = sorted({e.payload.customer_id for e in events if e.type == "order.placed"})
+    if customers:
+        rows = await conn.fetch(
+            "select customer_id from customers where customer_id = any($1::text[])", customers
+        )
+        state.known_customers = {r["customer_id"] for r in rows}
     if create:
         first_at: dict[str, Any] = {}
         for e in events:
@@ -140,23 +169,10 @@ async def load_state(
         for r in rows:
             level = state.level(r["store_id"], r["sku"])
             level.on_hand, level.reserved, level.low = r["on_hand"], r["reserved"], r["low"]
-        sku_list = sorted({k for _, k in keys})
-        for r in await conn.fetch(
-            "select sku, low_stock_threshold from products "
-            "where sku = any($1::text[]) and low_stock_threshold is not null",
-            sku_list,
-        ):
-            state.thresholds[r["sku"]] = r["low_stock_threshold"]
-    customers = sorted({e.payload.customer_id for e in events if e.type == "order.placed"})
-    if customers:
-        rows = await conn.fetch(
-            "select customer_id from customers where customer_id = any($1::text[])", customers
-        )
-        state.known_customers = {r["customer_id"] for r in rows}
     candidates = _movement_candidates(events)
     for record in orders.values():
-        candidates.extend(f"release:{record.order_id}:{line.sku}" for line in record.lines)
-        candidates.extend(f"reserve:{record.order_id}:{line.sku}" for line in record.lines)
+        candidates.extend(release_id(record.order_id, line.sku) for line in record.lines)
+        candidates.extend(reserve_id(record.order_id, line.sku) for line in record.lines)
     if candidates:
         rows = await conn.fetch(
             "select movement_id from inventory_movements where movement_id = any($1::text[])",
@@ -166,184 +182,30 @@ async def load_state(
     return state
 
 
-def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Rows as one list per column: the arrays an ``unnest`` insert takes."""
-    if not rows:
-        return [[] for _ in range(width)]
-    return [list(column) for column in zip(*rows, strict=True)]
+async def process(
+    conn: asyncpg.Connection,
+    consumer: str,
+    events: list[Envelope[Any]],
+    *,
+    default_threshold: int,
+    stage: Stage[S],
+) -> list[S]:
+    """Apply a batch in the caller's transaction; returns what ``stage`` staged.
 
-
-# Each table is written with one statement per batch: ``insert ... select from
-# unnest($1::type[], ...)`` (or ``update ... from unnest``). Postgres plans and runs it
-# once instead of once per row (``executemany``), which the profile of the orders worker
-# showed as the largest cost of a flush; row order, conflicts and values are unchanged.
-INSERT_ORDERS = (
-    "insert into orders (order_id, store_id, customer_id, status, reject_reason, total, "
-    "currency, placed_at, updated_at, placed_event_id) "
-    "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-    "$6::numeric[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::uuid[]) "
-    "on conflict do nothing"
-)
-INSERT_LINES = (
-    "insert into order_lines (order_id, line_no, sku, quantity, unit_price) "
-    "select * from unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::numeric[]) "
-    "on conflict do nothing"
-)
-UPDATE_ORDERS = (
-    "update orders o set status = t.status, updated_at = t.at "
-    "from unnest($1::text[], $2::text[], $3::timestamptz[]) as t(order_id, status, at) "
-    "where o.order_id = t.order_id"
-)
-INSERT_HISTORY = (
-    "insert into order_status_history (order_id, status, reason, event_id, at) "
-    "select * from unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[]) "
-    "on conflict do nothing"
-)
-INSERT_MOVEMENTS = (
-    "insert into inventory_movements (movement_id, store_id, sku, kind, on_hand_delta, "
-    "reserved_delta, order_id, event_id, reason, at) "
-    "select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], "
-    "$6::int[], $7::text[], $8::uuid[], $9::text[], $10::timestamptz[]) "
-    "on conflict do nothing"
-)
-UPDATE_LEVELS = (
-    "update inventory i set on_hand = t.on_hand, reserved = t.reserved, low = t.low, "
-    "updated_at = t.at "
-    "from unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::bool[], "
-    "$6::timestamptz[]) as t(store_id, sku, on_hand, reserved, low, at) "
-    "where i.store_id = t.store_id and i.sku = t.sku"
-)
-INSERT_OUTBOX = (
-    "insert into outbox (event_id, topic, key, value, headers, created_at) "
-    "select e, t, k, v, h::jsonb, c from unnest($1::uuid[], $2::text[], $3::text[], "
-    "$4::bytea[], $5::text[], $6::timestamptz[]) with ordinality as u(e, t, k, v, h, c, n) "
-    "order by u.n "  # outbox ids follow the emitted order: the relay publishes by id
-    "on conflict do nothing"
-)
-INSERT_PROCESSED = (
-    "insert into processed_events (consumer, event_id, processed_at) "
-    "select $1, e, a from unnest($2::uuid[], $3::timestamptz[]) as u(e, a) "
-    "on conflict do nothing"
-)
-
-
-async def save(
-    conn: asyncpg.Connection, consumer: str, events: list[Envelope[Any]], effects: Effects
-) -> None:
-    if effects.new_orders:
-        await conn.execute(
-            INSERT_ORDERS,
-            *_columns(
-                [
-                    (
-                        o.order_id,
-                        o.store_id,
-                        o.customer_id,
-                        o.status,
-                        o.reject_reason,
-                        o.total,
-                        o.currency,
-                        o.placed_at,
-                        o.updated_at,
-                        o.placed_event_id,
-                    )
-                    for o in effects.new_orders
-                ],
-                10,
-            ),
-        )
-        await conn.execute(
-            INSERT_LINES,
-            *_columns(
-                [
-                    (o.order_id, line.line_no, line.sku, line.quantity, line.unit_price)
-                    for o in effects.new_orders
-                    for line in o.lines
-                ],
-                5,
-            ),
-        )
-    new = {id(o) for o in effects.new_orders}
-    changed = [o for o in effects.changed_orders.values() if id(o) not in new]
-    if changed:
-        await conn.execute(
-            UPDATE_ORDERS, *_columns([(o.order_id, o.status, o.updated_at) for o in changed], 3)
-        )
-    if effects.status_changes:
-        await conn.execute(
-            INSERT_HISTORY,
-            *_columns(
-                [
-                    (s.order_id, s.status, s.reason, s.event_id, s.at)
-                    for s in effects.status_changes
-                ],
-                5,
-            ),
-        )
-    if effects.movements:
-        await conn.execute(
-            INSERT_MOVEMENTS,
-            *_columns(
-                [
-                    (
-                        m.movement_id,
-                        m.store_id,
-                        m.sku,
-                        m.kind,
-                        m.on_hand_delta,
-                        m.reserved_delta,
-                        m.order_id,
-                        m.event_id,
-                        m.reason,
-                        m.at,
-                    )
-                    for m in effects.movements
-                ],
-                10,
-            ),
-        )
-    if effects.changed_levels:
-        await conn.execute(
-            UPDATE_LEVELS,
-            *_columns(
-                [
-                    (store, sku, lv.on_hand, lv.reserved, lv.low, effects.level_times[(store, sku)])
-                    for (store, sku), lv in sorted(effects.changed_levels.items())
-                ],
-                6,
-            ),
-        )
-    if effects.emitted:
-        rows = []
-        for env in effects.emitted:
-            value, headers = encode(env)
-            rows.append(
-                (
-                    env.event_id,
-                    topic_for(env.type),
-                    env.key,
-                    value,
-                    json.dumps({k: v.decode() for k, v in headers}),
-                    env.occurred_at,
-                )
-            )
-        await conn.execute(INSERT_OUTBOX, *_columns(rows, 6))
+    The processed ids are the last statement (the bench reads their insert time as the
+    commit time of the batch).
+    """
+    fresh = await unprocessed(conn, consumer, events)
+    if not fresh:
+        return []
+    state = await load_state(conn, fresh, default_threshold)
+    effects = apply(state, fresh)
+    await save(conn, effects)
+    staged = await stage(conn, effects.emitted)
     await conn.execute(
         INSERT_PROCESSED,
         consumer,
-        [e.event_id for e in events],
-        [e.occurred_at for e in events],
+        [e.event_id for e in fresh],
+        [e.occurred_at for e in fresh],
     )
-
-
-async def process(
-    conn: asyncpg.Connection, consumer: str, events: list[Envelope[Any]], *, default_threshold: int
-) -> Effects:
-    """Apply a batch in the caller's transaction; returns the effects (emitted events)."""
-    fresh = await unprocessed(conn, consumer, events)
-    if not fresh:
-        return Effects()
-    state = await load_state(conn, fresh, default_threshold)
-    effects = apply(state, fresh)
-    await save(conn, consumer, fresh, effects)
-    return effects
+    return staged

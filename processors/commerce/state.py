@@ -63,7 +63,25 @@ class StatusChange:
     at: datetime
 
 
-@dataclass(frozen=True)
+# Ledger movement ids, derived from their cause so a replay cannot move stock twice: the
+# one place they are built (the logic writes them, the repository looks them up).
+def reserve_id(order_id: str, sku: str) -> str:
+    return f"reserve:{order_id}:{sku}"
+
+
+def release_id(order_id: str, sku: str) -> str:
+    return f"release:{order_id}:{sku}"
+
+
+def received_id(event_id: UUID) -> str:
+    return f"recv:{event_id}"
+
+
+def adjusted_id(event_id: UUID) -> str:
+    return f"adj:{event_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Movement:
     """One ledger entry; its id is derived from the cause so it is applied once."""
 

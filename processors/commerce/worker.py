@@ -1,87 +1,170 @@
-"""The orders and inventory workers: faust agents over co-partitioned topics.
+"""The orders and inventory workers: batch-native consumers over co-partitioned topics.
 
 Both apply their batches to the one authoritative stock state in PostgreSQL (see
 ARCHITECTURE.md): ``orders`` consumes ``riverbed.orders`` and decides, ``inventory``
 consumes ``riverbed.inventory`` and moves stock. Idempotent by event id; emits through
-the outbox.
+the outbox. They keep no faust table or window, so they run on the runtime's
+:class:`~processors.runtime.consumer.BatchConsumer` (aiokafka ``getmany``) instead of a
+faust agent; the consumer group is the same ``<group_prefix>-<kind>``.
+
+The stock events the orders worker emits (``stock.reserved``/``stock.released``) were
+applied in its own transaction; they carry ``riverbed-applied-by: orders``, and the
+inventory worker skips them by that header before decoding (they used to be decoded
+and applied as no-ops: one extra event per order). Other consumers receive them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-import faust
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from core.kafka import new_consumer, new_producer
 from core.settings import Settings
 from processors.commerce import repository
+from processors.commerce.logic import APPLIED_WHEN_EMITTED
 from processors.kinds import COMMERCE_KINDS, topic_of
-from processors.runtime.app import create_app, raw_topic, send_raw
-from processors.runtime.batching import BatchRunner, tune_gc
+from processors.runtime.app import app_id
+from processors.runtime.batching import tune_gc
+from processors.runtime.consumer import BatchConsumer
 from processors.runtime.metrics import WorkerMetrics
-from processors.runtime.outbox import Outbox
+from processors.runtime.outbox import HEADER_APPLIED_BY, Outbox
+from processors.runtime.sending import BatchSender
 from schemas import DLQ_TOPIC, Envelope
 from stores.postgres.pool import create_pool, transaction
 
+log = logging.getLogger("riverbed.commerce")
+RELAY_EVERY_S = 5.0
+# The kind whose transactions apply the stock events it emits (see the module docstring).
+APPLIER = "orders"
+_APPLIED = (HEADER_APPLIED_BY, APPLIER.encode())
+
+
+def applied_by(env: Envelope[Any]) -> list[tuple[str, bytes]]:
+    return [_APPLIED] if env.type in APPLIED_WHEN_EMITTED else []
+
+
+def already_applied(headers: Sequence[tuple[str, bytes]]) -> bool:
+    """True for an event the orders worker applied when it emitted it."""
+    return any(h == _APPLIED for h in headers)
+
 
 class CommerceWorker:
-    """Wires one kind's agent, timers, pool and outbox onto a faust app."""
+    """One kind's consumer loop, outbox relay, pool, producer and metrics."""
 
-    def __init__(self, settings: Settings, kind: str, app: faust.App | None = None) -> None:
+    def __init__(self, settings: Settings, kind: str) -> None:
         if kind not in COMMERCE_KINDS:
             raise ValueError(
                 f"unknown commerce worker kind {kind!r}; expected one of {', '.join(COMMERCE_KINDS)}"
             )
         self.settings = settings
         self.kind = kind
-        self.app = app or create_app(settings, kind)
-        self._pool: asyncpg.Pool | None = None
-        self._pool_lock = asyncio.Lock()
-        self.outbox = Outbox(self._send, self.pool, settings.topic)
         self.metrics = WorkerMetrics(settings, kind)
-        self.runner = BatchRunner(
-            name=kind,
-            flush=self.metrics.observe(self.flush),
-            dead_letters=self.metrics.dead_letters(self._send, kind, settings.topic(DLQ_TOPIC)),
-            max_events=settings.sink_batch_size,
-            max_wait_ms=settings.sink_flush_ms,
-        )
-        self._install()
-        self.metrics.install(self.app)
-        tune_gc()
-
-    async def _send(
-        self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> Any:
-        return await send_raw(self.app, topic, key, value, headers)
+        self._pool: asyncpg.Pool | None = None
+        self._stop = asyncio.Event()
 
     async def pool(self) -> asyncpg.Pool:
-        async with self._pool_lock:
-            if self._pool is None:
-                self._pool = await create_pool(
-                    self.settings.postgres_dsn.get_secret_value(),
-                    min_size=1,
-                    max_size=3,
-                    schema=self.settings.postgres_schema,
-                )
-            return self._pool
-
-    async def flush(self, envelopes: list[Envelope[Any]]) -> None:
-        """One transaction for the batch, then publish what it emitted."""
-        pool = await self.pool()
-        async with transaction(pool) as conn:
-            effects = await repository.process(
-                conn, self.kind, envelopes, default_threshold=self.settings.low_stock_threshold
+        if self._pool is None:
+            self._pool = await create_pool(
+                self.settings.postgres_dsn.get_secret_value(),
+                min_size=1,
+                max_size=3,
+                schema=self.settings.postgres_schema,
             )
-        await self.outbox.publish(effects.emitted)
+        return self._pool
 
-    def _install(self) -> None:
-        app, runner = self.app, self.runner
-        app.agent(
-            raw_topic(app, self.settings.topic(topic_of(self.kind))),
-            name=f"riverbed.{self.kind}",
-            concurrency=1,
-        )(runner.run)
-        app.timer(max(runner.max_wait / 2, 0.05), name=f"riverbed.{self.kind}.tick")(runner.tick)
-        app.timer(5.0, name=f"riverbed.{self.kind}.outbox-relay")(self.outbox.relay)
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
+        s = self.settings
+        consumer = new_consumer(
+            s,
+            group_id=app_id(s, self.kind),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # A killed worker's partitions move within seconds (faust's default is 60 s).
+            session_timeout_ms=int(s.worker_session_timeout_s * 1000),
+            heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 5),
+            max_poll_records=s.sink_batch_size,
+        )
+        producer = new_producer(
+            s,
+            acks="all",
+            linger_ms=s.publisher_linger_ms,
+            max_batch_size=s.publisher_batch_bytes,
+            compression_type=None if s.publisher_compression == "none" else s.publisher_compression,
+        )
+        return consumer, producer
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; the last batch is flushed and committed on the way out."""
+        s = self.settings
+        consumer, producer = self._clients()
+        await producer.start()
+        sender = BatchSender(producer, s.topic)
+        outbox = Outbox(sender, self.pool, applied_by)
+        runner = BatchConsumer(
+            name=self.kind,
+            consumer=consumer,
+            flush=self.metrics.observe(self._flusher(outbox)),
+            dead_letters=self.metrics.dead_letters(sender.send_one, self.kind, s.topic(DLQ_TOPIC)),
+            max_events=s.sink_batch_size,
+            max_wait_ms=s.sink_flush_ms,
+            skip=already_applied if self.kind != APPLIER else None,
+            on_retry=self.metrics.retried,
+        )
+        consumer.subscribe([s.topic(topic_of(self.kind))], listener=runner.listener)
+        tune_gc()
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            await consumer.start()
+            await outbox.relay()  # what a crashed predecessor left behind
+            tasks = [
+                asyncio.create_task(runner.run(), name=f"{self.kind}.consume"),
+                asyncio.create_task(self._relay(outbox), name=f"{self.kind}.relay"),
+                asyncio.create_task(self.metrics.run(consumer), name=f"{self.kind}.metrics"),
+            ]
+            stopped = asyncio.create_task(self._stop.wait())
+            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            runner.stop()
+            for task in done:
+                if task is not stopped:
+                    task.result()  # a crashed loop stops the worker with its error
+            await tasks[0]  # the consume loop flushes its last batch
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            await consumer.stop()
+            await producer.stop()
+            if self._pool is not None:
+                await self._pool.close()
+
+    def _flusher(self, outbox: Outbox) -> Any:
+        async def flush(envelopes: list[Envelope[Any]]) -> None:
+            """One transaction for the batch, then publish the rows it staged."""
+            pool = await self.pool()
+            async with transaction(pool) as conn:
+                staged = await repository.process(
+                    conn,
+                    self.kind,
+                    envelopes,
+                    default_threshold=self.settings.low_stock_threshold,
+                    stage=outbox.stage,
+                )
+            await outbox.publish(staged)
+
+        return flush
+
+    async def _relay(self, outbox: Outbox) -> None:
+        while True:
+            await asyncio.sleep(RELAY_EVERY_S)
+            await outbox.relay()

@@ -12,20 +12,19 @@ size trigger (agent) and the time trigger (timer) race.
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from processors.runtime.dlq import DeadLetters
-from processors.runtime.retry import is_transient, retrying
+from processors.runtime.isolation import Decoded, Flush, OnRetry, apply_batch
+from processors.runtime.retry import DEFAULT_POLICY, RetryPolicy
 from schemas import Envelope, SchemaError, decode
 
+__all__ = ["GC_THRESHOLDS", "BatchRunner", "Counters", "Flush", "Pending", "tune_gc"]
 log = logging.getLogger("riverbed.batching")
-Flush = Callable[[list[Envelope[Any]]], Awaitable[None]]
 # Python's default (700, 10, 10) runs a young collection every 700 allocations; a batch of
 # 2,000 decoded envelopes makes thousands of them, each survivor is traversed again in the
 # older generations, and profiles of the commerce worker showed ~40 % of its CPU in GC
@@ -71,8 +70,12 @@ class BatchRunner:
         dead_letters: DeadLetters,
         max_events: int,
         max_wait_ms: int,
+        on_retry: OnRetry | None = None,
+        retry: RetryPolicy = DEFAULT_POLICY,
     ) -> None:
         self.name = name
+        self._on_retry = on_retry
+        self._retry = retry
         self._flush = flush
         self._dlq = dead_letters
         self.max_events = max_events
@@ -121,16 +124,19 @@ class BatchRunner:
             if not batch:
                 return
             t0 = time.monotonic()
-            good = [p for p in batch if p.envelope is not None]
-            for p in batch:
-                if p.error is not None:
-                    await self._dead_letter(p, p.error)
-            if good:
-                await self._apply(good)
-            for p in batch:
+            applied, dead = await apply_batch(
+                [Decoded(p.event.message, p.envelope, p.error) for p in batch],
+                name=self.name,
+                flush=self._flush,
+                dead_letters=self._dlq,
+                on_retry=self._count_retry,
+                policy=self._retry,
+            )
+            for p in batch:  # only now: a crash before this line replays the batch
                 await self._stream.ack(p.event)
             self.counters.flushes += 1
-            self.counters.processed += len(good)
+            self.counters.processed += applied
+            self.counters.dead_lettered += dead
             self.counters.last_flush_seconds = time.monotonic() - t0
             log.debug(
                 "%s: flushed %d events in %.1f ms",
@@ -139,53 +145,7 @@ class BatchRunner:
                 self.counters.last_flush_seconds * 1000,
             )
 
-    async def _apply(self, good: list[Pending]) -> None:
-        envelopes = [p.envelope for p in good if p.envelope is not None]
-
-        def count_retry(_exc: BaseException, _n: int) -> None:
-            self.counters.retries += 1
-
-        try:
-            await retrying(
-                lambda: self._flush(envelopes), what=f"{self.name} flush", on_retry=count_retry
-            )
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.warning(
-                "%s: batch of %d failed permanently (%s); isolating", self.name, len(good), exc
-            )
-            await self._one_by_one(good, on_retry=count_retry)
-
-    async def _one_by_one(
-        self, good: Sequence[Pending], *, on_retry: Callable[[BaseException, int], None]
-    ) -> None:
-        for p in good:
-            envelope = p.envelope
-            assert envelope is not None
-            try:
-                await retrying(
-                    functools.partial(self._flush, [envelope]),
-                    what=f"{self.name} flush",
-                    on_retry=on_retry,
-                )
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                await self._dead_letter(p, exc)
-
-    async def _dead_letter(self, p: Pending, exc: BaseException) -> None:
-        m = p.event.message
-        await retrying(
-            lambda: self._dlq.put(
-                key=m.key,
-                value=m.value,
-                headers=list(m.headers or []),
-                topic=m.topic,
-                partition=m.partition,
-                offset=m.offset,
-                exc=exc,
-            ),
-            what="dead-letter",
-        )
-        self.counters.dead_lettered += 1
+    def _count_retry(self, exc: BaseException, attempt: int) -> None:
+        self.counters.retries += 1
+        if self._on_retry is not None:
+            self._on_retry(exc, attempt)

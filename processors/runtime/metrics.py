@@ -5,7 +5,10 @@ A worker wires them in three places (see processors/commerce/worker.py):
 * ``flush=metrics.observe(self.flush)``: events processed per type, flush latency,
   failed flush attempts (retries included);
 * ``dead_letters=metrics.dead_letters(...)``: events dead-lettered per type, DLQ count;
-* ``metrics.install(app)``: consumer lag per partition every few seconds, and, when
+* ``on_retry=metrics.retried``: every retried attempt, by cause (connection or
+  contention), as ``riverbed_retries_total``, which the health panel can read;
+* ``metrics.install(app)`` (a faust app) or ``metrics.run(consumer)`` (an aiokafka
+  consumer, as a task): consumer lag per partition every few seconds, and, when
   ``settings.metrics_port`` is non-zero, the HTTP endpoints on
   ``metrics_port + index of the kind`` (orders +0, inventory +1, viewing +2), so
   ``riverbed worker all`` serves each kind on its own port. A port already taken is
@@ -16,10 +19,11 @@ Each instance has its own registry, so several workers in one process (tests) co
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +42,7 @@ from core.settings import Settings
 from processors.kinds import KINDS
 from processors.runtime.batching import Flush
 from processors.runtime.dlq import DeadLetters, Send
+from processors.runtime.retry import cause_of
 from schemas import HEADER_TYPE, Envelope
 
 log = logging.getLogger("riverbed.metrics")
@@ -80,13 +85,20 @@ class WorkerMetrics:
         self.flush_errors = Counter(
             "riverbed_flush_errors_total", "Failed flush attempts", ["worker"], registry=r
         )
+        self.retries = Counter(
+            "riverbed_retries_total",
+            "Retried attempts (flushes, dead-letter sends), by transient cause",
+            ["worker", "cause"],
+            registry=r,
+        )
         self.lag = Gauge(
             "riverbed_consumer_lag_messages",
             "High watermark minus the worker's position, per assigned partition",
             ["worker", "topic", "partition"],
             registry=r,
         )
-        self._app: Any = None
+        self._consumer: Callable[[], Any] = lambda: None
+        self._rebalancing: Callable[[], bool] = lambda: False
         self._started = False
 
     # --- wiring ----------------------------------------------------------------------
@@ -118,16 +130,29 @@ class WorkerMetrics:
         self.dlq.labels(self.kind).inc()
         self.failed.labels(self.kind, event_type_of(headers)).inc()
 
+    def retried(self, exc: BaseException, _attempt: int) -> None:
+        self.retries.labels(self.kind, cause_of(exc) or "other").inc()
+
     def install(self, app: Any) -> None:
         """Register the lag timer and, if a port is set, the HTTP endpoints."""
-        self._app = app
+        self._consumer = lambda: getattr(app, "consumer", None)
+        self._rebalancing = lambda: bool(getattr(app, "rebalancing", False))
         app.timer(LAG_EVERY_S, name=f"riverbed.{self.kind}.metrics-lag")(self.update_lag)
         if self.port:
             app.task(self._serve)
 
+    async def run(self, consumer: Any) -> None:
+        """Serve the endpoints (if a port is set) and update lag until cancelled."""
+        self._consumer = lambda: consumer
+        if self.port:
+            await self._serve()
+        while True:
+            await asyncio.sleep(LAG_EVERY_S)
+            await self.update_lag()
+
     # --- lag and HTTP ----------------------------------------------------------------
     async def update_lag(self) -> None:
-        consumer = getattr(self._app, "consumer", None)
+        consumer = self._consumer()
         if consumer is None:
             return
         try:
@@ -140,7 +165,7 @@ class WorkerMetrics:
             log.debug("%s: lag not available: %s", self.kind, exc)
 
     def ready(self) -> bool:
-        return self._started and not getattr(self._app, "rebalancing", False)
+        return self._started and not self._rebalancing()
 
     async def _serve(self) -> None:
         http = web.Application()

@@ -20,13 +20,20 @@ from core.settings import Settings
 from riverbed.bench import processors as proc
 from riverbed.bench import publisher
 from riverbed.bench.children import free_port
-from riverbed.bench.feed import records
+from riverbed.bench.cpu import CpuMeter, per_event_us
+from riverbed.bench.feed import flood, records
 from riverbed.bench.latency import PERCENTILES, latencies_ms, percentiles
+from riverbed.bench.rates import late_early
 from riverbed.bench.report import Figure, at_least, at_most, progress
 from riverbed.sandbox import Namespace
 
 COMMERCE_RATIO, VIEWING_RATIO, END_TO_END = 0.5, 0.5, 10_000.0
 P99_MS, P99_AT, SCALING, RSS_MIB = 250.0, 0.5, 1.6, 300.0
+# Issue 12: CPU per published event of the workers + PostgreSQL (the broker and the
+# load generator reported beside it), the CPU efficiency of 2 workers per kind against
+# 1, and the rate over the last 10 % of the run against the first 10 %.
+CPU_US, CPU_EFFICIENCY, LATE_EARLY = 150.0, 0.9, 0.8
+COMMERCE = ("orders", "inventory")
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,15 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
 
         progress(f"orders+inventory, 1 worker per kind: {len(events):,} events")
         fed1: Counter[str] = Counter()
-        rate1 = await proc.through_workers(one, records(one, events), fed1, plan.wait_s)
+        meter1 = await CpuMeter.of(settings, one, COMMERCE)
+        cpu0 = meter1.read()
+        batch1 = records(one, events)
+        started1 = await flood(one, batch1)
+        rate1 = await proc.finish(one, batch1, fed1, started1, plan.wait_s)
+        cpu1 = per_event_us(cpu0, meter1.read(), len(events))
+        ids1 = [e.event_id for e in events]
+        edges = await late_early(one, ids1)
+        late_early_kind = {k: await late_early(one, ids1, k) for k in COMMERCE}
         figures += [
             Figure(
                 "orders+inventory workers into PostgreSQL",
@@ -85,6 +100,18 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
                 at_least(COMMERCE_RATIO, on="ratio"),
             ),
             Figure("orders+inventory end to end", rate1, "ev/s", copy, at_least(END_TO_END)),
+            *cpu_figures(cpu1),
+            Figure(
+                "late/early rate (last 10 % of the run / first 10 %)",
+                edges,
+                "ratio",
+                None,
+                at_least(LATE_EARLY),
+            ),
+            *(
+                Figure(f"late/early rate, {kind} worker's own events and span", r, "ratio")
+                for kind, r in late_early_kind.items()
+            ),
         ]
         for load in plan.loads:
             rate = rate1 * load
@@ -98,16 +125,26 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
                 figures.append(Figure(name, cuts[p], "ms", None, target))
 
         progress(f"orders+inventory, 2 workers per kind: the same {len(events):,} events")
+        meter2 = await CpuMeter.of(settings, two, COMMERCE)
+        cpu0 = meter2.read()
         rate2 = await proc.through_workers(two, records(two, events), Counter(), plan.wait_s)
-        figures.append(
+        cpu2 = per_event_us(cpu0, meter2.read(), len(events))
+        figures += [
             Figure(
                 "2 workers per kind vs 1 (orders+inventory)",
                 rate2,
                 "ev/s",
                 rate1,
                 at_least(SCALING, on="ratio"),
-            )
-        )
+            ),
+            Figure(
+                "events per worker-CPU-second, 2 workers per kind vs 1",
+                1e6 / worker_us(cpu2),
+                "ev/cpu-s",
+                1e6 / worker_us(cpu1),
+                at_least(CPU_EFFICIENCY, on="ratio"),
+            ),
+        ]
 
         progress(f"viewing worker: {len(views):,} events into MongoDB (FerretDB)")
         vrate = await proc.through_viewing(one, records(one, views), metrics_port, plan.wait_s)
@@ -137,3 +174,30 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
                     worker.terminate()
         for ns in spaces:
             await ns.drop()
+
+
+def worker_us(cpu: dict[str, float]) -> float:
+    return sum(cpu[f"{kind} worker"] for kind in COMMERCE)
+
+
+def cpu_figures(cpu: dict[str, float]) -> list[Figure]:
+    """The targeted total (workers + PostgreSQL, as issue 12 states it) and each part."""
+    total = worker_us(cpu) + cpu.get("postgresql", 0.0)
+    figures = [
+        Figure(
+            "CPU per event, orders+inventory workers + PostgreSQL",
+            total,
+            "us/ev",
+            None,
+            at_most(CPU_US),
+        ),
+        Figure(
+            "CPU per event, workers + PostgreSQL + broker", total + cpu.get("broker", 0.0), "us/ev"
+        ),
+    ]
+    figures += [
+        Figure(f"CPU per event, {group}", us, "us/ev")
+        for group, us in cpu.items()
+        if us > 0  # a service not run by the local stack has no pid to read
+    ]
+    return figures

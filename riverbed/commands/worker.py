@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import logging.config
 import signal
 import sys
 import time
+from typing import Any
 
 import click
 
@@ -25,11 +28,13 @@ def command(kind: str, loglevel: str | None) -> None:
     if kind == "all":
         sys.exit(_run_all(loglevel))
     _ensure_topics(settings)
+    worker = build_worker(settings, kind)
+    level = (loglevel or settings.log_level).lower()
+    if not hasattr(worker, "app"):  # a batch-native worker (commerce): no faust app
+        sys.exit(_run_native(worker, logging_config(settings, level)))
     import faust
 
-    worker = build_worker(settings, kind)
     asyncio.set_event_loop(asyncio.new_event_loop())
-    level = (loglevel or settings.log_level).lower()
     runner = faust.Worker(
         worker.app,
         loglevel=level,
@@ -40,6 +45,21 @@ def command(kind: str, loglevel: str | None) -> None:
     # every aiokafka debug call (one per sent message) would build a LogRecord.
     runner.spinner = None
     runner.execute_from_commandline()
+
+
+def _run_native(worker: Any, log_config: dict[str, Any]) -> int:
+    """Run ``worker.run()`` until SIGTERM/SIGINT, which stop it after its last flush."""
+    logging.config.dictConfig(log_config)
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)  # one debug line per fetch
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop)
+        await worker.run()
+
+    asyncio.run(main())
+    return 0
 
 
 def _ensure_topics(settings: object) -> None:
