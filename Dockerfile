@@ -64,9 +64,12 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 # The dashboard serves its chart library from node_modules beside its package, wherever
 # the base's Python keeps site-packages: ask the venv's interpreter instead of writing
-# the path down.
+# the path down (-I: without the working directory on sys.path, which would find the
+# source copy in /app/dashboard instead).
 COPY --from=ui /ui/node_modules /tmp/node_modules
-RUN mv /tmp/node_modules "$(/app/.venv/bin/python -c 'import dashboard, pathlib; print(pathlib.Path(dashboard.__file__).parent)')/node_modules"
+RUN target="$(/app/.venv/bin/python -I -c 'import dashboard, pathlib; print(pathlib.Path(dashboard.__file__).parent)')" \
+    && case "$target" in /app/.venv/*) ;; *) echo "dashboard found at $target" >&2; exit 1;; esac \
+    && mv /tmp/node_modules "$target/node_modules"
 
 
 FROM ${PYTHON_IMAGE} AS runtime
