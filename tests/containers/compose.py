@@ -7,14 +7,16 @@ profiles. What is replaced, and only that: the official infrastructure images ca
 pulled here, so the variables that say where Kafka, PostgreSQL and MongoDB are
 (:data:`INFRA_VARIABLES`) point at the local stack instead; and every container shares
 the host's network (the local stack listens on loopback), so the ports the services bind
-and call (:func:`Translation.ports`) move to ones of the test's.
+and call (``Translation.ports``) move to free ones, ``0.0.0.0`` binds become
+``127.0.0.1`` (compose publishes on 127.0.0.1 only), and the test maps each service
+name to 127.0.0.1 (``--add-host``) as compose's DNS would resolve it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -189,8 +191,7 @@ class Translation:
         check = healthcheck(self.compose["services"][name])
         if check is None:
             return None
-        check.argv[:] = [self._move_ports(arg) for arg in check.argv]
-        return check
+        return replace(check, argv=[self._move_ports(arg) for arg in check.argv])
 
     def container(self, name: str) -> str:
         return f"{self.prefix}-{name}"

@@ -19,6 +19,7 @@ import yaml
 
 from core.settings import DEV_PASSWORDS, SECRETS_DIR, Settings
 from tests.compose_spec import schema
+from tests.containers.compose import interpolate, load, start_order
 
 pytestmark = pytest.mark.unit
 
@@ -476,3 +477,31 @@ def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
     }
     assert {".venv", ".riverbed", ".git", ".env", "secrets", "**/node_modules"} <= patterns
     assert any("__pycache__" in pattern for pattern in patterns)
+
+
+# --- the container test's reading of the file (tests/containers/compose.py) -------------
+
+
+def test_interpolation_follows_compose() -> None:
+    env = {"SET": "value", "EMPTY": ""}
+    assert interpolate("${SET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d} $$HOME", env) == (
+        "value d  d $HOME"
+    )
+    with pytest.raises(ValueError, match="say why"):
+        interpolate("${UNSET:?say why}", env)
+
+
+def test_start_order_puts_every_service_after_what_it_depends_on() -> None:
+    loaded = load({"GATEWAY_API_KEY_FILE": "/dev/null"})
+    apps = {name for name, service in loaded["services"].items() if "build" in service}
+    order = start_order(loaded["services"], apps)
+    assert set(order) == apps
+    for name in order:
+        for dep in loaded["services"][name].get("depends_on") or {}:
+            if dep in apps:
+                assert order.index(dep) < order.index(name), f"{name} before {dep}"
+
+
+def test_the_api_key_file_is_required() -> None:
+    with pytest.raises(ValueError, match="GATEWAY_API_KEY_FILE"):
+        load({})
