@@ -33,7 +33,9 @@ from riverbed.sandbox import Namespace
 from stores.postgres.pool import quote_ident
 from tests.containers import compose, podman
 
-pytestmark = pytest.mark.containers
+# The first test's set-up builds the bases and the image: about 3.5 min when nothing is
+# cached (BENCHMARKS.md), past pytest-timeout's 300 s default on a slower mirror.
+pytestmark = [pytest.mark.containers, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "artifacts" / "containers.json"
