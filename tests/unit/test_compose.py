@@ -32,7 +32,7 @@ DOCKERIGNORE = ROOT / ".dockerignore"
 KAFKA_VERSION = Settings.model_fields["kafka_version"].default
 INFRA_IMAGES = {
     "kafka": f"apache/kafka:{KAFKA_VERSION}",
-    "postgres": "postgres:16",
+    "postgres": "postgres:15",
     "mongo": "mongo:7",
 }
 INFRA_HEALTH_COMMANDS = {
