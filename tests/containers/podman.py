@@ -42,9 +42,9 @@ def _limit(kind: int, ceiling: int) -> int:
     return ceiling if soft == resource.RLIM_INFINITY else min(soft, ceiling)
 
 
-# Containers get limits no higher than ours (podman's defaults ask for more than this
-# machine grants, and the run fails); 4096 processes and 20000 files are plenty for one
-# Python service.
+# Containers get limits no higher than ours: with podman's defaults runc fails here
+# ("error setting rlimit type 7 [RLIMIT_NOFILE]: operation not permitted"). 4096
+# processes and 20000 open files are plenty for one Python service.
 NOFILE = _limit(resource.RLIMIT_NOFILE, 20_000)
 NPROC = _limit(resource.RLIMIT_NPROC, 4096)
 ULIMITS = ("--ulimit", f"nofile={NOFILE}:{NOFILE}", "--ulimit", f"nproc={NPROC}:{NPROC}")
