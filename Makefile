@@ -5,7 +5,12 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
 
-.PHONY: setup stack test lint check unit integration demo clean
+.PHONY: setup stack test lint check unit integration containers demo clean
+
+# The container test (tests/containers): the Dockerfile built on stand-in bases and every
+# app service of docker-compose.yml run under podman against the local stack. Its images
+# stay in podman's storage (/var/lib/containers) between runs.
+CONTAINER_TEST = $(UV) run pytest -m containers tests/containers -p no:cacheprovider
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -14,6 +19,11 @@ setup:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 		{ [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q chromium; } || \
 		echo "chromium is missing: the browser test needs it (apt-get install chromium)"
+	@{ command -v podman && command -v runc && command -v debootstrap; } >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q podman runc debootstrap; } || \
+		echo "podman, runc or debootstrap is missing: make test leaves out the container test"
+	@command -v go >/dev/null && $(UV) run python -m tests.compose_spec >/dev/null || \
+		echo "the Compose Specification schema is not cached: the compose test downloads it"
 
 stack: setup
 	$(UV) run riverbed stack up
@@ -38,8 +48,15 @@ unit: setup
 integration: stack
 	$(UV) run pytest -m integration
 
+# The container test runs where podman is installed (make setup installs it as root).
 test: stack lint
 	$(UV) run pytest
+	@if command -v podman >/dev/null; then $(CONTAINER_TEST); \
+	else echo "make test: podman is missing, so the container test did not run (make containers)"; fi
+
+# Cold (no image cached): a few minutes; warm: see BENCHMARKS.md.
+containers: stack
+	$(CONTAINER_TEST)
 
 demo: stack
 	$(UV) run riverbed demo

@@ -1,6 +1,8 @@
 """Every setting Riverbed reads, in one place.
 
-Values come from the environment (prefix ``RIVERBED_``) or a ``.env`` file; defaults
+Values come from the environment (prefix ``RIVERBED_``), a ``.env`` file or, in that
+order of precedence, a file per secret in ``/run/secrets`` named like its variable
+(``riverbed_gateway_api_key``: where docker compose mounts its ``secrets``); defaults
 point at the local stack started by ``riverbed stack up``. Secrets are ``SecretStr`` so
 they never print; use :func:`redact_url` to show a URL that embeds a password.
 """
@@ -18,6 +20,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_PASSWORDS = frozenset({"riverbed", "riverbed-owner", "riverbed-reader", "changethis"})
 
+# Compose's secrets directory. Only named when it exists: pydantic-settings warns on every
+# Settings() about a missing one, and hosts outside containers have none.
+SECRETS_DIR = Path("/run/secrets")
+
 
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -28,7 +34,11 @@ class Settings(BaseSettings):
     """Riverbed's configuration, validated once at start."""
 
     model_config = SettingsConfigDict(
-        env_prefix="RIVERBED_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="RIVERBED_",
+        env_file=".env",
+        secrets_dir=SECRETS_DIR if SECRETS_DIR.is_dir() else None,
+        extra="ignore",
+        frozen=True,
     )
 
     environment: Literal["development", "test", "production"] = "development"

@@ -1,20 +1,25 @@
 """The Docker path: docker-compose.yml, the Dockerfile and .dockerignore keep their shape.
 
-No Docker engine runs in CI, so these tests read the files instead of starting them. The
-compose file is not checked with ``docker compose config`` because the CI machine has the
-docker client without the compose plugin.
+No Docker engine runs in CI, so these tests read the files; tests/containers (``make
+containers``) builds the image and runs the app services under podman. The compose file is
+validated against the Compose Specification's own JSON schema (tests/compose_spec.py), as
+``docker compose config`` would, since the CI machine has no compose plugin.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import yaml
 
-from core.settings import DEV_PASSWORDS, Settings
+from core.settings import DEV_PASSWORDS, SECRETS_DIR, Settings
+from tests.compose_spec import schema
+from tests.containers.compose import interpolate, load, start_order
 
 pytestmark = pytest.mark.unit
 
@@ -23,7 +28,13 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-INFRA_IMAGES = {"kafka": "apache/kafka:4.0.0", "postgres": "postgres:16", "mongo": "mongo:7"}
+# The broker the local stack runs (core.settings.kafka_version), so both paths test one Kafka.
+KAFKA_VERSION = Settings.model_fields["kafka_version"].default
+INFRA_IMAGES = {
+    "kafka": f"apache/kafka:{KAFKA_VERSION}",
+    "postgres": "postgres:15",
+    "mongo": "mongo:7",
+}
 INFRA_HEALTH_COMMANDS = {
     "kafka": "kafka-broker-api-versions.sh",
     "postgres": "pg_isready",
@@ -31,6 +42,7 @@ INFRA_HEALTH_COMMANDS = {
 }
 APP_COMMANDS = {
     "migrate": ["migrate"],
+    "topics": ["topics", "create"],
     "worker-orders": ["worker", "orders"],
     "worker-inventory": ["worker", "inventory"],
     "worker-viewing": ["worker", "viewing"],
@@ -38,7 +50,12 @@ APP_COMMANDS = {
     "dashboard": ["dashboard", "--host", "0.0.0.0", "--port", "8080"],
     "simulator": ["simulate", "--duration", "0", "--rate", "200", "--via", "gateway"],
 }
-LONG_RUNNING = sorted(set(APP_COMMANDS) - {"migrate"})
+ONE_SHOT = ["migrate", "topics"]
+LONG_RUNNING = sorted(set(APP_COMMANDS) - set(ONE_SHOT))
+WORKER_METRICS = {"worker-orders": 0, "worker-inventory": 1, "worker-viewing": 2}
+# Node.js release lines and their end of life (nodejs.org release schedule): even majors
+# are the LTS lines an image may pin.
+NODE_END_OF_LIFE = {22: "2027-04-30", 24: "2028-04-30"}
 PUBLISHED_PORTS = [
     ("kafka", 9094),
     ("postgres", 5432),
@@ -178,19 +195,117 @@ def test_app_service_builds_from_repo_dockerfile(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(APP_COMMANDS))
 def test_app_service_waits_for_healthy_infra(name: str) -> None:
     depends_on = _service(name)["depends_on"]
-    for infra in INFRA_IMAGES:
+    # `topics` talks to Kafka only.
+    for infra in ["kafka"] if name == "topics" else INFRA_IMAGES:
         assert depends_on[infra]["condition"] == "service_healthy"
 
 
 @pytest.mark.parametrize("name", LONG_RUNNING)
-def test_long_running_service_waits_for_migrate(name: str) -> None:
-    assert _service(name)["depends_on"]["migrate"]["condition"] == (
-        "service_completed_successfully"
-    )
+def test_long_running_service_waits_for_migrate_and_topics(name: str) -> None:
+    for one_shot in ONE_SHOT:
+        assert _service(name)["depends_on"][one_shot]["condition"] == (
+            "service_completed_successfully"
+        )
 
 
-def test_migrate_runs_once() -> None:
-    assert _service("migrate")["restart"] == "no"
+@pytest.mark.parametrize("name", ONE_SHOT)
+def test_one_shot_service_runs_once(name: str) -> None:
+    assert _service(name)["restart"] == "no"
+
+
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_long_running_service_restarts_and_has_a_healthcheck(name: str) -> None:
+    service = _service(name)
+    assert service["restart"] == "unless-stopped"
+    test = service["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"], "the image has no curl: python is the client"
+
+
+@pytest.mark.parametrize(("name", "offset"), sorted(WORKER_METRICS.items()))
+def test_worker_healthcheck_calls_its_own_metrics_port(name: str, offset: int) -> None:
+    env = _environment(_service(name))
+    port = int(env["RIVERBED_METRICS_PORT"]) + offset
+    assert f"http://127.0.0.1:{port}/healthz" in _service(name)["healthcheck"]["test"][3]
+
+
+@pytest.mark.parametrize(("name", "port"), [("gateway", 8000), ("dashboard", 8080)])
+def test_server_healthcheck_calls_the_port_it_serves(name: str, port: int) -> None:
+    assert str(port) in _service(name)["command"]
+    assert f"http://127.0.0.1:{port}/healthz" in _service(name)["healthcheck"]["test"][3]
+
+
+def test_every_service_a_healthy_condition_waits_for_has_a_healthcheck() -> None:
+    services = _compose()["services"]
+    waited = {
+        dep
+        for service in services.values()
+        for dep, condition in (service.get("depends_on") or {}).items()
+        if condition["condition"] == "service_healthy"
+    }
+    assert waited >= {"kafka", "postgres", "mongo", "gateway"}
+    for name in sorted(waited):
+        check = services[name].get("healthcheck") or {}
+        assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+
+
+def test_every_long_running_service_has_a_healthcheck() -> None:
+    for name, service in _compose()["services"].items():
+        if service.get("restart") != "no":
+            assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+
+
+def test_compose_file_is_valid_against_the_compose_specification() -> None:
+    validator = jsonschema_rs.validator_for(schema())
+    errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(_compose())]
+    assert not errors, errors
+
+
+def test_the_schema_check_catches_a_misspelt_key() -> None:
+    broken = _compose()
+    broken["services"]["gateway"]["healthchek"] = broken["services"]["gateway"]["healthcheck"]
+    assert not jsonschema_rs.validator_for(schema()).is_valid(broken)
+
+
+def test_kafka_creates_no_topic_on_first_use() -> None:
+    assert _environment(_service("kafka"))["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+@pytest.mark.parametrize("name", sorted(APP_COMMANDS))
+def test_app_service_writes_only_to_its_data_volume_and_tmp(name: str) -> None:
+    service = _service(name)
+    assert service["read_only"] is True
+    assert service["tmpfs"] == ["/tmp"]
+    volumes = [str(v) for v in service["volumes"]]
+    assert volumes == ["riverbed-data:/data"]
+    assert "riverbed-data" in _compose()["volumes"]
+    # The image's data dir and key store are on that volume, owned by its user.
+    env = " ".join(value for keyword, value in _final_stage() if keyword == "ENV")
+    assert "RIVERBED_DATA_DIR=/data" in env
+    assert "RIVERBED_GATEWAY_KEYS_FILE=/data/" in env
+    runs = " ".join(value for keyword, value in _final_stage() if keyword == "RUN")
+    assert "install -d -o riverbed -g riverbed" in runs and runs.rstrip().endswith("/data")
+
+
+@pytest.mark.parametrize("name", ["gateway", "simulator"])
+def test_gateway_api_key_comes_from_a_secrets_file(name: str) -> None:
+    assert "riverbed_gateway_api_key" in _service(name)["secrets"]
+    assert "RIVERBED_GATEWAY_API_KEY" not in _environment(_service(name))
+    secret = _compose()["secrets"]["riverbed_gateway_api_key"]
+    # Required, with a message: without it the gateway would answer 401 to everyone.
+    assert re.fullmatch(r"\$\{GATEWAY_API_KEY_FILE:\?[^}]+\}", secret["file"])
+
+
+def test_secret_names_are_settings_read_from_the_secrets_dir() -> None:
+    assert str(SECRETS_DIR) == "/run/secrets"  # where compose mounts `secrets`
+    for name in _compose()["secrets"]:
+        assert name.startswith("riverbed_")
+        assert name.removeprefix("riverbed_") in Settings.model_fields
+
+
+def test_simulator_reaches_the_gateway_by_its_service_name() -> None:
+    url = _environment(_service("simulator"))["RIVERBED_GATEWAY_URL"]
+    assert url == "http://gateway:8000"
+    assert "8000" in _service("gateway")["command"]
 
 
 @pytest.mark.parametrize(("name", "command"), sorted(APP_COMMANDS.items()))
@@ -202,12 +317,6 @@ def test_only_the_simulator_needs_the_demo_profile() -> None:
     profiled = {name for name, svc in _compose()["services"].items() if svc.get("profiles")}
     assert profiled == {"simulator"}
     assert _service("simulator")["profiles"] == ["demo"]
-
-
-def test_gateway_healthcheck_calls_healthz() -> None:
-    test = _service("gateway")["healthcheck"]["test"]
-    assert test[:3] == ["CMD", "python", "-c"]
-    assert "/healthz" in test[3]
 
 
 @pytest.mark.parametrize("name", sorted(APP_COMMANDS))
@@ -262,6 +371,15 @@ def test_no_literal_password_outside_substitutions() -> None:
 # --- Dockerfile -------------------------------------------------------------------------
 
 
+def _args() -> dict[str, str]:
+    return {
+        name: default
+        for keyword, value in _dockerfile_instructions()
+        if keyword == "ARG" and "=" in value
+        for name, default in [value.split("=", 1)]
+    }
+
+
 def test_dockerfile_builds_python_stages_on_python_slim_and_assets_on_node() -> None:
     instructions = _dockerfile_instructions()
     args = {
@@ -275,12 +393,40 @@ def test_dockerfile_builds_python_stages_on_python_slim_and_assets_on_node() -> 
         if keyword == "FROM":
             image = SUBSTITUTION.sub(lambda m: args.get(m["name"], ""), value.split()[0])
             images[value.split()[-1]] = image
-    # The chart library is installed from npm in its own stage; Python runs on slim.
+    # The chart library is installed from npm in its own stage; Python runs on slim; both
+    # on the same Debian release as the stand-ins of `make containers`.
     assert images == {
-        "ui": "node:20-slim",
-        "build": "python:3.11-slim",
-        "runtime": "python:3.11-slim",
+        "ui": "node:24-bookworm-slim",
+        "build": "python:3.11-slim-bookworm",
+        "runtime": "python:3.11-slim-bookworm",
     }
+
+
+def test_dockerfile_pins_a_supported_node_lts() -> None:
+    tag = _args()["NODE_IMAGE"].split(":", 1)[1]
+    major = int(tag.split("-")[0].split(".")[0])
+    assert major in NODE_END_OF_LIFE, f"node {major} is not an LTS line the test knows"
+    assert datetime.now(UTC).date().isoformat() < NODE_END_OF_LIFE[major], (
+        f"node {major} reached its end of life on {NODE_END_OF_LIFE[major]}"
+    )
+
+
+def test_dockerfile_bases_are_build_arguments_and_python_is_found_on_path() -> None:
+    froms = [value.split()[0] for keyword, value in _dockerfile_instructions() if keyword == "FROM"]
+    assert froms == ["${NODE_IMAGE}", "${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+    text = " ".join(value for _, value in _dockerfile_instructions())
+    # No path inside one particular base image: Debian's python3.11 is /usr/bin, the
+    # official image's /usr/local/bin, and site-packages differ with the version.
+    assert "/usr/local/bin/python" not in text
+    assert not re.search(r"lib/python3\.\d+", text)
+    assert "UV_PYTHON=python${PYTHON_VERSION}" in text
+
+
+def test_compose_builds_with_the_dockerfile_default_bases() -> None:
+    build_args = _service("gateway")["build"]["args"]
+    defaults = _args()
+    for name in ("PYTHON_IMAGE", "NODE_IMAGE"):
+        assert build_args[name] == f"${{{name}:-{defaults[name]}}}"
 
 
 def test_dockerfile_installs_uv_from_pypi_and_syncs_the_frozen_lock() -> None:
@@ -304,7 +450,7 @@ def test_dockerfile_installs_dependencies_before_copying_the_source() -> None:
     )
     assert lock_copy < deps_sync < source_copy
     copied = " ".join(v for k, v in instructions if k == "COPY")
-    for package in ("riverbed/", "schemas/", "producers/", "processors/", "stores/"):
+    for package in ("core/", "riverbed/", "schemas/", "producers/", "processors/", "stores/"):
         assert package in copied
     assert "stack/" not in copied
 
@@ -323,10 +469,39 @@ def test_dockerfile_entrypoint_is_the_riverbed_command() -> None:
 
 
 def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
+    """Local state, secrets and the host's node_modules stay out of the image."""
     patterns = {
         line.strip()
         for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.startswith("#")
     }
-    assert {".venv", ".riverbed", ".git", ".env"} <= patterns
+    assert {".venv", ".riverbed", ".git", ".env", "secrets", "**/node_modules"} <= patterns
     assert any("__pycache__" in pattern for pattern in patterns)
+
+
+# --- the container test's reading of the file (tests/containers/compose.py) -------------
+
+
+def test_interpolation_follows_compose() -> None:
+    env = {"SET": "value", "EMPTY": ""}
+    assert interpolate("${SET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d} $$HOME", env) == (
+        "value d  d $HOME"
+    )
+    with pytest.raises(ValueError, match="say why"):
+        interpolate("${UNSET:?say why}", env)
+
+
+def test_start_order_puts_every_service_after_what_it_depends_on() -> None:
+    loaded = load({"GATEWAY_API_KEY_FILE": "/dev/null"})
+    apps = {name for name, service in loaded["services"].items() if "build" in service}
+    order = start_order(loaded["services"], apps)
+    assert set(order) == apps
+    for name in order:
+        for dep in loaded["services"][name].get("depends_on") or {}:
+            if dep in apps:
+                assert order.index(dep) < order.index(name), f"{name} before {dep}"
+
+
+def test_the_api_key_file_is_required() -> None:
+    with pytest.raises(ValueError, match="GATEWAY_API_KEY_FILE"):
+        load({})

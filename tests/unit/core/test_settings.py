@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -56,6 +58,22 @@ PRODUCTION = {
 def production(**changes: object) -> Settings:
     values = {k: v for k, v in {**PRODUCTION, **changes}.items() if v is not None}
     return Settings.model_validate({"_env_file": None, **values})
+
+
+def test_a_secrets_file_named_like_the_variable_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docker compose mounts `secrets` as /run/secrets/<name>: the gateway and simulator get
+    their API key as the file riverbed_gateway_api_key (docker-compose.yml)."""
+    (tmp_path / "riverbed_gateway_api_key").write_text("from-the-file\n", encoding="utf-8")
+    s = Settings(_env_file=None, _secrets_dir=tmp_path)  # type: ignore[call-arg]
+    assert s.gateway_api_key is not None
+    assert s.gateway_api_key.get_secret_value() == "from-the-file"
+    # The environment wins over the file, as it does for every other setting.
+    monkeypatch.setenv("RIVERBED_GATEWAY_API_KEY", "from-the-environment")
+    s = Settings(_env_file=None, _secrets_dir=tmp_path)  # type: ignore[call-arg]
+    assert s.gateway_api_key is not None
+    assert s.gateway_api_key.get_secret_value() == "from-the-environment"
 
 
 def test_production_refuses_development_passwords() -> None:

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
 DOCS = ("README.md", "ARCHITECTURE.md", "BENCHMARKS.md", "RELIABILITY.md", "SECURITY.md")
 FILE = re.compile(r"[A-Za-z0-9_.\-/]+\.(py|md|toml|yml|yaml|json|lock|properties|xml|sh|txt|cfg)")
-# Places that exist only at run time (the data dir, the cache), not in the repository.
-RUNTIME = (".riverbed", "~", "/", "$", "<")
+# Places that exist only at run time (the data dir, test artifacts, the cache), not in git.
+RUNTIME = (".riverbed", "artifacts/", "~", "/", "$", "<")
 
 
 def named_paths(text: str) -> set[str]:
