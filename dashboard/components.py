@@ -17,6 +17,7 @@ from dashboard.sources.kafka import KafkaSource
 from dashboard.sources.mongo import MongoSource
 from dashboard.sources.postgres import PostgresSource
 from dashboard.sources.tail import TailSource
+from dashboard.sources.workers import WorkerMetricsSource
 from dashboard.stores import Stores
 
 
@@ -34,6 +35,7 @@ class Dashboard:
     metrics: DashboardMetrics
     collector: SnapshotCollector
     clock: Clock  # ends every time window (dashboard.clock)
+    workers: WorkerMetricsSource
 
     @classmethod
     def build(
@@ -50,12 +52,16 @@ class Dashboard:
         tail = TailSource(settings, size=config.feed_size)
         postgres = PostgresSource(stores, clock=clock)
         mongo = MongoSource(stores, active_minutes=config.active_minutes, clock=clock)
+        workers = WorkerMetricsSource(settings)
         collector = SnapshotCollector(
             {
                 "kafka": ("kafka", kafka.sample),
                 "feeds": ("kafka", tail.sample),
                 "postgres": ("postgres", postgres.sample),
                 "viewing": ("mongodb", mongo.sample),
+                # Never raises (an unreachable worker is part of its value), so it never
+                # marks the Kafka pill down; listed under Kafka as the workers consume it.
+                "workers": ("kafka", workers.sample),
             },
             interval_s=config.poll_interval_s,
         )
@@ -77,6 +83,7 @@ class Dashboard:
             metrics,
             collector,
             clock,
+            workers,
         )
 
     async def open(self) -> None:
@@ -88,6 +95,7 @@ class Dashboard:
         await self.collector.close()
         await self.kafka.close()
         await self.tail.close()
+        await self.workers.close()
         await self.stores.close()
 
 

@@ -94,7 +94,12 @@ async def ensure_topics(
 async def describe_topics(
     settings: Settings, *, include_all: bool = False, layout: Mapping[str, int] = TOPIC_PARTITIONS
 ) -> list[TopicInfo]:
-    """Riverbed's topics (and, with ``include_all``, every other one) with partition counts."""
+    """Riverbed's topics (and, with ``include_all``, every other one) with partition counts.
+
+    The default layout gets ``settings.topic_prefix``, as in :func:`ensure_topics`.
+    """
+    if layout is TOPIC_PARTITIONS and settings.topic_prefix:
+        layout = {settings.topic(name): n for name, n in TOPIC_PARTITIONS.items()}
     admin = await _admin(settings)
     try:
         names: Iterable[str] = layout

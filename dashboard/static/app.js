@@ -102,12 +102,21 @@ function renderHealth(health) {
   }
 }
 
-function renderGroups(groups) {
+// Retries come from the worker's own /metrics (dashboard/sources/workers.py): "–" when
+// metrics are off, "?" when the worker does not answer.
+function retriesOf(workers, kind) {
+  const w = workers && workers[kind];
+  if (!w) return "–";
+  return w.unreachable ? "?" : num.format(w.retries);
+}
+
+function renderGroups(groups, workers) {
   $("groups").innerHTML = (groups || []).map((g) => `
     <tr><td>${escapeHtml(g.kind)}<small>${escapeHtml(g.group)}</small></td>
       <td class="num">${num.format(g.lag)}</td>
       <td class="num">${g.lag_s == null ? "–" : num1.format(g.lag_s) + " s"}</td>
       <td class="num">${g.members}</td>
+      <td class="num">${retriesOf(workers, g.kind)}</td>
       <td><span class="badge ${escapeHtml(g.health)}" title="${escapeHtml(g.state || "unknown")}">${escapeHtml(g.health)}</span></td></tr>`).join("");
 }
 
@@ -135,7 +144,7 @@ function render(s) {
   if (kafka.events_per_s != null) setText("events-per-s", num1.format(kafka.events_per_s));
   if (kafka.dlq_count != null) setText("dlq-count", num.format(kafka.dlq_count));
   renderRates(kafka);
-  renderGroups(kafka.groups);
+  renderGroups(kafka.groups, (s.workers || {}).workers);
   const orders = pg.orders;
   if (orders) {
     setText("orders-total", num.format(orders.total));

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
+import socket
 import sys
 import time
 from datetime import datetime
@@ -21,6 +22,7 @@ import httpx
 
 from core.errors import StackError
 from core.settings import Settings, get_settings
+from processors.kinds import KINDS
 from producers.topic_admin import ensure_topics
 from riverbed.commands.simulate import EPOCH_HELP, epoch_option
 from riverbed.stack.manager import Stack
@@ -81,6 +83,22 @@ def wait_ready(url: str, seconds: float) -> bool:
     return False
 
 
+def free_port_run(count: int, start: int = 9100) -> int:
+    """The first of ``count`` consecutive loopback ports that are all free now."""
+    for base in range(start, start + 1000, count):
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise StackError(
+        f"no {count} free consecutive ports from {start}",
+        fix="set RIVERBED_METRICS_PORT to the first of three free ports",
+    )
+
+
 @click.command("demo")
 @click.option(
     "--duration",
@@ -116,9 +134,11 @@ def command(duration: float, rate: float, seed: int | None, epoch: datetime | No
         if settings.gateway_api_key
         else secrets.token_urlsafe(24)
     )
-    supervisor = Supervisor(
-        settings.data_dir.resolve() / "logs" / "demo", env={"RIVERBED_GATEWAY_API_KEY": api_key}
-    )
+    env = {"RIVERBED_GATEWAY_API_KEY": api_key}
+    if not settings.metrics_port:
+        # The workers serve /metrics so the dashboard's lag table can show their retries.
+        env["RIVERBED_METRICS_PORT"] = str(free_port_run(len(KINDS)))
+    supervisor = Supervisor(settings.data_dir.resolve() / "logs" / "demo", env=env)
     supervisor.start("workers", "worker", "all")
     supervisor.start("gateway", "gateway")
     supervisor.start("dashboard", "dashboard")
