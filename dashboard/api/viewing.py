@@ -1,9 +1,10 @@
-"""Viewing reads: a user's sessions and recommendations (MongoDB), trending titles
-(PostgreSQL ``title_views_minute``)."""
+"""Viewing reads: a user's sessions (PostgreSQL's per-user index, documents from MongoDB by
+``_id``), recommendations (the user's history and co-watch counts, PostgreSQL) and
+trending titles (PostgreSQL ``title_views_minute``). FerretDB 1.x would scan a collection
+for any filter by user or title, so none is made here."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from datetime import timedelta
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from dashboard.api.models import (
     UserSessions,
 )
 from dashboard.state import Dashboard, dashboard
+from processors.viewing import index
 from producers.gateway.errors import ApiError
 from stores.mongo import viewing
 
@@ -33,12 +35,14 @@ RECENT_TITLES = 10  # the user's most recent distinct titles that seed recommend
 async def get_sessions(
     user_id: str, state: State, limit: Limit = 20, offset: Offset = 0
 ) -> UserSessions:
-    """A user's viewing sessions, newest first."""
-    db = state.stores.mongo()
-    items = await viewing.user_sessions(db, user_id, limit=limit, skip=offset)
-    total = await db["viewing_sessions"].count_documents({"user_id": user_id})
+    """A user's viewing sessions, newest first: the page from PostgreSQL's per-user index,
+    each document from MongoDB by ``_id`` (both flat as the data grows)."""
+    pool = await state.stores.pool()
+    async with pool.acquire() as conn:
+        total, page = await index.user_sessions(conn, user_id, limit=limit, offset=offset)
     if total == 0:
         raise ApiError(404, f"user {user_id!r} has no viewing sessions")
+    items = await viewing.session_documents(state.stores.mongo(), page)
     return UserSessions.model_validate(
         {"user_id": user_id, "items": items, "total": total, "limit": limit, "offset": offset}
     )
@@ -66,19 +70,16 @@ async def get_recommendations(
     user_id: str, state: State, limit: Limit = 10, offset: Offset = 0
 ) -> Recommendations:
     """Titles most co-watched with the user's recent titles ("because you watched")."""
-    db = state.stores.mongo()
-    profile = await viewing.profile(db, user_id)
-    if profile is None:
-        if await db["viewing_sessions"].find_one({"user_id": user_id}, {"_id": 1}) is None:
+    pool = await state.stores.pool()
+    async with pool.acquire() as conn:
+        history = await index.history(conn, user_id)
+        if not history and not await conn.fetchval(index.USER_TOTAL, user_id):
             raise ApiError(404, f"user {user_id!r} has no viewing history")
-        history: list[dict[str, Any]] = []  # sessions, none ended yet: nothing to go on
-    else:
-        history = list(profile.get("history", []))
-    seeds = list(dict.fromkeys(h["title_id"] for h in history))[:RECENT_TITLES]
-    # Enough partners per seed that excluding watched titles still fills the page.
-    want = offset + limit + len({h["title_id"] for h in history})
-    found = await asyncio.gather(*(viewing.recommendations(db, t, limit=want) for t in seeds))
-    ranked = rank(history, dict(zip(seeds, found, strict=True)))
+        seeds = list(dict.fromkeys(h["title_id"] for h in history))[:RECENT_TITLES]
+        # Enough partners per seed that excluding watched titles still fills the page.
+        want = offset + limit + len({h["title_id"] for h in history})
+        found = await index.partners(conn, seeds, want)
+    ranked = rank(history, found)
     return Recommendations(
         user_id=user_id,
         based_on=seeds,

@@ -3,7 +3,8 @@
 A viewing session is active when it is playing or paused and its last event is within
 the last ``active_minutes`` of event time, counted back from the newest active session.
 Session documents that carry no ``last_event_at`` are bounded by their start instead
-(the ``state_recent`` index on ``viewing_sessions`` serves that read).
+(the ``state_recent`` index on ``viewing_sessions_open`` serves that read on MongoDB;
+FerretDB scans that collection, which holds only the sessions in flight).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from dashboard.stores import Stores
+from stores.mongo.viewing import OPEN
 
 ACTIVE_STATES = ["playing", "paused"]
 
@@ -23,7 +25,7 @@ class MongoSource:
         self.queries = 0  # operations run: the shared-poller test reads it
 
     async def sample(self) -> dict[str, Any]:
-        sessions = self._stores.mongo()["viewing_sessions"]
+        sessions = self._stores.mongo()[OPEN]  # sessions in flight: a small collection
         active = {"state": {"$in": ACTIVE_STATES}}
         newest = await sessions.find_one(
             active, {"started_at": 1, "last_event_at": 1}, sort=[("started_at", -1)]

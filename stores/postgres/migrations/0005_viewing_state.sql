@@ -1,0 +1,50 @@
+-- The viewing worker's session state and its cross-partition read model (processors/viewing).
+-- FerretDB 1.x scans a collection for every filter but `_id` equality and runs each update
+-- as its own transaction (~40 ms here): what must be found by user or by title lives here,
+-- behind indexes, and MongoDB keeps the session documents.
+
+-- Each open session's marks (compact JSON), the worker's state: read only when a session is
+-- not in the worker's memory (after a start or a rebalance), written once per batch for the
+-- sessions the batch changed. `closed` sessions keep only their event count.
+create table viewing_session_state (
+    session_id text primary key,
+    events     int not null,
+    closed     boolean not null default false,
+    marks      jsonb
+);
+
+-- One row per session (open or ended): a user's sessions, newest first, and the recent
+-- history that seeds recommendations.
+create table viewing_session_index (
+    session_id      text primary key,
+    user_id         text not null,
+    title_id        text not null,
+    genre           text not null,
+    started_at      timestamptz not null,
+    ended_at        timestamptz,
+    watched_seconds double precision not null,
+    completed       boolean not null,
+    events          int not null
+);
+create index viewing_session_index_user_started_idx
+    on viewing_session_index (user_id, started_at desc, session_id);
+create index viewing_session_index_user_ended_idx
+    on viewing_session_index (user_id, ended_at desc, session_id desc)
+    where ended_at is not null;
+
+-- "Because you watched": one row per (title, other title, user) pair of a user's recent
+-- history, counted once per user into co_watch_counts.
+create table co_watch_edges (
+    title_id       text not null,
+    other_title_id text not null,
+    user_id        text not null,
+    primary key (title_id, other_title_id, user_id)
+);
+create table co_watch_counts (
+    title_id       text not null,
+    other_title_id text not null,
+    viewers        int not null constraint co_watch_counts_viewers_positive check (viewers > 0),
+    primary key (title_id, other_title_id)
+);
+create index co_watch_counts_title_viewers_idx
+    on co_watch_counts (title_id, viewers desc, other_title_id);
