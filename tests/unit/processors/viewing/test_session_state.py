@@ -1,0 +1,94 @@
+"""The worker's in-memory session state: codec, copies, closing; no database."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from processors.viewing import sessions
+from processors.viewing.state import SessionCache, SessionState, decode, encode
+from schemas import PlaybackHeartbeat, PlaybackStarted, PlaybackStopped
+from tests.unit.processors.viewing.test_viewing_logic import T0, ev, story
+
+pytestmark = pytest.mark.unit
+
+
+def marks(events: list[object]) -> list[dict[str, object]]:
+    return [sessions.mark_of(e) for e in events]  # type: ignore[arg-type]
+
+
+def test_codec_round_trips_marks_exactly() -> None:
+    events = story()
+    events.append(ev(PlaybackHeartbeat, 7.123456, 7.5, bitrate=3000, cdn={"edge": [1, 2]}))
+    state = SessionState("s1")
+    state.add(marks(events))
+    back = decode("s1", encode(state))
+    assert back.marks == state.marks
+    assert back.fold(0.0) == state.fold(0.0)
+
+
+def test_each_distinct_context_is_stored_once() -> None:
+    events = [ev(PlaybackStarted, 0, 0, device="tv")] + [
+        ev(PlaybackHeartbeat, i, i, device="tv") for i in range(1, 50)
+    ]
+    state = SessionState("s1")
+    state.add(marks(events))
+    assert encode(state).count('"device"') == 1
+
+
+def test_batches_in_any_order_and_twice_fold_like_the_whole() -> None:
+    events = story()
+    whole = sessions.to_document(session_of(events))
+    shuffled = events + events[:4]
+    random.Random(3).shuffle(shuffled)
+    state = SessionState("s1")
+    for i in range(0, len(shuffled), 3):
+        state = decode("s1", encode(state)) if state.marks else state
+        state.add(marks(shuffled[i : i + 3]))
+    assert state.fold(0.0) == whole
+    assert not state.add(marks(events)), "nothing new in a replay"
+
+
+def session_of(events: list[object]) -> sessions.Session:
+    return sessions.fold(marks(events))
+
+
+def test_a_copy_leaves_the_cached_state_alone() -> None:
+    cached = SessionState("s1")
+    cached.add(marks(story()[:3]))
+    cached.fold(0.0)
+    attempt = cached.copy()
+    assert attempt.add(marks(story()[3:]))
+    attempt.fold(1.0)
+    assert len(cached.marks) == 3 and cached.document is not None
+    assert cached.document["events"] == 3 and not cached.ended
+    assert attempt.ended
+
+
+def test_ended_sessions_close_after_the_grace_period_only() -> None:
+    cache = SessionCache(close_after_s=30.0)
+    done, playing = SessionState("a"), SessionState("b")
+    done.add(marks(story("a")))
+    playing.add(marks(story("b")[:4]))
+    done.fold(100.0)
+    playing.fold(100.0)
+    cache.sessions.update(a=done, b=playing)
+    assert cache.closable(129.0) == []
+    assert cache.closable(130.0) == [done]
+    assert cache.missing(["a", "b", "c", "c"]) == ["c"]
+    cache.clear()
+    assert cache.sessions == {} and cache.generation == 1
+
+
+def test_a_late_event_after_the_end_still_folds_exactly() -> None:
+    events = story(end=PlaybackStopped)
+    state = SessionState("s1")
+    state.add(marks(events[-1:]))  # the stop first
+    state.fold(0.0)
+    assert state.ended
+    state.add(marks(events[:-1]))
+    assert state.fold(5.0) == sessions.to_document(session_of(events))
+    assert state.ended_seen_at == 0.0  # the grace period runs from the first end seen
+    assert T0 + timedelta(seconds=120) == state.document["ended_at"]  # type: ignore[index]
