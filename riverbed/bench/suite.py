@@ -19,6 +19,7 @@ from pathlib import Path
 from core.settings import Settings
 from riverbed.bench import processors as proc
 from riverbed.bench import publisher
+from riverbed.bench import viewing as long_viewing
 from riverbed.bench.children import free_port
 from riverbed.bench.feed import records
 from riverbed.bench.latency import PERCENTILES, latencies_ms, percentiles
@@ -27,6 +28,8 @@ from riverbed.sandbox import Namespace
 
 COMMERCE_RATIO, VIEWING_RATIO, END_TO_END = 0.5, 0.5, 10_000.0
 P99_MS, P99_AT, SCALING, RSS_MIB = 250.0, 0.5, 1.6, 300.0
+# Issue 13: viewing at >= 5,000 ev/s, as fast late in a long run as early, reads <= 50 ms.
+VIEWING_RATE, LATE_EARLY, READ_P99_MS = 5_000.0, 0.8, 50.0
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,15 @@ class Plan:
     publisher_rounds: int
     commerce_events: int  # plus the opening stock (960 events)
     viewing_events: int
+    viewing_long: int  # playback events of the long run (late/early rate, read p99)
+    read_requests: int  # per read endpoint, after the long run
     latency_s: float  # paced seconds per load level
     loads: tuple[float, ...] = (0.25, 0.5, 0.8)
     wait_s: float = 600.0
 
 
-QUICK = Plan(10_000, 1, 4_000, 600, 2.0, wait_s=60.0)
-FULL = Plan(100_000, 3, 40_000, 5_000, 20.0)
+QUICK = Plan(10_000, 1, 4_000, 600, 20_000, 200, 2.0, wait_s=60.0)
+FULL = Plan(100_000, 3, 40_000, 5_000, 500_000, 1_000, 20.0)
 
 
 async def run(settings: Settings, plan: Plan) -> list[Figure]:
@@ -53,8 +58,8 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
     spaces: list[Namespace] = []
     try:
         progress("creating 3 namespaces (topics, migrated schema, seeded reference data)")
-        base, one, two = [await proc.fresh(settings, tmp, sim) for _ in range(3)]
-        spaces += [base, one, two]
+        base, one, two, long = [await proc.fresh(settings, tmp, sim) for _ in range(4)]
+        spaces += [base, one, two, long]
         metrics_port = free_port()
         proc.start(one, {"orders": 1, "inventory": 1})
         proc.start(one, {"viewing": 1}, {"RIVERBED_METRICS_PORT": str(metrics_port - 2)})
@@ -120,6 +125,7 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
                 at_least(VIEWING_RATIO, on="ratio"),
             )
         )
+        figures += await viewing_long_run(settings, plan, long, bulk)
         peaks: dict[str, float] = {}
         for ns in (one, two):
             for kind, mib in proc.peak_rss(ns).items():
@@ -137,3 +143,28 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
                     worker.terminate()
         for ns in spaces:
             await ns.drop()
+
+
+async def viewing_long_run(
+    settings: Settings, plan: Plan, ns: Namespace, bulk: float
+) -> list[Figure]:
+    """The long viewing run (pre-loaded, then one worker), then the read API over it."""
+    progress(f"viewing long run: pre-loading {plan.viewing_long:,} events")
+    users = await long_viewing.preload(ns, plan.viewing_long)
+    port = free_port()
+    proc.start(ns, {"viewing": 1}, {"RIVERBED_METRICS_PORT": str(port - 2)})
+    progress(f"viewing long run: 1 worker draining {plan.viewing_long:,} events")
+    run = await long_viewing.long_run(ns, port, plan.viewing_long, users, plan.wait_s)
+    progress(f"read API: {plan.read_requests} requests per endpoint, one at a time")
+    p99 = await long_viewing.read_p99(settings, ns, users, plan.read_requests)
+    n = f"{plan.viewing_long:,} events"
+    return [
+        Figure(f"viewing worker, long run ({n})", run.rate, "ev/s", bulk, at_least(VIEWING_RATE)),
+        Figure(
+            f"viewing late/early rate ({n})", run.late_over_early, "x", None, at_least(LATE_EARLY)
+        ),
+        *(
+            Figure(f"read API p99, user {path} ({n} stored)", ms, "ms", None, at_most(READ_P99_MS))
+            for path, ms in p99.items()
+        ),
+    ]
