@@ -25,17 +25,19 @@ from processors.viewing.profiles import HISTORY_LIMIT
 # Two-key advisory locks live in their own key space; this class names viewing users.
 USER_LOCK_CLASS = 0x76696577
 
-LOAD_STATES = """
-select session_id, closed, marks::text as marks
-from viewing_session_state where session_id = any($1::text[])
+LOAD_MARKS = """
+select session_id, mark from viewing_session_marks where session_id = any($1::text[])
 """
-
-SAVE_STATES = """
-insert into viewing_session_state (session_id, events, closed, marks)
-select * from unnest($1::text[], $2::int[], $3::bool[], $4::jsonb[])
-on conflict (session_id) do update
-    set events = excluded.events, closed = excluded.closed, marks = excluded.marks
-    where viewing_session_state.events <= excluded.events and not viewing_session_state.closed
+LOAD_CLOSED = """
+select session_id from viewing_sessions_closed where session_id = any($1::text[])
+"""
+APPEND_MARKS = """
+insert into viewing_session_marks (session_id, mark) select * from unnest($1::text[], $2::text[])
+"""
+CLOSE = """
+with gone as (delete from viewing_session_marks where session_id = any($1::text[]))
+insert into viewing_sessions_closed (session_id) select unnest($1::text[]) order by 1
+on conflict do nothing
 """
 
 LOCK_USERS = """
@@ -98,20 +100,28 @@ on conflict (title_id, minute) do update set starts = title_views_minute.starts 
 
 async def load_states(
     conn: asyncpg.Connection, session_ids: Sequence[str]
-) -> dict[str, tuple[bool, str | None]]:
-    """Stored state by session id: (closed, compact marks JSON or None)."""
+) -> tuple[dict[str, list[str]], set[str]]:
+    """Stored mark rows of open sessions by id, and which of the ids are closed."""
     if not session_ids:
-        return {}
-    rows = await conn.fetch(LOAD_STATES, list(session_ids))
-    return {r["session_id"]: (r["closed"], r["marks"]) for r in rows}
+        return {}, set()
+    ids = list(session_ids)
+    rows: dict[str, list[str]] = {}
+    for r in await conn.fetch(LOAD_MARKS, ids):
+        rows.setdefault(r["session_id"], []).append(r["mark"])
+    closed = {r["session_id"] for r in await conn.fetch(LOAD_CLOSED, ids)}
+    return rows, closed
 
 
-async def save_states(
-    conn: asyncpg.Connection, rows: Sequence[tuple[str, int, bool, str | None]]
-) -> None:
-    """(session id, events, closed, marks JSON); never overwrites a fuller or closed state."""
+async def append_marks(conn: asyncpg.Connection, rows: Sequence[tuple[str, str]]) -> None:
+    """(session id, mark row) of each mark new to the state."""
     if rows:
-        await conn.execute(SAVE_STATES, *(list(c) for c in zip(*rows, strict=True)))
+        await conn.execute(APPEND_MARKS, [r[0] for r in rows], [r[1] for r in rows])
+
+
+async def close(conn: asyncpg.Connection, session_ids: Sequence[str]) -> None:
+    """Drop the closed sessions' rows; remember that they are closed."""
+    if session_ids:
+        await conn.execute(CLOSE, sorted(session_ids))
 
 
 async def lock_users(conn: asyncpg.Connection, users: Sequence[str]) -> None:

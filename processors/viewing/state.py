@@ -1,28 +1,29 @@
-"""The viewing worker's session state: each open session's marks, in memory.
+"""The viewing worker's session state: each open session's marks and fold, in memory.
 
 Viewing is keyed by session id, so one worker owns a session while it owns its partition.
-The worker keeps every session it has seen in a :class:`SessionCache` and folds a
-session's marks again (``sessions.fold``) only when a batch brings it a new event id, so
-nothing is re-read from a store on the hot path. The cache's durable copy is the
-``viewing_session_state`` table (see :mod:`processors.viewing.index`), written in the
-batch's transaction: a session missing from memory (after a start or a rebalance) is
-loaded from there, once.
+The worker keeps every session in flight in a :class:`SessionCache`; a batch adds the new
+marks (by event id) and *continues* the fold from where it stopped, so the cost per event
+does not grow with the session's length or the stored history. Only a mark that sorts
+before one already applied (out of order) makes the session fold again from all its marks.
 
-A session that ended more than ``close_after_s`` ago is *closed*: its marks are dropped
-(the stored state keeps only its event count) so memory and the table's open part stay
-bounded by the sessions in flight, not by history. Events for a closed session are
-duplicates of a replay, or arrive later than the grace period; both are ignored and
-counted (``late``), which is what keeps a replay from offset 0 a no-op.
+The durable copy is an append-only log of rows (``viewing_session_marks``, see
+:mod:`processors.viewing.index`): each new mark is written once, as a compact JSON row
+``[at_ms, rank, event_id, position, context, user_id, title_id]``, in the batch's
+transaction. A session missing from memory (after a start or a rebalance) is rebuilt from
+its rows, once.
 
-Pure: no I/O. The JSON codec stores a mark as ``[at_ms, rank, event_id, position, ctx]``
-with each distinct context once per session (players repeat theirs on every heartbeat).
+A session that ended more than ``close_after_s`` ago is *closed*: evicted from memory, its
+rows deleted, its id recorded as closed. Events for a closed session are duplicates of a
+replay, or arrive later than the grace period; both are ignored and counted (``late``),
+which keeps a replay from offset 0 a no-op and the state as small as the sessions in
+flight. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,12 +34,40 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
 
 
+def encode_mark(m: Mapping[str, Any]) -> str:
+    """One ``viewing_session_marks`` row (integer milliseconds: exact, as BSON keeps)."""
+    at: datetime = m["at"]
+    row = [(at - EPOCH) // MS, m["rank"], m["_id"], m["position_s"], m["context"]]
+    return json.dumps([*row, m["user_id"], m["title_id"]], separators=(",", ":"))
+
+
+def decode_mark(session_id: str, text: str) -> dict[str, Any]:
+    """The inverse of :func:`encode_mark`: the mark ``sessions.mark_of`` made."""
+    at_ms, rank, event_id, position, context, user_id, title_id = json.loads(text)
+    return {
+        "_id": event_id,
+        "session_id": session_id,
+        "user_id": user_id,
+        "title_id": title_id,
+        "at": EPOCH + at_ms * MS,
+        "rank": rank,
+        "type": TYPE_OF_RANK[rank],
+        "position_s": float(position),
+        "context": context,
+    }
+
+
 @dataclass
 class SessionState:
     session_id: str
-    marks: dict[str, dict[str, Any]] = field(default_factory=dict)  # by event id
+    marks: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # by event id
+    fresh: list[Mapping[str, Any]] = field(default_factory=list)  # added, not yet stored
     ended_seen_at: float | None = None  # monotonic time the fold first showed an end
     document: dict[str, Any] | None = None  # the last folded document
+    _session: sessions.Session | None = None  # the fold so far (watched unrounded)
+    _progress: sessions.Progress = field(default_factory=sessions.Progress)
+    _last: tuple[Any, ...] | None = None  # order key of the last mark folded
+    _unfolded: list[Mapping[str, Any]] = field(default_factory=list)
 
     @property
     def ended(self) -> bool:
@@ -46,62 +75,54 @@ class SessionState:
 
     def copy(self) -> SessionState:
         """A copy to fold a batch into; the cached state changes only after the commit."""
-        return SessionState(self.session_id, dict(self.marks), self.ended_seen_at, self.document)
+        s = self._session
+        return SessionState(
+            self.session_id,
+            dict(self.marks),
+            [],
+            self.ended_seen_at,
+            self.document,
+            None if s is None else replace(s, context=dict(s.context)),
+            replace(self._progress),
+            self._last,
+            list(self._unfolded),
+        )
 
     def add(self, marks: Iterable[Mapping[str, Any]]) -> bool:
         """Add marks; True when one was new (so the document must be folded again)."""
         new = False
         for m in marks:
             if m["_id"] not in self.marks:
-                self.marks[m["_id"]] = dict(m)
+                self.marks[m["_id"]] = m
+                self.fresh.append(m)
+                self._unfolded.append(m)
                 new = True
         return new
 
     def fold(self, now: float) -> dict[str, Any]:
-        self.document = sessions.to_document(sessions.fold(self.marks.values()))
+        pending = sorted(self._unfolded, key=sessions.order_key)
+        self._unfolded = []
+        if self._session is None or (
+            pending and self._last is not None and sessions.order_key(pending[0]) <= self._last
+        ):
+            pending = sorted(self.marks.values(), key=sessions.order_key)  # out of order
+            self._session, self._progress = sessions.begin(pending[0]), sessions.Progress()
+        for m in pending:
+            sessions.step(self._session, self._progress, m)
+        if pending:
+            self._last = sessions.order_key(pending[-1])
+        self.document = sessions.to_document(sessions.rounded(self._session))
         if self.document["ended_at"] is not None and self.ended_seen_at is None:
             self.ended_seen_at = now
         return self.document
 
 
-def encode(state: SessionState) -> str:
-    """The compact JSON of a session's marks (the ``marks`` column)."""
-    contexts: list[dict[str, Any]] = []
-    index: dict[str, int] = {}
-    rows: list[list[Any]] = []
-    first: Mapping[str, Any] | None = None
-    for m in state.marks.values():
-        first = first or m
-        key = json.dumps(m["context"], sort_keys=True, default=str)
-        if key not in index:
-            index[key] = len(contexts)
-            contexts.append(m["context"])
-        at: datetime = m["at"]
-        rows.append([(at - EPOCH) // MS, m["rank"], m["_id"], m["position_s"], index[key]])
-    if first is None:
-        raise ValueError("a session state needs at least one mark")
-    return json.dumps(
-        {"u": first["user_id"], "t": first["title_id"], "c": contexts, "m": rows},
-        separators=(",", ":"),
-    )
-
-
-def decode(session_id: str, text: str) -> SessionState:
-    """The inverse of :func:`encode`: marks equal to those ``sessions.mark_of`` made."""
-    data = json.loads(text)
+def restore(session_id: str, rows: Iterable[str], now: float) -> SessionState:
+    """A session rebuilt from its stored rows (duplicates collapse by event id)."""
     state = SessionState(session_id)
-    for at_ms, rank, event_id, position, ctx in data["m"]:
-        state.marks[event_id] = {
-            "_id": event_id,
-            "session_id": session_id,
-            "user_id": data["u"],
-            "title_id": data["t"],
-            "at": EPOCH + at_ms * MS,  # integer milliseconds: exact
-            "rank": rank,
-            "type": TYPE_OF_RANK[rank],
-            "position_s": float(position),
-            "context": dict(data["c"][ctx]),
-        }
+    state.add(decode_mark(session_id, r) for r in rows)
+    state.fresh = []
+    state.fold(now)
     return state
 
 

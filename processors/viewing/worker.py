@@ -30,7 +30,7 @@ from processors.runtime.app import create_app, raw_topic, send_raw
 from processors.runtime.batching import BatchRunner
 from processors.runtime.metrics import WorkerMetrics
 from processors.viewing import index, profiles, sessions
-from processors.viewing.state import SessionCache, SessionState, decode, encode
+from processors.viewing.state import SessionCache, SessionState, encode_mark, restore
 from schemas import DLQ_TOPIC, VIEWING_TOPIC, Envelope
 from stores.mongo.client import Doc, create_client, database
 from stores.mongo.indexes import ensure_indexes
@@ -132,19 +132,14 @@ class ViewingWorker:
     async def _load(
         self, pool: asyncpg.Pool, missing: list[str]
     ) -> tuple[dict[str, SessionState], set[str]]:
-        """Stored state of sessions not in memory: open ones decoded, closed ones named."""
+        """Stored state of sessions not in memory: open ones rebuilt, closed ones named."""
         if not missing:
             return {}, set()
         async with pool.acquire() as conn:
-            stored = await index.load_states(conn, missing)
-        loaded = {
-            sid: decode(sid, text)
-            for sid, (is_closed, text) in stored.items()
-            if not is_closed and text is not None
-        }
-        for state in loaded.values():
-            state.fold(time.monotonic())
-        return loaded, {sid for sid, (is_closed, _) in stored.items() if is_closed}
+            rows, closed = await index.load_states(conn, missing)
+        now = time.monotonic()
+        loaded = {sid: restore(sid, rs, now) for sid, rs in rows.items() if sid not in closed}
+        return loaded, closed
 
     async def _write(
         self,
@@ -170,10 +165,7 @@ class ViewingWorker:
                 ended_docs.append(doc)
         await write_sessions(db, open_docs=open_docs, ended_docs=ended_docs, rewritten=rewritten)
         ended_users = sorted({d["user_id"] for d in (*ended_docs, *rewritten)})
-        states: list[tuple[str, int, bool, str | None]] = [
-            (sid, len(s.marks), False, encode(s)) for sid, s in changed.items()
-        ]
-        states += [(s.session_id, len(s.marks), True, None) for s in closing]
+        rows = [(sid, encode_mark(m)) for sid, s in changed.items() for m in s.fresh]
         starts = [
             (e.event_id, e.payload.title_id, profiles.minute_of(e.occurred_at))
             for e in envelopes
@@ -181,7 +173,8 @@ class ViewingWorker:
         ]
         async with transaction(pool) as conn:
             await index.lock_users(conn, ended_users)
-            await index.save_states(conn, sorted(states, key=lambda r: r[0]))
+            await index.append_marks(conn, rows)
+            await index.close(conn, [s.session_id for s in closing])
             await index.save_index(conn, [s.document for s in changed.values() if s.document])
             await index.co_watch(conn, ended_users)
             await index.trending(conn, starts)

@@ -70,10 +70,11 @@ def crossing(series: list[tuple[float, int]], target: float) -> float:
 def rates(series: list[tuple[float, int]], total: int) -> tuple[float, float, float]:
     """(overall, first 10 %, last 10 %) rates of a counter that went from 0 to ``total``.
 
-    The clock starts at the first sample that moved, so joining the group is not counted.
+    The clock starts at the last sample before the counter moved, so joining the group is
+    not counted but the first batch (read, applied, counted at once) is.
     """
-    start = next(t for t, n in series if n > 0)
-    moved = [(start, 0)] + [(t, n) for t, n in series if t >= start]
+    start = max(t for t, n in series if n == 0)
+    moved = [(t, n) for t, n in series if t >= start]
     tenth = total / 10
     first = crossing(moved, tenth) - start
     last = crossing(moved, total) - crossing(moved, total - tenth)

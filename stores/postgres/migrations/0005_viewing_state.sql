@@ -3,14 +3,23 @@
 -- as its own transaction (~40 ms here): what must be found by user or by title lives here,
 -- behind indexes, and MongoDB keeps the session documents.
 
--- Each open session's marks (compact JSON), the worker's state: read only when a session is
--- not in the worker's memory (after a start or a rebalance), written once per batch for the
--- sessions the batch changed. `closed` sessions keep only their event count.
-create table viewing_session_state (
-    session_id text primary key,
-    events     int not null,
-    closed     boolean not null default false,
-    marks      jsonb
+-- The worker's session state as an append-only log: one row per mark of each open session
+-- (compact JSON, written once, in the batch's transaction), read only for sessions not in
+-- the worker's memory (after a start or a rebalance). A session's rows are deleted when it
+-- is closed (ended, past the grace period), so this table holds the sessions in flight and
+-- the cost per event stays the same however long the session or the history. No unique
+-- key: a mark is only written by the batch that first saw it, and readers de-duplicate by
+-- event id (a revoked worker finishing a batch may write one twice).
+create table viewing_session_marks (
+    session_id text not null,
+    mark       text not null
+);
+create index viewing_session_marks_session_idx on viewing_session_marks (session_id);
+
+-- Closed sessions: events that still arrive for them are replays (or later than the grace
+-- period) and are ignored.
+create table viewing_sessions_closed (
+    session_id text primary key
 );
 
 -- One row per session (open or ended): a user's sessions, newest first, and the recent

@@ -17,13 +17,9 @@ from schemas import VIEWING_TOPIC, Envelope
 from stores.mongo.viewing import ENDED, OPEN
 
 GROUP = {"viewing": VIEWING_TOPIC}
-TABLES = (
-    "title_views_minute",
-    "viewing_session_index",
-    "viewing_session_state",
-    "co_watch_edges",
-    "co_watch_counts",
-)
+# The read model; the worker's own state tables (marks of open sessions, closed ids) may
+# change as sessions close, without changing what anyone reads.
+TABLES = ("title_views_minute", "viewing_session_index", "co_watch_edges", "co_watch_counts")
 
 
 async def snapshot(ns: Namespace) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
