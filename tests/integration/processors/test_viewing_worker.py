@@ -3,6 +3,7 @@ restarts are no-ops."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 from collections import Counter, defaultdict
@@ -12,6 +13,7 @@ from pymongo import AsyncMongoClient
 
 from processors.viewing import profiles, sessions
 from producers.simulators.simulation import Simulation
+from riverbed.chaos import check
 from riverbed.sandbox import Namespace
 from schemas import VIEWING_TOPIC, Envelope
 from stores.mongo.viewing import ENDED, OPEN
@@ -90,3 +92,32 @@ async def test_sessions_match_their_events_and_replay_changes_nothing(ns: Namesp
     ns.start("viewing")
     await ns.wait_caught_up(GROUP)
     assert await snapshot(ns) == (docs, tables)
+
+
+async def test_kill_9_mid_stream_loses_and_doubles_nothing(ns: Namespace) -> None:
+    """A worker killed between batches: its successor reloads the sessions it meets from
+    the stored state and replays the uncommitted batch; the result is exact."""
+    events = list(itertools.islice(Simulation(4, {"viewing": 1}).events(), 6000))
+    first = ns.start("viewing")
+    await ns.publish(events[:4000])
+    for _ in range(2400):  # until some batches are committed, not all (at most 2 min)
+        if await ns.lag("viewing", VIEWING_TOPIC) <= 2500:
+            break
+        await asyncio.sleep(0.05)
+    ns.kill(first)  # SIGKILL: no flush, no commit, no leaving the group
+    await ns.publish(events[4000:])
+    ns.start("viewing")
+    await ns.wait_caught_up(GROUP)
+
+    docs, tables = await snapshot(ns)
+    ended = {d["_id"]: d for d in docs[ENDED]}
+    in_flight = {d["_id"]: d for d in docs[OPEN]}
+    assert not ended.keys() & in_flight.keys()
+    assert {**ended, **in_flight} == check.expected_sessions(events)
+    want_ended = Counter(d["user_id"] for d in ended.values())
+    assert Counter(r[1] for r in tables["viewing_session_index"] if r[5] is not None) == (
+        want_ended
+    )
+    assert Counter((a, b) for a, b, _ in tables["co_watch_edges"]) == {
+        (a, b): n for a, b, n in tables["co_watch_counts"]
+    }
