@@ -150,13 +150,18 @@ async def viewing_long_run(
 ) -> list[Figure]:
     """The long viewing run (pre-loaded, then one worker), then the read API over it."""
     progress(f"viewing long run: pre-loading {plan.viewing_long:,} events")
-    users = await long_viewing.preload(ns, plan.viewing_long)
+    stream = long_viewing.viewing_stream()
+    users = await long_viewing.preload(ns, plan.viewing_long, stream)
     port = free_port()
     proc.start(ns, {"viewing": 1}, {"RIVERBED_METRICS_PORT": str(port - 2)})
     progress(f"viewing long run: 1 worker draining {plan.viewing_long:,} events")
     run = await long_viewing.long_run(ns, port, plan.viewing_long, users, plan.wait_s)
     progress(f"read API: {plan.read_requests} requests per endpoint, one at a time")
     p99 = await long_viewing.read_p99(settings, ns, users, plan.read_requests)
+    seconds, restored, rows = await long_viewing.restore_all(ns)
+    more = plan.viewing_long // 10
+    progress(f"viewing: kill -9, {more:,} more events, a new worker reloads the sessions")
+    again = await long_viewing.after_kill(ns, port, more, stream, plan.wait_s)
     n = f"{plan.viewing_long:,} events"
     return [
         Figure(f"viewing worker, long run ({n})", run.rate, "ev/s", bulk, at_least(VIEWING_RATE)),
@@ -167,4 +172,10 @@ async def viewing_long_run(
             Figure(f"read API p99, user {path} ({n} stored)", ms, "ms", None, at_most(READ_P99_MS))
             for path, ms in p99.items()
         ),
+        Figure(
+            f"viewing state reload, all {restored:,} open sessions ({rows:,} rows)",
+            seconds,
+            "s",
+        ),
+        Figure("viewing rate after kill -9 vs late rate", again.rate, "ev/s", run.late),
     ]

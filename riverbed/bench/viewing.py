@@ -17,17 +17,23 @@ import contextlib
 import itertools
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
 from core.settings import Settings
 from dashboard.app import create_app
+from processors.viewing import index
+from processors.viewing.state import restore
 from producers.simulators.simulation import Simulation
+from riverbed.bench.children import child_env
 from riverbed.bench.feed import flood, records
 from riverbed.bench.latency import percentiles
 from riverbed.bench.processors import _check_alive, processed_count
 from riverbed.sandbox import Namespace
+from schemas import Envelope
 
 CHUNK = 25_000  # events generated, encoded and sent at a time: bounded memory
 SAMPLE_S = 0.2
@@ -46,9 +52,12 @@ class LongRun:
         return self.late / self.early
 
 
-async def preload(ns: Namespace, count: int, seed: int = 5) -> tuple[str, ...]:
-    """``count`` viewing events into the namespace's topic; the users they name."""
-    stream = Simulation(seed, {"viewing": 1}).events()
+def viewing_stream(seed: int = 5) -> Iterator[Envelope[Any]]:
+    return Simulation(seed, {"viewing": 1}).events()
+
+
+async def preload(ns: Namespace, count: int, stream: Iterator[Envelope[Any]]) -> tuple[str, ...]:
+    """The next ``count`` events of ``stream`` into the namespace's topic; their users."""
     users: set[str] = set()
     sent = 0
     while sent < count:
@@ -96,6 +105,34 @@ async def long_run(
                 await asyncio.sleep(SAMPLE_S)
     overall, early, late = rates(series, count)
     return LongRun(count, overall, early, late, users)
+
+
+async def restore_all(ns: Namespace) -> tuple[float, int, int]:
+    """Seconds to reload and fold every stored open session, as a restarted worker does
+    (it loads each session when it first meets it); and how many sessions and rows."""
+    conn = await ns.owner()
+    try:
+        t0 = time.perf_counter()
+        ids = [
+            r[0] for r in await conn.fetch("select distinct session_id from viewing_session_marks")
+        ]
+        rows, closed = await index.load_states(conn, ids)
+        restored = [restore(sid, rs, 0.0) for sid, rs in rows.items() if sid not in closed]
+        return time.perf_counter() - t0, len(restored), sum(len(r) for r in rows.values())
+    finally:
+        await conn.close()
+
+
+async def after_kill(
+    ns: Namespace, port: int, count: int, stream: Iterator[Envelope[Any]], wait_s: float
+) -> LongRun:
+    """kill -9 the worker, pre-load ``count`` more events, start a new worker: its rate,
+    which includes reloading every session it meets from the stored state."""
+    for worker in ns.workers["viewing"]:
+        ns.kill(worker)
+    users = await preload(ns, count, stream)
+    ns.start("viewing", {**child_env(ns.settings), "RIVERBED_METRICS_PORT": str(port - 2)})
+    return await long_run(ns, port, count, users, wait_s)
 
 
 async def read_p99(
