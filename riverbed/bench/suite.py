@@ -173,7 +173,7 @@ async def viewing_long_run(
             for path, ms in p99.items()
         ),
         Figure(
-            f"viewing state reload, all {restored:,} open sessions ({rows:,} rows)",
+            f"viewing state reload, all {restored:,} stored sessions ({rows:,} rows)",
             seconds,
             "s",
         ),

@@ -128,7 +128,7 @@ async def after_kill(
 ) -> LongRun:
     """kill -9 the worker, pre-load ``count`` more events, start a new worker: its rate,
     which includes reloading every session it meets from the stored state."""
-    for worker in ns.workers["viewing"]:
+    for worker in ns.workers.pop("viewing"):  # killed on purpose: not a failure to report
         ns.kill(worker)
     users = await preload(ns, count, stream)
     ns.start("viewing", {**child_env(ns.settings), "RIVERBED_METRICS_PORT": str(port - 2)})
