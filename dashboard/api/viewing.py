@@ -1,7 +1,8 @@
-"""Viewing reads: a user's sessions (PostgreSQL's per-user index, documents from MongoDB by
-``_id``), recommendations (the user's history and co-watch counts, PostgreSQL) and
-trending titles (PostgreSQL ``title_views_minute``). FerretDB 1.x would scan a collection
-for any filter by user or title, so none is made here."""
+"""Viewing reads: a user's sessions (PostgreSQL's per-user session summaries),
+recommendations (the user's history and co-watch counts, PostgreSQL) and trending titles
+(PostgreSQL ``title_views_minute``). FerretDB 1.24 scans a collection for every filter,
+``_id`` equality included (a lookup costs its document's position: 0.9 ms first, 22 ms
+last of 2,432 documents, measured), so no read here touches a growing collection."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from dashboard.api.models import (
 from dashboard.state import Dashboard, dashboard
 from processors.viewing import index
 from producers.gateway.errors import ApiError
-from stores.mongo import viewing
 
 router = APIRouter(prefix="/api", tags=["read API"])
 State = Annotated[Dashboard, Depends(dashboard)]
@@ -35,14 +35,13 @@ RECENT_TITLES = 10  # the user's most recent distinct titles that seed recommend
 async def get_sessions(
     user_id: str, state: State, limit: Limit = 20, offset: Offset = 0
 ) -> UserSessions:
-    """A user's viewing sessions, newest first: the page from PostgreSQL's per-user index,
-    each document from MongoDB by ``_id`` (both flat as the data grows)."""
+    """A user's viewing sessions, newest first: one index range of PostgreSQL's per-user
+    session summaries (flat as the data grows)."""
     pool = await state.stores.pool()
     async with pool.acquire() as conn:
-        total, page = await index.user_sessions(conn, user_id, limit=limit, offset=offset)
+        total, items = await index.user_sessions(conn, user_id, limit=limit, offset=offset)
     if total == 0:
         raise ApiError(404, f"user {user_id!r} has no viewing sessions")
-    items = await viewing.session_documents(state.stores.mongo(), page)
     return UserSessions.model_validate(
         {"user_id": user_id, "items": items, "total": total, "limit": limit, "offset": offset}
     )

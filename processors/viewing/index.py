@@ -15,6 +15,7 @@ writers per user with an advisory lock, and answers the reads from indexes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,16 +46,33 @@ select pg_advisory_xact_lock($2::int, hashtext(u))
 from (select distinct unnest($1::text[]) as u order by 1) as users
 """
 
+INDEX_FIELDS = (
+    "session_id",
+    "user_id",
+    "title_id",
+    "genre",
+    "state",
+    "started_at",
+    "ended_at",
+    "last_position_s",
+    "watched_seconds",
+    "pauses",
+    "completed",
+    "events",
+    "context",
+)
 SAVE_INDEX = """
-insert into viewing_session_index (session_id, user_id, title_id, genre, started_at, ended_at,
-                                   watched_seconds, completed, events)
-select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[],
-                     $6::timestamptz[], $7::float8[], $8::bool[], $9::int[])
+insert into viewing_session_index (session_id, user_id, title_id, genre, state, started_at,
+    ended_at, last_position_s, watched_seconds, pauses, completed, events, context)
+select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+    $6::timestamptz[], $7::timestamptz[], $8::float8[], $9::float8[], $10::int[], $11::bool[],
+    $12::int[], $13::jsonb[])
 on conflict (session_id) do update
     set user_id = excluded.user_id, title_id = excluded.title_id, genre = excluded.genre,
-        started_at = excluded.started_at, ended_at = excluded.ended_at,
-        watched_seconds = excluded.watched_seconds, completed = excluded.completed,
-        events = excluded.events
+        state = excluded.state, started_at = excluded.started_at, ended_at = excluded.ended_at,
+        last_position_s = excluded.last_position_s, watched_seconds = excluded.watched_seconds,
+        pauses = excluded.pauses, completed = excluded.completed, events = excluded.events,
+        context = excluded.context
     where viewing_session_index.events <= excluded.events
 """
 
@@ -131,21 +149,13 @@ async def lock_users(conn: asyncpg.Connection, users: Sequence[str]) -> None:
 
 
 async def save_index(conn: asyncpg.Connection, docs: Sequence[Mapping[str, Any]]) -> None:
+    """Each changed session's summary row (never replaced by one with fewer events)."""
     if not docs:
         return
-    fields = (
-        "session_id",
-        "user_id",
-        "title_id",
-        "genre",
-        "started_at",
-        "ended_at",
-        "watched_seconds",
-        "completed",
-        "events",
-    )
     ordered = sorted(docs, key=lambda d: d["session_id"])
-    await conn.execute(SAVE_INDEX, *([d[f] for d in ordered] for f in fields))
+    columns = [[d[f] for d in ordered] for f in INDEX_FIELDS[:-1]]
+    columns.append([json.dumps(d["context"], separators=(",", ":")) for d in ordered])
+    await conn.execute(SAVE_INDEX, *columns)
 
 
 async def co_watch(conn: asyncpg.Connection, users: Sequence[str]) -> None:
@@ -162,7 +172,9 @@ async def trending(conn: asyncpg.Connection, starts: Sequence[tuple[Any, str, An
 # Reads (read API, chaos check). Each is an index range on one user or a few titles.
 
 USER_SESSIONS = """
-select session_id, ended_at is not null as ended from viewing_session_index
+select session_id, title_id, genre, state, started_at, ended_at, last_position_s,
+       watched_seconds, pauses, completed, events, context::text as context
+from viewing_session_index
 where user_id = $1 order by started_at desc, session_id limit $2 offset $3
 """
 USER_TOTAL = "select count(*) from viewing_session_index where user_id = $1"
@@ -182,11 +194,11 @@ select title_id, other_title_id, viewers from (
 
 async def user_sessions(
     conn: asyncpg.Connection, user_id: str, *, limit: int, offset: int
-) -> tuple[int, list[tuple[str, bool]]]:
-    """The user's total and one page of (session id, ended), newest first."""
+) -> tuple[int, list[dict[str, Any]]]:
+    """The user's total and one page of session summaries, newest first."""
     total: int = await conn.fetchval(USER_TOTAL, user_id)
     rows = await conn.fetch(USER_SESSIONS, user_id, limit, offset) if total else []
-    return total, [(r["session_id"], r["ended"]) for r in rows]
+    return total, [{**r, "context": json.loads(r["context"])} for r in rows]
 
 
 async def history(

@@ -159,7 +159,8 @@ class ViewingWorker:
                 open_docs.append(doc)
             elif sid in loaded or (before is not None and before.ended):
                 # A late event, or a session just loaded after a crash, which may have left
-                # an older copy of this document: replace it by _id (rare, ~40 ms each).
+                # an older copy of this document: replace it by _id (rare; on FerretDB a
+                # delete by _id scans, ~20 ms per 2,500 ended sessions stored).
                 rewritten.append(doc)
             else:
                 ended_docs.append(doc)

@@ -1,11 +1,13 @@
 """Writes and reads of the viewing session documents, shaped by FerretDB 1.x.
 
-Measured on FerretDB 1.24.2 (SQLite backend, this machine, 20k documents): ``insert_many``
-of 2,000 documents ~50 ms; ``find_one({_id})`` ~1 ms and flat (the only filter pushed down
-to SQLite); ``update_one``/``replace_one``/``delete_one`` by ``_id`` ~40 ms each (one
-transaction per statement; concurrent ones are slower, not faster); a ``bulk_write`` of
-150 updates by ``_id`` did not return within 30 s; any other filter, ``$in`` included,
-scans the collection (``delete_many`` of 100 ids by ``$in``: 830 ms). So:
+Measured on FerretDB 1.24.2 (SQLite backend, this machine): ``insert_many`` of 2,000
+documents ~50-80 ms (a unique index checks ``_id``); ``update_one``/``replace_one``/
+``delete_one`` by ``_id`` ~25-40 ms each (one transaction per statement; concurrent ones
+are slower, not faster); a ``bulk_write`` of 150 updates by ``_id`` did not return within
+30 s. Every filter scans, ``_id`` equality included: FerretDB pushes ``{_id: x}`` down
+as ``WHERE``, but SQLite's plan is ``SCAN`` (``explain``), so ``find_one`` costs the
+document's position (0.9 ms first, 13 ms middle, 22 ms last of 2,432 documents) and a
+miss the whole collection; ``delete_many`` of 100 ids by ``$in`` took 830 ms at 20k. So:
 
 * ``viewing_sessions`` holds ended sessions: each is inserted once (``insert_many``,
   duplicates skipped) and only a late event within the grace period rewrites one
@@ -15,12 +17,13 @@ scans the collection (``delete_many`` of 100 ids by ``$in``: 830 ms). So:
   by ``$in`` (a scan of that small collection) and one ``insert_many``, and removes those
   that ended.
 
-Readers find a document by ``_id`` in one collection or the other.
+Nothing on the hot path or the read API reads these collections (see
+``processors/viewing/index.py``); the documents are the record of every session, and on
+MongoDB proper, where ``_id`` is indexed, readable by ``_id``.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -67,21 +70,3 @@ async def write_sessions(
     if stale:
         await db[OPEN].delete_many({"_id": {"$in": stale}})
     await insert_new(db, OPEN, open_docs)
-
-
-async def session_documents(db: AsyncDatabase[Doc], pages: Sequence[tuple[str, bool]]) -> list[Doc]:
-    """Documents of (session id, ended) pairs, in order, each read by ``_id``.
-
-    A session that ended between the index read and this one is found in the other
-    collection; one missing from both (a replay in progress) is left out.
-    """
-
-    async def one(session_id: str, ended: bool) -> Doc | None:
-        first, second = (ENDED, OPEN) if ended else (OPEN, ENDED)
-        doc: Doc | None = await db[first].find_one({"_id": session_id})
-        if doc is None:
-            doc = await db[second].find_one({"_id": session_id})
-        return doc
-
-    found = await asyncio.gather(*(one(sid, ended) for sid, ended in pages))
-    return [d for d in found if d is not None]

@@ -1,7 +1,8 @@
 -- The viewing worker's session state and its cross-partition read model (processors/viewing).
 -- FerretDB 1.x scans a collection for every filter but `_id` equality and runs each update
 -- as its own transaction (~40 ms here): what must be found by user or by title lives here,
--- behind indexes, and MongoDB keeps the session documents.
+-- behind indexes, and MongoDB keeps the session documents (written insert-only or in a
+-- small collection).
 
 -- The worker's session state as an append-only log: one row per mark of each open session
 -- (compact JSON, written once, in the batch's transaction), read only for sessions not in
@@ -22,18 +23,24 @@ create table viewing_sessions_closed (
     session_id text primary key
 );
 
--- One row per session (open or ended): a user's sessions, newest first, and the recent
--- history that seeds recommendations.
+-- One row per session (open or ended), the summary the read API returns: a user's
+-- sessions, newest first, and the recent history that seeds recommendations. (FerretDB
+-- 1.24 scans even for `_id` equality: a lookup costs its document's position in the
+-- collection, so the API reads no growing collection there.)
 create table viewing_session_index (
     session_id      text primary key,
     user_id         text not null,
     title_id        text not null,
     genre           text not null,
+    state           text not null,
     started_at      timestamptz not null,
     ended_at        timestamptz,
+    last_position_s double precision not null,
     watched_seconds double precision not null,
+    pauses          int not null,
     completed       boolean not null,
-    events          int not null
+    events          int not null,
+    context         jsonb not null
 );
 create index viewing_session_index_user_started_idx
     on viewing_session_index (user_id, started_at desc, session_id);
