@@ -15,7 +15,6 @@ writers per user with an advisory lock, and answers the reads from indexes.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -153,9 +152,8 @@ async def save_index(conn: asyncpg.Connection, docs: Sequence[Mapping[str, Any]]
     if not docs:
         return
     ordered = sorted(docs, key=lambda d: d["session_id"])
-    columns = [[d[f] for d in ordered] for f in INDEX_FIELDS[:-1]]
-    columns.append([json.dumps(d["context"], separators=(",", ":")) for d in ordered])
-    await conn.execute(SAVE_INDEX, *columns)
+    # jsonb goes through the pool's codec (stores.postgres.pool): plain Python objects.
+    await conn.execute(SAVE_INDEX, *([d[f] for d in ordered] for f in INDEX_FIELDS))
 
 
 async def co_watch(conn: asyncpg.Connection, users: Sequence[str]) -> None:
@@ -173,7 +171,7 @@ async def trending(conn: asyncpg.Connection, starts: Sequence[tuple[Any, str, An
 
 USER_SESSIONS = """
 select session_id, title_id, genre, state, started_at, ended_at, last_position_s,
-       watched_seconds, pauses, completed, events, context::text as context
+       watched_seconds, pauses, completed, events, context
 from viewing_session_index
 where user_id = $1 order by started_at desc, session_id limit $2 offset $3
 """
@@ -198,7 +196,7 @@ async def user_sessions(
     """The user's total and one page of session summaries, newest first."""
     total: int = await conn.fetchval(USER_TOTAL, user_id)
     rows = await conn.fetch(USER_SESSIONS, user_id, limit, offset) if total else []
-    return total, [{**r, "context": json.loads(r["context"])} for r in rows]
+    return total, [dict(r) for r in rows]
 
 
 async def history(

@@ -73,7 +73,7 @@ async def test_sessions_match_their_events_and_replay_changes_nothing(ns: Namesp
     index = {r[0]: r for r in tables["viewing_session_index"]}
     assert set(index) == set(by_session)
     ended_per_user = Counter(stored[s]["user_id"] for s in ended)
-    assert Counter(r[1] for r in index.values() if r[5] is not None) == ended_per_user
+    assert Counter(r[1] for r in index.values() if r[6] is not None) == ended_per_user
     assert tables["co_watch_edges"], "users who watched two titles link them"
     assert Counter((a, b) for a, b, _ in tables["co_watch_edges"]) == {
         (a, b): n for a, b, n in tables["co_watch_counts"]
@@ -115,7 +115,7 @@ async def test_kill_9_mid_stream_loses_and_doubles_nothing(ns: Namespace) -> Non
     assert not ended.keys() & in_flight.keys()
     assert {**ended, **in_flight} == check.expected_sessions(events)
     want_ended = Counter(d["user_id"] for d in ended.values())
-    assert Counter(r[1] for r in tables["viewing_session_index"] if r[5] is not None) == (
+    assert Counter(r[1] for r in tables["viewing_session_index"] if r[6] is not None) == (
         want_ended
     )
     assert Counter((a, b) for a, b, _ in tables["co_watch_edges"]) == {
