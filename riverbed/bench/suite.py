@@ -168,6 +168,14 @@ async def viewing_long_run(
         Figure(
             f"viewing late/early rate ({n})", run.late_over_early, "x", None, at_least(LATE_EARLY)
         ),
+        # The same question in the worker's own CPU time, which other load does not move.
+        Figure(f"viewing worker CPU per event, early ({n})", run.cpu_early_us, "us/ev"),
+        Figure(
+            f"viewing worker CPU per event, late vs early ({n})",
+            run.cpu_late_us,
+            "us/ev",
+            run.cpu_early_us,
+        ),
         *(
             Figure(f"read API p99, user {path} ({n} stored)", ms, "ms", None, at_most(READ_P99_MS))
             for path, ms in p99.items()

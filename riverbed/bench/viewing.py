@@ -28,7 +28,7 @@ from dashboard.app import create_app
 from processors.viewing import index
 from processors.viewing.state import restore
 from producers.simulators.simulation import Simulation
-from riverbed.bench.children import child_env
+from riverbed.bench.children import child_env, cpu_seconds
 from riverbed.bench.feed import flood, records
 from riverbed.bench.latency import percentiles
 from riverbed.bench.processors import _check_alive, processed_count
@@ -46,10 +46,18 @@ class LongRun:
     early: float  # ev/s over the first 10 % of the events
     late: float  # ev/s over the last 10 %
     users: tuple[str, ...]
+    cpu_early_us: float  # the worker's CPU-us per event over the first 10 %
+    cpu_late_us: float  # ... and over the last 10 %
 
     @property
     def late_over_early(self) -> float:
         return self.late / self.early
+
+    @property
+    def cpu_late_over_early(self) -> float:
+        """Cost per event late vs early, in the worker's own CPU time: flat is 1.0 and,
+        unlike the rates, it does not move with what else runs on the machine."""
+        return self.cpu_late_us / self.cpu_early_us
 
 
 def viewing_stream(seed: int = 5) -> Iterator[Envelope[Any]]:
@@ -76,6 +84,26 @@ def crossing(series: list[tuple[float, int]], target: float) -> float:
     raise ValueError(f"the counter never reached {target}")
 
 
+def value_at(series: list[tuple[float, float]], at: float) -> float:
+    """A sampled value at time ``at``, interpolated between the samples around it."""
+    for (t0, v0), (t1, v1) in itertools.pairwise(series):
+        if t0 <= at <= t1:
+            return v0 if t1 == t0 else v0 + (v1 - v0) * (at - t0) / (t1 - t0)
+    raise ValueError(f"no sample around {at}")
+
+
+def cpu_per_event(
+    series: list[tuple[float, int]], cpu: list[tuple[float, float]], total: int
+) -> tuple[float, float]:
+    """The worker's CPU-us per event over the first and the last 10 % of the events."""
+    start = max(t for t, n in series if n == 0)
+    moved = [(t, n) for t, n in series if t >= start]
+    tenth = total / 10
+    marks = [start, crossing(moved, tenth), crossing(moved, total - tenth), crossing(moved, total)]
+    used = [value_at(cpu, t) for t in marks]
+    return (used[1] - used[0]) / tenth * 1e6, (used[3] - used[2]) / tenth * 1e6
+
+
 def rates(series: list[tuple[float, int]], total: int) -> tuple[float, float, float]:
     """(overall, first 10 %, last 10 %) rates of a counter that went from 0 to ``total``.
 
@@ -96,15 +124,20 @@ async def long_run(
 ) -> LongRun:
     """Sample a just-started worker's counter until it applied the ``count`` pre-loaded."""
     series: list[tuple[float, int]] = []
+    cpu: list[tuple[float, float]] = []
+    [worker] = ns.workers["viewing"]
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
         async with asyncio.timeout(wait_s):
             while not series or series[-1][1] < count:
                 _check_alive(ns)
                 with contextlib.suppress(httpx.TransportError):  # /metrics not up yet
-                    series.append((time.monotonic(), await processed_count(client)))
+                    n = await processed_count(client)
+                    now = time.monotonic()
+                    series.append((now, n))
+                    cpu.append((now, cpu_seconds(worker.pid)))
                 await asyncio.sleep(SAMPLE_S)
     overall, early, late = rates(series, count)
-    return LongRun(count, overall, early, late, users)
+    return LongRun(count, overall, early, late, users, *cpu_per_event(series, cpu, count))
 
 
 async def restore_all(ns: Namespace) -> tuple[float, int, int]:
