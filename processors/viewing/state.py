@@ -60,8 +60,8 @@ def decode_mark(session_id: str, text: str) -> dict[str, Any]:
 @dataclass
 class SessionState:
     session_id: str
-    marks: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # by event id
-    fresh: list[Mapping[str, Any]] = field(default_factory=list)  # added, not yet stored
+    marks: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # stored, by event id
+    fresh: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # added, not yet stored
     ended_seen_at: float | None = None  # monotonic time the fold first showed an end
     document: dict[str, Any] | None = None  # the last folded document
     _session: sessions.Session | None = None  # the fold so far (watched unrounded)
@@ -74,12 +74,18 @@ class SessionState:
         return self.document is not None and self.document["ended_at"] is not None
 
     def copy(self) -> SessionState:
-        """A copy to fold a batch into; the cached state changes only after the commit."""
+        """A copy to fold a batch into; the cached state changes only after the commit.
+
+        The stored marks are shared, not copied (copying them cost in proportion to the
+        session's length on every batch): a batch adds to ``fresh`` only, and
+        :meth:`committed` moves those into ``marks`` once the batch is stored. Batches are
+        serialised, so no two copies of a session are in flight.
+        """
         s = self._session
         return SessionState(
             self.session_id,
-            dict(self.marks),
-            [],
+            self.marks,
+            {},
             self.ended_seen_at,
             self.document,
             None if s is None else replace(s, context=dict(s.context)),
@@ -92,12 +98,18 @@ class SessionState:
         """Add marks; True when one was new (so the document must be folded again)."""
         new = False
         for m in marks:
-            if m["_id"] not in self.marks:
-                self.marks[m["_id"]] = m
-                self.fresh.append(m)
+            if m["_id"] not in self.marks and m["_id"] not in self.fresh:
+                self.fresh[m["_id"]] = m
                 self._unfolded.append(m)
                 new = True
         return new
+
+    def committed(self) -> SessionState:
+        """The batch's marks are stored: they join ``marks`` (shared with older copies,
+        which are discarded once this one is installed)."""
+        self.marks.update(self.fresh)
+        self.fresh = {}
+        return self
 
     def fold(self, now: float) -> dict[str, Any]:
         pending = sorted(self._unfolded, key=sessions.order_key)
@@ -105,7 +117,8 @@ class SessionState:
         if self._session is None or (
             pending and self._last is not None and sessions.order_key(pending[0]) <= self._last
         ):
-            pending = sorted(self.marks.values(), key=sessions.order_key)  # out of order
+            # Out of order (or the first fold): again from every mark, stored and fresh.
+            pending = sorted([*self.marks.values(), *self.fresh.values()], key=sessions.order_key)
             self._session, self._progress = sessions.begin(pending[0]), sessions.Progress()
         for m in pending:
             sessions.step(self._session, self._progress, m)
@@ -121,9 +134,8 @@ def restore(session_id: str, rows: Iterable[str], now: float) -> SessionState:
     """A session rebuilt from its stored rows (duplicates collapse by event id)."""
     state = SessionState(session_id)
     state.add(decode_mark(session_id, r) for r in rows)
-    state.fresh = []
     state.fold(now)
-    return state
+    return state.committed()
 
 
 @dataclass

@@ -125,7 +125,7 @@ class ViewingWorker:
         closing = [s for s in self.cache.closable(now) if s.session_id not in changed]
         await self._write(db, pool, changed, loaded, closing, envelopes)
         if generation == self.cache.generation:
-            self.cache.sessions.update(changed)
+            self.cache.sessions.update((sid, st.committed()) for sid, st in changed.items())
             self.cache.sessions.update((s, st) for s, st in loaded.items() if s not in changed)
             self.cache.evict(s.session_id for s in closing)
 
@@ -166,7 +166,7 @@ class ViewingWorker:
                 ended_docs.append(doc)
         await write_sessions(db, open_docs=open_docs, ended_docs=ended_docs, rewritten=rewritten)
         ended_users = sorted({d["user_id"] for d in (*ended_docs, *rewritten)})
-        rows = [(sid, encode_mark(m)) for sid, s in changed.items() for m in s.fresh]
+        rows = [(sid, encode_mark(m)) for sid, s in changed.items() for m in s.fresh.values()]
         starts = [
             (e.event_id, e.payload.title_id, profiles.minute_of(e.occurred_at))
             for e in envelopes

@@ -35,9 +35,9 @@ def test_rows_round_trip_marks_exactly() -> None:
 def test_a_restored_session_folds_like_the_original_and_has_nothing_to_store() -> None:
     state = SessionState("s1")
     state.add(marks(story()))
-    rows = [encode_mark(m) for m in state.fresh]
+    rows = [encode_mark(m) for m in state.fresh.values()]
     back = restore("s1", rows + rows[:2], 0.0)  # a row written twice collapses
-    assert back.fresh == []
+    assert back.fresh == {} and back.marks == state.fresh
     assert back.document == state.fold(0.0)
 
 
@@ -52,6 +52,7 @@ def test_batches_in_any_order_and_twice_fold_like_the_whole(seed: int) -> None:
         state = state.copy()
         state.add(marks(shuffled[i : i + 3]))
         state.fold(0.0)
+        state.committed()
     assert state.document == whole
     assert not state.copy().add(marks(events)), "nothing new in a replay"
 
@@ -65,10 +66,11 @@ def test_in_order_batches_continue_the_fold() -> None:
     assert state.document == sessions.to_document(sessions.fold(marks(events)))
 
 
-def test_a_copy_leaves_the_cached_state_alone() -> None:
+def test_a_failed_attempt_leaves_the_cached_state_alone() -> None:
     cached = SessionState("s1")
     cached.add(marks(story()[:3]))
     cached.fold(0.0)
+    cached.committed()
     attempt = cached.copy()
     assert attempt.add(marks(story()[3:]))
     attempt.fold(1.0)
@@ -76,6 +78,9 @@ def test_a_copy_leaves_the_cached_state_alone() -> None:
     assert len(cached.marks) == 3 and cached.document is not None
     assert cached.document["events"] == 3 and not cached.ended
     assert attempt.ended
+    retry = cached.copy()  # the attempt failed (not committed): the retry starts over
+    assert retry.add(marks(story()[3:])), "the failed attempt's marks are new again"
+    assert retry.fold(1.0) == attempt.document
 
 
 def test_ended_sessions_close_after_the_grace_period_only() -> None:
@@ -98,6 +103,7 @@ def test_a_late_event_after_the_end_still_folds_exactly() -> None:
     state = SessionState("s1")
     state.add(marks(events[-1:]))  # the stop first
     state.fold(0.0)
+    state.committed()
     assert state.ended
     state = state.copy()
     state.add(marks(events[:-1]))
