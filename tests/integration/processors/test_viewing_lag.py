@@ -15,7 +15,7 @@ from riverbed.sandbox import Namespace
 from schemas import VIEWING_TOPIC
 
 DEMO_RATE = 120.0  # viewing events/s in `riverbed demo`
-SECONDS = 20.0
+SECONDS = 15.0
 MAX_LAG_S = 2.0
 
 
