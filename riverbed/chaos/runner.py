@@ -293,7 +293,12 @@ def _check_slow(run: Run, peak_mib: int, result: Result) -> bool:
         result.notes.append("the slow window never opened")
         return False
     kinds = tuple(GROUPS)
+    # The rate needs samples (every 0.5 s) spanning a second; when the stream reaches the
+    # fault point sooner (a quick run whose workers keep up), take the 2 s before the
+    # window, which then include the stream's start.
     before = run.progress.rate(kinds, run.marks["stream_start"], start)
+    if before is None:
+        before = run.progress.rate(kinds, start - 2.0, start)
     during = run.progress.rate(kinds, start, end)
     result.details.update({"rate_before": before, "rate_slow": during})
     result.notes.append(
