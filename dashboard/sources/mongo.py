@@ -4,7 +4,8 @@ A viewing session is active when it is playing or paused and its last event lies
 the last ``active_minutes`` on the dashboard's clock (:mod:`dashboard.clock`): a session
 stamped in a later minute is not counted, one that went quiet falls out. Session
 documents that carry no ``last_event_at`` are bounded by their start instead (the
-``state_recent`` index on ``viewing_sessions`` serves that read).
+``state_recent`` index on ``viewing_sessions_open`` serves that read on MongoDB;
+FerretDB scans that collection, which holds only the sessions in flight).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from dashboard.clock import Clock, Window, wall_clock
 from dashboard.stores import Stores
+from stores.mongo.viewing import OPEN
 
 ACTIVE_STATES = ["playing", "paused"]
 
@@ -37,7 +39,7 @@ class MongoSource:
 
     async def sample(self) -> dict[str, Any]:
         window = Window.back(self._clock(), self._minutes)
-        sessions = self._stores.mongo()["viewing_sessions"]
+        sessions = self._stores.mongo()[OPEN]  # sessions in flight: a small collection
         count = await sessions.count_documents(active_filter(window))
         self.queries += 1
         return {

@@ -9,7 +9,7 @@ that in-order, once-only delivery would give.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -74,25 +74,25 @@ def mark_of(event: Envelope[Any]) -> dict[str, Any]:
     }
 
 
-def _order(m: Mapping[str, Any]) -> tuple[Any, ...]:
+def order_key(m: Mapping[str, Any]) -> tuple[Any, ...]:
     return (m["at"], m["rank"], m["_id"])
 
 
-def fold(marks: Iterable[Mapping[str, Any]]) -> Session:
-    """The session its marks describe (deduplicated by event id)."""
-    unique = sorted({m["_id"]: m for m in marks}.values(), key=_order)
-    if not unique:
-        raise ValueError("a session needs at least one mark")
-    first = unique[0]
-    context: dict[str, Any] = {}
-    for m in unique:
-        if m.get("context"):
-            context = dict(m["context"])  # the latest context a player sent wins
-    s = Session(
+@dataclass
+class Progress:
+    """What folding needs besides the session: whether it was playing, and where."""
+
+    playing: bool = False
+    last_pos: float | None = None
+
+
+def begin(first: Mapping[str, Any]) -> Session:
+    """The session before its first mark is applied (``step`` applies every mark)."""
+    return Session(
         first["session_id"],
         first["user_id"],
         first["title_id"],
-        context,
+        {},
         first["at"],
         None,
         "playing",
@@ -100,24 +100,42 @@ def fold(marks: Iterable[Mapping[str, Any]]) -> Session:
         0.0,
         0,
         False,
-        len(unique),
+        0,
     )
-    playing, last_pos = False, None
+
+
+def step(s: Session, progress: Progress, m: Mapping[str, Any]) -> None:
+    """Apply the next mark in (time, rank, event id) order; ``watched_seconds`` unrounded."""
+    s.events += 1
+    if m.get("context"):
+        s.context = dict(m["context"])  # the latest context a player sent wins
+    pos = float(m["position_s"])
+    if progress.playing and progress.last_pos is not None and pos > progress.last_pos:
+        s.watched_seconds += pos - progress.last_pos  # forward only; seeks back do not count
+    progress.last_pos = s.last_position_s = pos
+    if m["type"] == "playback.paused":
+        s.pauses += 1
+        progress.playing, s.state = False, "paused"
+    elif m["type"] in ENDED:
+        progress.playing, s.state, s.ended_at = False, ENDED[m["type"]], m["at"]
+        s.completed = s.completed or m["type"] == "playback.completed"
+    else:
+        progress.playing, s.state = True, "playing"
+
+
+def rounded(s: Session) -> Session:
+    return replace(s, context=dict(s.context), watched_seconds=round(s.watched_seconds, 3))
+
+
+def fold(marks: Iterable[Mapping[str, Any]]) -> Session:
+    """The session its marks describe (deduplicated by event id)."""
+    unique = sorted({m["_id"]: m for m in marks}.values(), key=order_key)
+    if not unique:
+        raise ValueError("a session needs at least one mark")
+    s, progress = begin(unique[0]), Progress()
     for m in unique:
-        pos = float(m["position_s"])
-        if playing and last_pos is not None and pos > last_pos:
-            s.watched_seconds += pos - last_pos  # forward progress only; seeks back do not count
-        last_pos = s.last_position_s = pos
-        if m["type"] == "playback.paused":
-            s.pauses += 1
-            playing, s.state = False, "paused"
-        elif m["type"] in ENDED:
-            playing, s.state, s.ended_at = False, ENDED[m["type"]], m["at"]
-            s.completed = s.completed or m["type"] == "playback.completed"
-        else:
-            playing, s.state = True, "playing"
-    s.watched_seconds = round(s.watched_seconds, 3)
-    return s
+        step(s, progress, m)
+    return rounded(s)
 
 
 def to_document(s: Session) -> dict[str, Any]:

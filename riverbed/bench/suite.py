@@ -19,6 +19,7 @@ from pathlib import Path
 from core.settings import Settings
 from riverbed.bench import processors as proc
 from riverbed.bench import publisher
+from riverbed.bench import viewing as long_viewing
 from riverbed.bench.children import free_port
 from riverbed.bench.cpu import CpuMeter, per_event_us
 from riverbed.bench.feed import flood, records
@@ -33,6 +34,8 @@ P99_MS, P99_AT, SCALING, RSS_MIB = 250.0, 0.5, 1.6, 300.0
 # load generator reported beside it), the CPU efficiency of 2 workers per kind against
 # 1, and the rate over the last 10 % of the run against the first 10 %.
 CPU_US, CPU_EFFICIENCY, LATE_EARLY = 150.0, 0.9, 0.8
+# Issue 13: viewing at >= 5,000 ev/s, as fast late in a long run as early, reads <= 50 ms.
+VIEWING_RATE, READ_P99_MS = 5_000.0, 50.0
 COMMERCE = ("orders", "inventory")
 
 
@@ -42,13 +45,15 @@ class Plan:
     publisher_rounds: int
     commerce_events: int  # plus the opening stock (960 events)
     viewing_events: int
+    viewing_long: int  # playback events of the long run (late/early rate, read p99)
+    read_requests: int  # per read endpoint, after the long run
     latency_s: float  # paced seconds per load level
     loads: tuple[float, ...] = (0.25, 0.5, 0.8)
     wait_s: float = 600.0
 
 
-QUICK = Plan(10_000, 1, 4_000, 600, 2.0, wait_s=60.0)
-FULL = Plan(100_000, 3, 40_000, 5_000, 20.0)
+QUICK = Plan(10_000, 1, 4_000, 600, 20_000, 200, 2.0, wait_s=60.0)
+FULL = Plan(100_000, 3, 40_000, 5_000, 500_000, 1_000, 20.0)
 
 
 async def run(settings: Settings, plan: Plan) -> list[Figure]:
@@ -59,9 +64,9 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
     views = proc.viewing_workload(plan.viewing_events)
     spaces: list[Namespace] = []
     try:
-        progress("creating 3 namespaces (topics, migrated schema, seeded reference data)")
-        base, one, two = [await proc.fresh(settings, tmp, sim) for _ in range(3)]
-        spaces += [base, one, two]
+        progress("creating 4 namespaces (topics, migrated schema, seeded reference data)")
+        base, one, two, long = [await proc.fresh(settings, tmp, sim) for _ in range(4)]
+        spaces += [base, one, two, long]
         metrics_port = free_port()
         proc.start(one, {"orders": 1, "inventory": 1})
         proc.start(one, {"viewing": 1}, {"RIVERBED_METRICS_PORT": str(metrics_port - 2)})
@@ -157,6 +162,7 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
                 at_least(VIEWING_RATIO, on="ratio"),
             )
         )
+        figures += await viewing_long_run(settings, plan, long, bulk)
         peaks: dict[str, float] = {}
         for ns in (one, two):
             for kind, mib in proc.peak_rss(ns).items():
@@ -174,6 +180,50 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
                     worker.terminate()
         for ns in spaces:
             await ns.drop()
+
+
+async def viewing_long_run(
+    settings: Settings, plan: Plan, ns: Namespace, bulk: float
+) -> list[Figure]:
+    """The long viewing run (pre-loaded, then one worker), then the read API over it."""
+    progress(f"viewing long run: pre-loading {plan.viewing_long:,} events")
+    stream = long_viewing.viewing_stream()
+    users = await long_viewing.preload(ns, plan.viewing_long, stream)
+    port = free_port()
+    proc.start(ns, {"viewing": 1}, {"RIVERBED_METRICS_PORT": str(port - 2)})
+    progress(f"viewing long run: 1 worker draining {plan.viewing_long:,} events")
+    run = await long_viewing.long_run(ns, port, plan.viewing_long, users, plan.wait_s)
+    progress(f"read API: {plan.read_requests} requests per endpoint, one at a time")
+    p99 = await long_viewing.read_p99(settings, ns, users, plan.read_requests)
+    seconds, restored, rows = await long_viewing.restore_all(ns)
+    more = plan.viewing_long // 10
+    progress(f"viewing: kill -9, {more:,} more events, a new worker reloads the sessions")
+    again = await long_viewing.after_kill(ns, port, more, stream, plan.wait_s)
+    n = f"{plan.viewing_long:,} events"
+    return [
+        Figure(f"viewing worker, long run ({n})", run.rate, "ev/s", bulk, at_least(VIEWING_RATE)),
+        Figure(
+            f"viewing late/early rate ({n})", run.late_over_early, "x", None, at_least(LATE_EARLY)
+        ),
+        # The same question in the worker's own CPU time, which other load does not move.
+        Figure(f"viewing worker CPU per event, early ({n})", run.cpu_early_us, "us/ev"),
+        Figure(
+            f"viewing worker CPU per event, late vs early ({n})",
+            run.cpu_late_us,
+            "us/ev",
+            run.cpu_early_us,
+        ),
+        *(
+            Figure(f"read API p99, user {path} ({n} stored)", ms, "ms", None, at_most(READ_P99_MS))
+            for path, ms in p99.items()
+        ),
+        Figure(
+            f"viewing state reload, all {restored:,} stored sessions ({rows:,} rows)",
+            seconds,
+            "s",
+        ),
+        Figure("viewing rate after kill -9 vs late rate", again.rate, "ev/s", run.late),
+    ]
 
 
 def worker_us(cpu: dict[str, float]) -> float:

@@ -35,6 +35,7 @@ from schemas import (
     Envelope,
     decode,
 )
+from stores.mongo.viewing import ENDED, OPEN
 
 
 @dataclass
@@ -261,6 +262,13 @@ def expected_sessions(viewing: list[Envelope[Any]]) -> dict[str, dict[str, Any]]
     }
 
 
+async def stored_sessions(db: Any) -> tuple[dict[str, dict[str, Any]], int]:
+    """Every session document (ended and in flight) by id, and how many ids are in both."""
+    ended = {d["_id"]: d async for d in db[ENDED].find({})}
+    in_flight = {d["_id"]: d async for d in db[OPEN].find({})}
+    return {**in_flight, **ended}, len(ended.keys() & in_flight.keys())
+
+
 async def check_viewing(ns: Namespace, workload: Workload, tally: Tally) -> None:
     viewing = workload.viewing
     want_sessions = expected_sessions(viewing)
@@ -268,46 +276,56 @@ async def check_viewing(ns: Namespace, workload: Workload, tally: Tally) -> None
         ns.settings.mongo_uri.get_secret_value(), tz_aware=True
     )
     try:
-        db = client[ns.mongo_db]
-        marks = [d["_id"] async for d in db["viewing_marks"].find({}, {"_id": 1})]
-        tally.multiset("viewing_marks", Counter(str(e.event_id) for e in viewing), Counter(marks))
-        got_sessions = {d["_id"]: d async for d in db["viewing_sessions"].find({})}
-        short = sum(
-            1
-            for k, v in want_sessions.items()
-            if k in got_sessions
-            and got_sessions[k] != v
-            and got_sessions[k]["events"] <= v["events"]
-        )
-        over = sum(
-            1
-            for k, v in want_sessions.items()
-            if k in got_sessions
-            and got_sessions[k] != v
-            and got_sessions[k]["events"] > v["events"]
-        )
-        tally.add(
-            "viewing_sessions",
-            lost=sum(1 for k in want_sessions if k not in got_sessions) + short,
-            duplicated=sum(1 for k in got_sessions if k not in want_sessions) + over,
-        )
-        ended: dict[str, list[dict[str, Any]]] = {}
-        for doc in want_sessions.values():
-            if doc["ended_at"] is not None:
-                ended.setdefault(doc["user_id"], []).append(doc)
-        got_profiles = {d["_id"]: d async for d in db["user_profiles"].find({})}
-        tally.keyed(
-            "user_profiles",
-            {uid: profiles.build_profile(uid, ss) for uid, ss in ended.items()},
-            got_profiles,
-        )
-        edges = {d["_id"] async for d in db["co_watch_edges"].find({}, {"_id": 1})}
-        want_edges = {
-            e["_id"] for uid, ss in ended.items() for e in profiles.co_watch_edges(uid, ss)
-        }
-        tally.add("co_watch_edges", lost=len(want_edges - edges))
+        got_sessions, in_both = await stored_sessions(client[ns.mongo_db])
     finally:
         await client.close()
+    # A session's document counts its distinct events: fewer is a lost event, more a
+    # duplicated one (and a document in both collections is a duplicate too).
+    short = sum(
+        1
+        for k, v in want_sessions.items()
+        if k in got_sessions and got_sessions[k] != v and got_sessions[k]["events"] <= v["events"]
+    )
+    over = sum(
+        1
+        for k, v in want_sessions.items()
+        if k in got_sessions and got_sessions[k] != v and got_sessions[k]["events"] > v["events"]
+    )
+    tally.add(
+        "viewing_sessions",
+        lost=sum(1 for k in want_sessions if k not in got_sessions) + short,
+        duplicated=sum(1 for k in got_sessions if k not in want_sessions) + over + in_both,
+    )
+    ended: dict[str, list[dict[str, Any]]] = {}
+    for doc in want_sessions.values():
+        if doc["ended_at"] is not None:
+            ended.setdefault(doc["user_id"], []).append(doc)
+    conn = await ns.owner()
+    try:
+        rows = await conn.fetch(
+            "select user_id, session_id, title_id, genre, ended_at, watched_seconds, completed "
+            "from viewing_session_index where ended_at is not null"
+        )
+        edges = await conn.fetch("select title_id, other_title_id, user_id from co_watch_edges")
+        counts = await conn.fetch("select title_id, other_title_id, viewers from co_watch_counts")
+    finally:
+        await conn.close()
+    got_ended: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        got_ended.setdefault(r["user_id"], []).append(dict(r))
+    tally.keyed(
+        "user_profiles",
+        {uid: profiles.build_profile(uid, ss) for uid, ss in ended.items()},
+        {uid: profiles.build_profile(uid, ss) for uid, ss in got_ended.items()},
+    )
+    got_edges = {f"{a}|{b}|{u}" for a, b, u in edges}
+    want_edges = {e["_id"] for uid, ss in ended.items() for e in profiles.co_watch_edges(uid, ss)}
+    tally.add("co_watch_edges", lost=len(want_edges - got_edges))
+    tally.keyed(
+        "co_watch_counts",
+        dict(Counter((a, b) for a, b, _ in edges)),
+        {(r["title_id"], r["other_title_id"]): r["viewers"] for r in counts},
+    )
 
     starts = [e for e in viewing if e.type == "playback.started"]
     conn = await ns.owner()

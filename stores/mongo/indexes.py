@@ -1,4 +1,10 @@
-"""Indexes for every query the viewing worker and read side make (idempotent)."""
+"""Indexes for the viewing reads that are not by ``_id`` (idempotent).
+
+Every read of the hot path and the read API is by ``_id``; the only other one is the
+dashboard's count of active viewers, over the small collection of open sessions. FerretDB
+1.x uses no index for it (it scans; the collection is as small as the audience), MongoDB
+does.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,10 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from stores.mongo.client import Doc
+from stores.mongo.viewing import OPEN
 
 
 async def ensure_indexes(db: AsyncDatabase[Doc]) -> None:
-    await db["viewing_marks"].create_index([("session_id", ASCENDING)], name="session")
-    sessions = db["viewing_sessions"]
-    await sessions.create_index([("session_id", ASCENDING)], unique=True, name="session_id_unique")
-    await sessions.create_index(
-        [("user_id", ASCENDING), ("started_at", DESCENDING)], name="user_recent"
-    )
-    await sessions.create_index([("title_id", ASCENDING)], name="title")
-    await sessions.create_index(  # active viewers (dashboard)
+    await db[OPEN].create_index(  # active viewers (dashboard)
         [("state", ASCENDING), ("started_at", DESCENDING)], name="state_recent"
-    )
-    await db["user_profiles"].create_index(
-        [("user_id", ASCENDING)], unique=True, name="user_id_unique"
-    )
-    await db["co_watch_edges"].create_index(
-        [("title_id", ASCENDING), ("other_title_id", ASCENDING)], name="title_other"
     )

@@ -17,6 +17,7 @@ from processors.commerce.state import CommerceState
 from processors.viewing import sessions
 from producers.simulators.seed import seed_reference_data
 from producers.simulators.simulation import Simulation
+from riverbed.chaos import check
 from riverbed.sandbox import Namespace
 from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, VIEWING_TOPIC, Envelope
 
@@ -97,11 +98,10 @@ async def test_ten_thousand_mixed_events_match_the_decision_logic(ns: Namespace)
         ns.settings.mongo_uri.get_secret_value(), tz_aware=True
     )
     try:
-        stored_sessions = {
-            d["_id"]: d async for d in client[ns.mongo_db]["viewing_sessions"].find({})
-        }
+        stored_sessions, in_both = await check.stored_sessions(client[ns.mongo_db])
     finally:
         await client.close()
+    assert in_both == 0
     assert stored_sessions == {
         sid: sessions.to_document(sessions.fold(sessions.mark_of(e) for e in evs))
         for sid, evs in by_session.items()
