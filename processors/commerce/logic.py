@@ -16,7 +16,6 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -384,9 +383,3 @@ def apply(
         if handler is not None:
             handler(state, effects, event)
     return effects
-
-
-def decision_time(effects: Effects) -> datetime | None:
-    """The time of the last change in a batch (for logs and metrics)."""
-    times = [m.at for m in effects.movements] + [s.at for s in effects.status_changes]
-    return max(times) if times else None
