@@ -23,6 +23,7 @@ from dashboard.sources.mongo import MongoSource
 from dashboard.sources.postgres import ORDER_MINUTES, PostgresSource
 from dashboard.stores import Stores
 from riverbed.sandbox import Namespace
+from stores.mongo.viewing import OPEN
 from tests.integration.dashboard.conftest import SetClock, ns_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -107,7 +108,7 @@ async def test_trending_and_active_viewers_end_now(ns: Namespace, stores: Stores
         {"_id": "quiet", "state": "playing", "started_at": clock.at - timedelta(minutes=40)},
         {"_id": "ended", "state": "completed", "started_at": clock.at - timedelta(minutes=1)},
     ]
-    await stores.mongo()["viewing_sessions"].insert_many(sessions)
+    await stores.mongo()[OPEN].insert_many(sessions)  # the sessions in flight
 
     trending = (await PostgresSource(stores, clock=clock).sample())["trending"]
     assert trending["titles"] == [

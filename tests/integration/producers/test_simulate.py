@@ -38,7 +38,7 @@ from producers.simulators import (
     run,
     seed_reference_data,
 )
-from schemas import TOPIC_RULES, topic_for
+from schemas import TOPIC_PARTITIONS, TOPIC_RULES, topic_for
 from stores.postgres import migrate
 from stores.postgres.pool import quote_ident
 
@@ -128,7 +128,19 @@ async def read_new(
 
 
 async def test_simulate_publishes_the_seeded_stream_and_seeds_reference_data(
-    settings: Settings, kafka_admin: AIOKafkaAdminClient, schema: str, tmp_path: Path
+    settings: Settings, kafka_admin: AIOKafkaAdminClient, schema: str, tmp_path: Path, uid: str
+) -> None:
+    # Topics under a prefix of the test's own: the user's default topics are not the test's.
+    prefix = f"test.{uid}."
+    settings = settings.model_copy(update={"topic_prefix": prefix})
+    try:
+        await _publishes_the_seeded_stream(settings, kafka_admin, schema, tmp_path, prefix)
+    finally:
+        await kafka_admin.delete_topics([settings.topic(name) for name in TOPIC_PARTITIONS])
+
+
+async def _publishes_the_seeded_stream(
+    settings: Settings, kafka_admin: AIOKafkaAdminClient, schema: str, tmp_path: Path, prefix: str
 ) -> None:
     dry = tmp_path / "dry.jsonl"
     seeded = ("--count", str(COUNT), "--seed", str(SEED), "--epoch", EPOCH)
@@ -143,7 +155,11 @@ async def test_simulate_publishes_the_seeded_stream_and_seeds_reference_data(
     topics = [settings.topic(rule.name) for rule in TOPIC_RULES]
     before = await end_offsets(settings, await topic_partitions(kafka_admin, topics))
     code, err = await riverbed(
-        "simulate", *seeded, "--via", "publisher", env={"RIVERBED_POSTGRES_SCHEMA": schema}
+        "simulate",
+        *seeded,
+        "--via",
+        "publisher",
+        env={"RIVERBED_POSTGRES_SCHEMA": schema, "RIVERBED_TOPIC_PREFIX": prefix},
     )
     assert code == 0, err
     print(err)  # the progress lines, with the rate reached

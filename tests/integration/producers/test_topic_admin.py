@@ -17,15 +17,18 @@ async def test_riverbeds_topics_exist_with_their_partition_counts(
     settings: Settings, uid: str, kafka_admin: Any
 ) -> None:
     # Under a prefix of the test's own: the user's default topics are not the test's.
-    mine = settings.model_copy(update={"topic_prefix": f"test.{uid}."})
+    prefix = f"test.{uid}."
+    mine = settings.model_copy(update={"topic_prefix": prefix})
     try:
         created = await ensure_topics(mine)  # creates whatever is missing
         assert await ensure_topics(mine) == []  # and only once
         assert sorted(created) == sorted(mine.topic(t) for t in TOPIC_PARTITIONS)
         rows = {row.name: row for row in await describe_topics(mine)}
-        assert set(rows) == {rule.name for rule in TOPIC_RULES} | {DLQ_TOPIC}
+        assert set(rows) == {
+            mine.topic(n) for n in {rule.name for rule in TOPIC_RULES} | {DLQ_TOPIC}
+        }
         for name, row in rows.items():
-            assert row.partitions == row.expected == TOPIC_PARTITIONS[name]
+            assert row.partitions == row.expected == TOPIC_PARTITIONS[name.removeprefix(prefix)]
     finally:
         await kafka_admin.delete_topics([mine.topic(t) for t in TOPIC_PARTITIONS])
 
