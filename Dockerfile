@@ -87,7 +87,8 @@ ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/data \
     RIVERBED_DATA_DIR=/data \
-    RIVERBED_GATEWAY_KEYS_FILE=/data/api-keys.json
+    RIVERBED_GATEWAY_KEYS_FILE=/data/api-keys.json \
+    RIVERBED_DASHBOARD_KEYS_FILE=/data/reader-keys.json
 
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
