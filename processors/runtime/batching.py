@@ -19,9 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from processors.runtime.dlq import DeadLetters
-from processors.runtime.isolation import Decoded, Flush, OnRetry, apply_batch
+from processors.runtime.isolation import (
+    Counters,
+    Decoded,
+    Flush,
+    OnRetry,
+    apply_batch,
+    decode_message,
+)
 from processors.runtime.retry import DEFAULT_POLICY, RetryPolicy
-from schemas import Envelope, SchemaError, decode
 
 __all__ = ["GC_THRESHOLDS", "BatchRunner", "Counters", "Flush", "Pending", "tune_gc"]
 log = logging.getLogger("riverbed.batching")
@@ -45,18 +51,8 @@ def tune_gc() -> None:
 
 @dataclass
 class Pending:
-    event: Any  # faust EventT
-    envelope: Envelope[Any] | None
-    error: BaseException | None
-
-
-@dataclass
-class Counters:
-    processed: int = 0
-    dead_lettered: int = 0
-    flushes: int = 0
-    last_flush_seconds: float = 0.0
-    retries: int = 0
+    event: Any  # faust EventT: acknowledged after the flush
+    decoded: Decoded
 
 
 class BatchRunner:
@@ -74,7 +70,6 @@ class BatchRunner:
         retry: RetryPolicy = DEFAULT_POLICY,
     ) -> None:
         self.name = name
-        self._on_retry = on_retry
         self._retry = retry
         self._flush = flush
         self._dlq = dead_letters
@@ -86,19 +81,15 @@ class BatchRunner:
         self._stream: Any = None
         self._inflight: asyncio.Task[None] | None = None
         self.counters = Counters()
+        self._count_retry = self.counters.counting(on_retry)
 
     async def run(self, stream: Any) -> None:
         """The agent body: ``async for`` over the stream with manual acks."""
         self._stream = stream.noack()
         async for event in self._stream.events():
-            message = event.message
-            try:
-                envelope, error = decode(message.value, message.headers), None
-            except SchemaError as exc:
-                envelope, error = None, exc
             if not self._pending:
                 self._oldest = time.monotonic()
-            self._pending.append(Pending(event, envelope, error))
+            self._pending.append(Pending(event, decode_message(event.message)))
             if len(self._pending) >= self.max_events:
                 await self._flush_behind()
 
@@ -125,7 +116,7 @@ class BatchRunner:
                 return
             t0 = time.monotonic()
             applied, dead = await apply_batch(
-                [Decoded(p.event.message, p.envelope, p.error) for p in batch],
+                [p.decoded for p in batch],
                 name=self.name,
                 flush=self._flush,
                 dead_letters=self._dlq,
@@ -134,18 +125,4 @@ class BatchRunner:
             )
             for p in batch:  # only now: a crash before this line replays the batch
                 await self._stream.ack(p.event)
-            self.counters.flushes += 1
-            self.counters.processed += applied
-            self.counters.dead_lettered += dead
-            self.counters.last_flush_seconds = time.monotonic() - t0
-            log.debug(
-                "%s: flushed %d events in %.1f ms",
-                self.name,
-                len(batch),
-                self.counters.last_flush_seconds * 1000,
-            )
-
-    def _count_retry(self, exc: BaseException, attempt: int) -> None:
-        self.counters.retries += 1
-        if self._on_retry is not None:
-            self._on_retry(exc, attempt)
+            self.counters.flushed(self.name, len(batch), applied, dead, t0)

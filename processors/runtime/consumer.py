@@ -33,11 +33,16 @@ from typing import Any, Protocol
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from processors.runtime.batching import Counters
 from processors.runtime.dlq import DeadLetters
-from processors.runtime.isolation import Decoded, Flush, OnRetry, apply_batch
+from processors.runtime.isolation import (
+    Counters,
+    Decoded,
+    Flush,
+    OnRetry,
+    apply_batch,
+    decode_message,
+)
 from processors.runtime.retry import DEFAULT_POLICY, RetryPolicy
-from schemas import SchemaError, decode
 
 log = logging.getLogger("riverbed.consumer")
 Skip = Callable[[Sequence[tuple[str, bytes]]], bool]
@@ -80,7 +85,6 @@ class BatchConsumer:
         self.max_events = max_events
         self.max_wait = max_wait_ms / 1000
         self._skip = skip
-        self._on_retry = on_retry
         self._retry = retry
         self._flush_when_idle = flush_when_idle
         self._commit_every_s = commit_every_s
@@ -92,6 +96,7 @@ class BatchConsumer:
         self._lock = asyncio.Lock()
         self._stopping = False
         self.counters = Counters()
+        self._count_retry = self.counters.counting(on_retry)
         self.skipped = 0
         self.listener = _FlushOnRevoke(self)
 
@@ -160,10 +165,7 @@ class BatchConsumer:
         if self._skip is not None and self._skip(headers):
             self.skipped += 1
             return
-        try:
-            self._pending.append(Decoded(m, decode(m.value, headers), None))
-        except SchemaError as exc:
-            self._pending.append(Decoded(m, None, exc))
+        self._pending.append(decode_message(m))
 
     async def flush(self, *, commit_now: bool = False) -> None:
         """Apply the pending batch, then commit its offsets (also of skipped messages).
@@ -193,16 +195,7 @@ class BatchConsumer:
             self._flushed.update(offsets)
             if commit_now or time.monotonic() - self._committed_at >= self._commit_every_s:
                 await self._commit()
-            self.counters.flushes += 1
-            self.counters.processed += applied
-            self.counters.dead_lettered += dead
-            self.counters.last_flush_seconds = time.monotonic() - t0
-            log.debug(
-                "%s: flushed %d events in %.1f ms",
-                self.name,
-                len(batch),
-                self.counters.last_flush_seconds * 1000,
-            )
+            self.counters.flushed(self.name, len(batch), applied, dead, t0)
 
     async def _commit(self) -> None:
         offsets, self._flushed = self._flushed, {}
@@ -221,11 +214,6 @@ class BatchConsumer:
             for tp, offset in offsets.items():  # keep them for the next commit
                 self._flushed[tp] = max(offset, self._flushed.get(tp, 0))
             log.warning("%s: commit failed (%s); the next commit retries it", self.name, exc)
-
-    def _count_retry(self, exc: BaseException, attempt: int) -> None:
-        self.counters.retries += 1
-        if self._on_retry is not None:
-            self._on_retry(exc, attempt)
 
 
 class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from processors.runtime.dlq import DeadLetters
 from processors.runtime.retry import DEFAULT_POLICY, RetryPolicy, is_connection_error, retrying
-from schemas import Envelope
+from schemas import Envelope, SchemaError, decode
 
 log = logging.getLogger("riverbed.batching")
 Flush = Callable[[list[Envelope[Any]]], Awaitable[None]]
@@ -49,6 +50,43 @@ class Decoded:
     message: RawMessage
     envelope: Envelope[Any] | None
     error: BaseException | None
+
+
+def decode_message(message: RawMessage) -> Decoded:
+    """The envelope of one message, or the schema error that sends it to the DLQ."""
+    try:
+        return Decoded(message, decode(message.value, message.headers), None)
+    except SchemaError as exc:
+        return Decoded(message, None, exc)
+
+
+@dataclass
+class Counters:
+    """What a batch runner has done; the metrics and the tests read it."""
+
+    processed: int = 0
+    dead_lettered: int = 0
+    flushes: int = 0
+    last_flush_seconds: float = 0.0
+    retries: int = 0
+
+    def flushed(self, name: str, size: int, applied: int, dead: int, started: float) -> None:
+        """Count one finished flush of ``size`` messages that began at ``started``."""
+        self.flushes += 1
+        self.processed += applied
+        self.dead_lettered += dead
+        self.last_flush_seconds = time.monotonic() - started
+        log.debug("%s: flushed %d events in %.1f ms", name, size, self.last_flush_seconds * 1000)
+
+    def counting(self, on_retry: OnRetry | None) -> OnRetry:
+        """A retry hook that counts each retry, then calls ``on_retry`` (the metrics)."""
+
+        def count(exc: BaseException, attempt: int) -> None:
+            self.retries += 1
+            if on_retry is not None:
+                on_retry(exc, attempt)
+
+        return count
 
 
 async def apply_batch(
