@@ -104,37 +104,34 @@ async def apply_batch(
         if d.error is not None:
             await dead_letter(dead_letters, d.message, d.error, policy)
             dead += 1
-    good = [d for d in batch if d.envelope is not None]
+    good = [(d.message, d.envelope) for d in batch if d.envelope is not None]
     if not good:
         return 0, dead
-    envelopes = [d.envelope for d in good if d.envelope is not None]
-    try:
+
+    async def attempt(envelopes: list[Envelope[Any]]) -> None:
         await retrying(
             functools.partial(flush, envelopes),
             what=f"{name} flush",
             policy=policy,
             on_retry=on_retry,
         )
+
+    try:
+        await attempt([envelope for _, envelope in good])
         return len(good), dead
     except Exception as exc:
         if is_connection_error(exc):
             raise
         log.warning("%s: batch of %d failed (%s); isolating", name, len(good), exc)
     applied = 0
-    for d in good:
-        one = [d.envelope] if d.envelope is not None else []
+    for message, envelope in good:
         try:
-            await retrying(
-                functools.partial(flush, one),
-                what=f"{name} flush",
-                policy=policy,
-                on_retry=on_retry,
-            )
+            await attempt([envelope])
             applied += 1
         except Exception as exc:
             if is_connection_error(exc):
                 raise
-            await dead_letter(dead_letters, d.message, exc, policy)
+            await dead_letter(dead_letters, message, exc, policy)
             dead += 1
     return applied, dead
 
