@@ -1,8 +1,8 @@
 """The one factory of Kafka clients: every producer, consumer and admin client is built here.
 
-:func:`producer`, :func:`consumer` and :func:`admin` take the settings and the client's
-own options, and add the bootstrap servers and the security arguments themselves, so no
-caller can forget them (``bench`` once built its clients without them) or pass them twice
+:func:`new_producer`, :func:`new_consumer` and :func:`new_admin` take the settings and
+the client's own options, and add the bootstrap servers and the security arguments
+themselves, so no caller can forget them (``bench`` once built its clients without them) or pass them twice
 (``riverbed smoke`` once raised ``TypeError`` on a SASL broker that way). An option that
 would override the connection (bootstrap, protocol, SASL, TLS) is refused.
 ``broker_credentials`` is the same security for a faust app. With the default

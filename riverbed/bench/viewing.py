@@ -53,12 +53,6 @@ class LongRun:
     def late_over_early(self) -> float:
         return self.late / self.early
 
-    @property
-    def cpu_late_over_early(self) -> float:
-        """Cost per event late vs early, in the worker's own CPU time: flat is 1.0 and,
-        unlike the rates, it does not move with what else runs on the machine."""
-        return self.cpu_late_us / self.cpu_early_us
-
 
 def viewing_stream(seed: int = 5) -> Iterator[Envelope[Any]]:
     return Simulation(seed, {"viewing": 1}).events()
