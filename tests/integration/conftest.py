@@ -70,6 +70,20 @@ async def new_topics(kafka_admin: AIOKafkaAdminClient, uid: str) -> AsyncIterato
 
 
 @pytest.fixture
+async def own_topics(
+    settings: Settings, uid: str, kafka_admin: AIOKafkaAdminClient
+) -> AsyncIterator[Settings]:
+    """The settings under a topic prefix of the test's own (``test.<uid>.``), for tests of
+    what uses Riverbed's rule topics by name; every topic under it is deleted afterwards.
+    The user's default topics are never the test's to create or write."""
+    mine = settings.model_copy(update={"topic_prefix": f"test.{uid}."})
+    yield mine
+    left = [t for t in await kafka_admin.list_topics() if t.startswith(mine.topic_prefix)]
+    if left:
+        await kafka_admin.delete_topics(left)
+
+
+@pytest.fixture
 async def pg_schema(settings: Settings, uid: str) -> AsyncIterator[tuple[asyncpg.Connection, str]]:
     """A connection as the owner role with a fresh schema first on its search_path."""
     conn = await asyncpg.connect(settings.postgres_owner_dsn.get_secret_value())

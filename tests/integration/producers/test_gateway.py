@@ -22,7 +22,7 @@ from core.settings import Settings
 from producers.gateway import KeyStore, create_app
 from producers.publisher import Publisher
 from producers.topic_admin import ensure_topics
-from schemas import ORDERS_TOPIC, TOPIC_PARTITIONS, decode
+from schemas import ORDERS_TOPIC, decode
 from tests.integration.producers.conftest import AUTH, BOOTSTRAP, PARTITIONS, order
 
 
@@ -117,23 +117,20 @@ async def test_one_event_is_accepted_with_where_it_was_written(
 
 
 async def test_events_reach_the_real_rule_topic(
-    gw_settings: Settings, key_store: KeyStore, read_at: Any, uid: str, kafka_admin: Any
+    gw_settings: Settings, key_store: KeyStore, read_at: Any, own_topics: Settings
 ) -> None:
-    # The rule's topic under a prefix of the test's own, as RIVERBED_TOPIC_PREFIX gives it:
-    # the user's default riverbed.orders is not the test's to write (it once got o-0).
-    mine = gw_settings.model_copy(update={"topic_prefix": f"test.{uid}."})
+    # The rule's topic under the test's own prefix, as RIVERBED_TOPIC_PREFIX gives it: the
+    # user's default riverbed.orders is not the test's to write (it once got order o-0).
+    mine = gw_settings.model_copy(update={"topic_prefix": own_topics.topic_prefix})
     await ensure_topics(mine)
-    try:
-        event_id = str(uuid4())
-        async for client in serve(create_app(mine, keys=key_store)):
-            response = await client.post("/v1/events", json=order(event_id=event_id), headers=AUTH)
-            assert response.status_code == 202, response.text
-            body = response.json()
-        assert body["topic"] == mine.topic(ORDERS_TOPIC)
-        record = await read_at(body["topic"], body["partition"], body["offset"])
-        assert str(decode(record.value, record.headers).event_id) == event_id
-    finally:
-        await kafka_admin.delete_topics([mine.topic(name) for name in TOPIC_PARTITIONS])
+    event_id = str(uuid4())
+    async for client in serve(create_app(mine, keys=key_store)):
+        response = await client.post("/v1/events", json=order(event_id=event_id), headers=AUTH)
+        assert response.status_code == 202, response.text
+        body = response.json()
+    assert body["topic"] == mine.topic(ORDERS_TOPIC)
+    record = await read_at(body["topic"], body["partition"], body["offset"])
+    assert str(decode(record.value, record.headers).event_id) == event_id
 
 
 async def test_a_mixed_batch_publishes_the_valid_events_and_reports_the_others(

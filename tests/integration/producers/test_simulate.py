@@ -38,7 +38,7 @@ from producers.simulators import (
     run,
     seed_reference_data,
 )
-from schemas import TOPIC_PARTITIONS, TOPIC_RULES, topic_for
+from schemas import TOPIC_RULES, topic_for
 from stores.postgres import migrate
 from stores.postgres.pool import quote_ident
 
@@ -128,20 +128,9 @@ async def read_new(
 
 
 async def test_simulate_publishes_the_seeded_stream_and_seeds_reference_data(
-    settings: Settings, kafka_admin: AIOKafkaAdminClient, schema: str, tmp_path: Path, uid: str
+    own_topics: Settings, kafka_admin: AIOKafkaAdminClient, schema: str, tmp_path: Path
 ) -> None:
-    # Topics under a prefix of the test's own: the user's default topics are not the test's.
-    prefix = f"test.{uid}."
-    settings = settings.model_copy(update={"topic_prefix": prefix})
-    try:
-        await _publishes_the_seeded_stream(settings, kafka_admin, schema, tmp_path, prefix)
-    finally:
-        await kafka_admin.delete_topics([settings.topic(name) for name in TOPIC_PARTITIONS])
-
-
-async def _publishes_the_seeded_stream(
-    settings: Settings, kafka_admin: AIOKafkaAdminClient, schema: str, tmp_path: Path, prefix: str
-) -> None:
+    settings = own_topics
     dry = tmp_path / "dry.jsonl"
     seeded = ("--count", str(COUNT), "--seed", str(SEED), "--epoch", EPOCH)
     code, err = await riverbed("simulate", *seeded, "--dry-run", "--out", str(dry))
@@ -159,7 +148,7 @@ async def _publishes_the_seeded_stream(
         *seeded,
         "--via",
         "publisher",
-        env={"RIVERBED_POSTGRES_SCHEMA": schema, "RIVERBED_TOPIC_PREFIX": prefix},
+        env={"RIVERBED_POSTGRES_SCHEMA": schema, "RIVERBED_TOPIC_PREFIX": settings.topic_prefix},
     )
     assert code == 0, err
     print(err)  # the progress lines, with the rate reached
@@ -233,34 +222,26 @@ async def test_seeding_an_unmigrated_schema_says_to_run_migrate(
 
 
 async def test_the_gateway_sink_through_the_real_gateway_retries_429s(
-    settings: Settings, kafka_admin: AIOKafkaAdminClient, uid: str
+    own_topics: Settings, kafka_admin: AIOKafkaAdminClient, uid: str
 ) -> None:
     # A key and a small bucket of our own, on topics of our own.
-    gw = settings.model_copy(
+    gw = own_topics.model_copy(
         update={
             "gateway_api_key": SecretStr(f"sim-{uid}"),
             "gateway_rate_per_s": 2000.0,
             "gateway_rate_burst": 500,
-            "topic_prefix": f"test.{uid}.",
         }
     )
     topics = {rule.name: gw.topic(rule.name) for rule in TOPIC_RULES}
     app = create_app(gw, publisher=Publisher(gw, topics=topics))
     sim = Simulation(SEED, parse_mix(DEFAULT_MIX))
-    try:
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://gw"
-            ) as client,
-        ):
-            stats = await run(GatewaySink(client, f"sim-{uid}"), sim.events(), count=1500)
-        assert (stats.sent, stats.failed) == (1500, 0)
-        assert stats.elapsed >= 0.4  # the bucket held 500: later batches waited for tokens
-        tps = await topic_partitions(kafka_admin, list(topics.values()))
-        offsets = await end_offsets(gw, tps)
-        assert sum(offsets.values()) == 1500
-    finally:
-        created = set(await kafka_admin.list_topics()) & set(topics.values())
-        if created:
-            await kafka_admin.delete_topics(sorted(created))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
+    ):
+        stats = await run(GatewaySink(client, f"sim-{uid}"), sim.events(), count=1500)
+    assert (stats.sent, stats.failed) == (1500, 0)
+    assert stats.elapsed >= 0.4  # the bucket held 500: later batches waited for tokens
+    tps = await topic_partitions(kafka_admin, list(topics.values()))
+    offsets = await end_offsets(gw, tps)
+    assert sum(offsets.values()) == 1500

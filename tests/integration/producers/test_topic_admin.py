@@ -13,24 +13,16 @@ from producers.topic_admin import CO_PARTITIONED, describe_topics, ensure_topics
 from schemas import DLQ_TOPIC, TOPIC_PARTITIONS, TOPIC_RULES
 
 
-async def test_riverbeds_topics_exist_with_their_partition_counts(
-    settings: Settings, uid: str, kafka_admin: Any
-) -> None:
-    # Under a prefix of the test's own: the user's default topics are not the test's.
-    prefix = f"test.{uid}."
-    mine = settings.model_copy(update={"topic_prefix": prefix})
-    try:
-        created = await ensure_topics(mine)  # creates whatever is missing
-        assert await ensure_topics(mine) == []  # and only once
-        assert sorted(created) == sorted(mine.topic(t) for t in TOPIC_PARTITIONS)
-        rows = {row.name: row for row in await describe_topics(mine)}
-        assert set(rows) == {
-            mine.topic(n) for n in {rule.name for rule in TOPIC_RULES} | {DLQ_TOPIC}
-        }
-        for name, row in rows.items():
-            assert row.partitions == row.expected == TOPIC_PARTITIONS[name.removeprefix(prefix)]
-    finally:
-        await kafka_admin.delete_topics([mine.topic(t) for t in TOPIC_PARTITIONS])
+async def test_riverbeds_topics_exist_with_their_partition_counts(own_topics: Settings) -> None:
+    mine = own_topics
+    created = await ensure_topics(mine)  # creates whatever is missing
+    assert await ensure_topics(mine) == []  # and only once
+    assert sorted(created) == sorted(mine.topic(t) for t in TOPIC_PARTITIONS)
+    rows = {row.name: row for row in await describe_topics(mine)}
+    assert set(rows) == {mine.topic(n) for n in {rule.name for rule in TOPIC_RULES} | {DLQ_TOPIC}}
+    for name, row in rows.items():
+        logical = name.removeprefix(mine.topic_prefix)
+        assert row.partitions == row.expected == TOPIC_PARTITIONS[logical]
 
 
 async def test_ensure_topics_creates_missing_ones_once(

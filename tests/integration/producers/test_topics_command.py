@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from riverbed.commands.topics import command
 from schemas import TOPIC_PARTITIONS
 
 
 async def test_topics_create_then_list_shows_every_topic_with_its_partitions(
-    uid: str, kafka_admin: Any, monkeypatch: pytest.MonkeyPatch
+    own_topics: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Under a prefix of the test's own (RIVERBED_TOPIC_PREFIX, as a user would set it):
-    # the user's default topics are not the test's to create.
-    prefix = f"test.{uid}."
+    # The test's prefix given as a user would give it: RIVERBED_TOPIC_PREFIX.
+    prefix = own_topics.topic_prefix
     monkeypatch.setenv("RIVERBED_TOPIC_PREFIX", prefix)
     get_settings.cache_clear()  # the commands read the settings through this cache
     runner = CliRunner()
@@ -34,4 +32,3 @@ async def test_topics_create_then_list_shows_every_topic_with_its_partitions(
     finally:
         monkeypatch.delenv("RIVERBED_TOPIC_PREFIX")
         get_settings.cache_clear()
-        await kafka_admin.delete_topics([prefix + name for name in TOPIC_PARTITIONS])
