@@ -74,6 +74,23 @@ def make(polls: list[dict[TopicPartition, list[Message]]], **kw: Any) -> tuple[A
     return runner, consumer, flush, sink
 
 
+def runner_for(
+    consumer: Consumer, *, max_events: int = 100, **options: Any
+) -> tuple[BatchConsumer, Recorder]:
+    """A runner of up to 100 events over ``consumer``, flushing into a :class:`Recorder`."""
+    flush = Recorder(consumer)
+    runner = BatchConsumer(
+        name="test",
+        consumer=consumer,
+        flush=flush,
+        dead_letters=Sink().dead_letters(),
+        max_events=max_events,
+        retry=FAST,
+        **options,
+    )
+    return runner, flush
+
+
 async def test_offsets_are_committed_only_after_the_flush_per_partition() -> None:
     m = [message(n, partition=n % 2) for n in range(4)]
     runner, consumer, flush, _ = make([{TP0: [m[0], m[2]], TP1: [m[1]]}, {TP1: [m[3]]}])
@@ -111,15 +128,9 @@ async def test_an_outage_stops_the_consumer_without_a_commit() -> None:
 
 async def test_revoking_partitions_flushes_and_commits_what_is_pending() -> None:
     consumer = Consumer(deque([{TP0: [message(0)]}]))
-    flush = Recorder(consumer)
-    runner = BatchConsumer(
-        name="test",
-        consumer=consumer,
-        flush=flush,
-        dead_letters=Sink().dead_letters(),
-        max_events=100,
+    runner, flush = runner_for(
+        consumer,
         max_wait_ms=60_000,  # not due: only the revocation flushes it
-        retry=FAST,
         flush_when_idle=False,
     )
     await runner.poll()
@@ -131,15 +142,9 @@ async def test_revoking_partitions_flushes_and_commits_what_is_pending() -> None
 
 async def test_a_pending_batch_is_flushed_once_nothing_more_is_buffered() -> None:
     consumer = Consumer(deque([{TP0: [message(0)]}, {TP0: [message(1)]}, {}, {}]))
-    flush = Recorder(consumer)
-    runner = BatchConsumer(
-        name="test",
-        consumer=consumer,
-        flush=flush,
-        dead_letters=Sink().dead_letters(),
-        max_events=100,
+    runner, flush = runner_for(
+        consumer,
         max_wait_ms=2_000,  # idle flush from 0.5 s of age, due at 2 s
-        retry=FAST,
         commit_every_s=0,
     )
     await runner.poll()
@@ -155,15 +160,9 @@ async def test_a_pending_batch_is_flushed_once_nothing_more_is_buffered() -> Non
 
 async def test_commits_wait_for_their_interval_but_not_for_a_revocation() -> None:
     consumer = Consumer(deque([{TP0: [message(0)]}, {TP1: [message(1, partition=1)]}]))
-    flush = Recorder(consumer)
-    runner = BatchConsumer(
-        name="test",
-        consumer=consumer,
-        flush=flush,
-        dead_letters=Sink().dead_letters(),
-        max_events=100,
+    runner, flush = runner_for(
+        consumer,
         max_wait_ms=0,
-        retry=FAST,
         commit_every_s=3600,
     )
     await runner.poll()
@@ -176,14 +175,9 @@ async def test_commits_wait_for_their_interval_but_not_for_a_revocation() -> Non
 
 async def test_an_idle_consumer_commits_what_its_last_flush_left() -> None:
     consumer = Consumer(deque([{TP0: [message(0)]}]))
-    runner = BatchConsumer(
-        name="test",
-        consumer=consumer,
-        flush=Recorder(consumer),
-        dead_letters=Sink().dead_letters(),
-        max_events=100,
+    runner, _ = runner_for(
+        consumer,
         max_wait_ms=0,
-        retry=FAST,
         commit_every_s=0.05,
     )
     await runner.poll()
@@ -202,14 +196,9 @@ async def test_a_commit_that_failed_on_the_connection_is_retried_by_the_next_one
             await super().commit(offsets)
 
     consumer = Flaky(deque([{TP0: [message(0)]}, {TP1: [message(1, partition=1)]}]))
-    runner = BatchConsumer(
-        name="test",
-        consumer=consumer,
-        flush=Recorder(consumer),
-        dead_letters=Sink().dead_letters(),
-        max_events=100,
+    runner, _ = runner_for(
+        consumer,
         max_wait_ms=0,
-        retry=FAST,
         commit_every_s=0,
     )
     await runner.poll()
