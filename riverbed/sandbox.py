@@ -256,9 +256,7 @@ class Namespace:
                 lags = [await self.lag(kind, topic) for kind, topic in groups.items()]
                 conn = await self.owner()
                 try:
-                    unpublished = await conn.fetchval(
-                        "select count(*) from outbox where published_at is null"
-                    )
+                    unpublished = await conn.fetchval("select count(*) from outbox")
                 finally:
                     await conn.close()
                 if not any(lags) and unpublished == 0:

@@ -7,12 +7,13 @@
 * :meth:`Outbox.relay` runs at start and on a timer, for rows a crashed batch left.
 
 Both publish through one path (:meth:`Outbox._publish`): in a transaction, claim the rows
-(``FOR UPDATE SKIP LOCKED`` for the relay, ``UPDATE ... WHERE published_at IS NULL``
-for the batch's own rows, which waits for a relay holding them and then finds them
-published), send the staged bytes in one record batch per partition, mark them
-published and commit. A row is therefore never published by two workers at once
-(replicas, or the orders and inventory workers); a crash between the send and the
-commit publishes it again later, which is harmless: emitted ids derive from the cause.
+(``FOR UPDATE SKIP LOCKED`` for the relay, ``DELETE ... RETURNING`` for the batch's own
+rows, which waits for a relay holding them and then finds them gone), send the staged
+bytes in one record batch per partition, delete them and commit: the table holds only
+what is not yet published (migration 0006 says what marking them cost). A row is
+therefore never published by two workers at once (replicas, or the orders and
+inventory workers); a crash between the send and the commit publishes it again later,
+which is harmless: emitted ids derive from the cause.
 """
 
 from __future__ import annotations
@@ -42,15 +43,12 @@ STAGE = (
     "order by u.n "  # outbox ids follow the emitted order: the relay publishes by id
     "on conflict do nothing returning id, event_id"
 )
-CLAIM_OWN = (
-    "update outbox set published_at = now() "
-    "where id = any($1::bigint[]) and published_at is null returning id"
-)
+CLAIM_OWN = "delete from outbox where id = any($1::bigint[]) returning id"
 CLAIM_LEFT = (
-    "select id, topic, key, value, headers from outbox where published_at is null "
+    "select id, topic, key, value, headers from outbox "
     "order by id limit $1 for update skip locked"
 )
-MARK = "update outbox set published_at = now() where id = any($1::bigint[])"
+MARK = "delete from outbox where id = any($1::bigint[])"
 
 
 class Staged(NamedTuple):
@@ -89,8 +87,9 @@ class Outbox:
     ) -> list[Staged]:
         """Encode once and write ``events`` in the caller's transaction; the new rows.
 
-        Rows already present (a replayed batch) are not returned: they were published
-        with the batch that first staged them, or the relay publishes them.
+        Rows still present (a replayed batch whose first run crashed before publishing)
+        are not returned: the relay publishes them. A replay of a published batch
+        stages nothing: ``processed_events`` filtered its events before they were applied.
         """
         if not events:
             return []

@@ -168,7 +168,7 @@ async def settled(ns: Namespace, fed: Counter[str], batch: list[Record], wait_s:
                     "select (select count(*) from processed_events p "
                     "join unnest($1::text[], $2::uuid[]) as u(c, e) "
                     "on p.consumer = u.c and p.event_id = u.e) as applied, "
-                    "exists (select 1 from outbox where published_at is null) as unpublished",
+                    "exists (select 1 from outbox) as unpublished",
                     kinds,
                     ids,
                 )

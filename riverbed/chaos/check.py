@@ -5,7 +5,7 @@ order without its cancellation, a session missing events, a title-minute short o
 starts, an emitted event never published or never consumed).
 *duplicated*: an effect applied twice or a row that should not exist (an extra ledger
 entry, stock that differs from the logic or from its own ledger, a title-minute counted
-twice, an outbox event stored twice).
+twice, an emitted event published that the logic did not emit).
 """
 
 from __future__ import annotations
@@ -28,12 +28,15 @@ from riverbed.chaos.workload import Workload
 from riverbed.sandbox import Namespace
 from schemas import (
     DLQ_TOPIC,
+    INVENTORY_TOPIC,
     ORDER_DECISIONS_TOPIC,
     ORDERS_TOPIC,
     STOCK_ALERTS_TOPIC,
     TOPIC_PARTITIONS,
     Envelope,
+    SchemaError,
     decode,
+    topic_for,
 )
 from stores.mongo.viewing import ENDED, OPEN
 
@@ -193,13 +196,10 @@ async def check_commerce(ns: Namespace, workload: Workload, tally: Tally) -> Non
             "inventory vs its ledger",
             duplicated=sum(1 for k, v in levels.items() if tuple(ledger.get(k, [0, 0])) != v),
         )
-        outbox = await conn.fetch("select event_id, published_at from outbox")
-        tally.multiset(
-            "outbox",
-            Counter(e.event_id for e in effects.emitted),
-            Counter(r["event_id"] for r in outbox),
-        )
-        tally.add("outbox unpublished", lost=sum(1 for r in outbox if r["published_at"] is None))
+        # The outbox keeps only unpublished rows (migration 0006): whatever is left is an
+        # emitted event that never reached Kafka. What was published is checked on the
+        # topics below, every emitted type included.
+        tally.add("outbox unpublished", lost=await conn.fetchval("select count(*) from outbox"))
         processed = await conn.fetch("select consumer, event_id from processed_events")
         # The stock events the orders worker emits are applied in its own transaction and
         # skipped by the inventory worker before decoding: no processed row of their own.
@@ -210,9 +210,13 @@ async def check_commerce(ns: Namespace, workload: Workload, tally: Tally) -> Non
         tally.multiset("processed_events", want_processed, Counter(tuple(r) for r in processed))
     finally:
         await conn.close()
-    for logical, prefix in ((ORDER_DECISIONS_TOPIC, "order."), (STOCK_ALERTS_TOPIC, "stock.low")):
-        published = set(await topic_event_ids(ns, logical))
-        want = {e.event_id for e in effects.emitted if e.type.startswith(prefix)}
+    # The workload's own stock events share the inventory topic with the emitted
+    # reservations and releases: they are neither expected nor extra there.
+    workload_ids = {e.event_id for e in workload.commerce}
+    for logical in (ORDER_DECISIONS_TOPIC, STOCK_ALERTS_TOPIC, INVENTORY_TOPIC):
+        on_topic = await topic_event_ids(ns, logical, poisoned=logical == INVENTORY_TOPIC)
+        published = set(on_topic) - workload_ids
+        want = {e.event_id for e in effects.emitted if topic_for(e.type) == logical}
         tally.add(
             f"{logical} on Kafka", lost=len(want - published), duplicated=len(published - want)
         )
@@ -239,9 +243,20 @@ async def read_records(ns: Namespace, logical: str) -> list[Any]:
         await consumer.stop()
 
 
-async def topic_event_ids(ns: Namespace, logical: str) -> list[Any]:
-    """Event ids of every record on a topic (redelivered copies included)."""
-    return [decode(m.value, m.headers).event_id for m in await read_records(ns, logical)]
+async def topic_event_ids(ns: Namespace, logical: str, *, poisoned: bool = False) -> list[Any]:
+    """Event ids of every record on a topic (redelivered copies included).
+
+    ``poisoned``: the topic also holds the workload's poison records (an input topic);
+    they are left out here, the dead-letter checks account for them.
+    """
+    ids = []
+    for m in await read_records(ns, logical):
+        try:
+            ids.append(decode(m.value, m.headers).event_id)
+        except SchemaError:
+            if not poisoned:
+                raise
+    return ids
 
 
 async def dead_letter_reasons(ns: Namespace) -> list[str]:

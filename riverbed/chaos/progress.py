@@ -90,7 +90,7 @@ class Progress:
         except Exception:
             return None
         try:
-            n: int = await conn.fetchval("select count(*) from outbox where published_at is null")
+            n: int = await conn.fetchval("select count(*) from outbox")
             return n
         except Exception:
             return None
