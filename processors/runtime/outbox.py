@@ -45,8 +45,7 @@ STAGE = (
 )
 CLAIM_OWN = "delete from outbox where id = any($1::bigint[]) returning id"
 CLAIM_LEFT = (
-    "select id, topic, key, value, headers from outbox "
-    "order by id limit $1 for update skip locked"
+    "select id, topic, key, value, headers from outbox order by id limit $1 for update skip locked"
 )
 MARK = "delete from outbox where id = any($1::bigint[])"
 
