@@ -85,5 +85,6 @@ def test_each_kind_gets_its_own_port_and_zero_means_off() -> None:
         for k in ("orders", "inventory", "viewing")
     }
     assert ports == {"orders": 9400, "inventory": 9401, "viewing": 9402}
-    assert WorkerMetrics(Settings(), "orders").port == 0
+    assert WorkerMetrics(Settings(metrics_port=0), "orders").port == 0
+    assert Settings.model_fields["metrics_port"].default == 0  # off unless asked for
     assert event_type_of([("x", b"1"), (HEADER_TYPE, b"order.placed")]) == "order.placed"
