@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from core.logs import JsonFormatter, logging_config
+from core.logs import JsonFormatter, logging_config, uvicorn_log_config
 from core.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -51,5 +51,27 @@ def test_http_request_lines_only_at_debug(
         err = capsys.readouterr().err
         assert "status line" in err
         assert ("HTTP Request: GET http://gateway.test/readyz" in err) is shown
+    finally:
+        logging.config.dictConfig(logging_config(Settings(_env_file=None), "WARNING"))  # type: ignore[call-arg]
+
+
+def test_uvicorns_own_lines_follow_the_json_format(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging.config
+
+    import uvicorn
+
+    settings = Settings(_env_file=None, log_format="json")  # type: ignore[call-arg]
+    try:
+        # uvicorn applies log_config when its Config is made, as the servers do.
+        uvicorn.Config(app=None, log_config=uvicorn_log_config(settings), log_level="info")
+        logging.getLogger("uvicorn.error").info("Uvicorn running on %s", "http://127.0.0.1:1")
+        logging.getLogger("uvicorn.access").info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", "/healthz", "1.1", 200
+        )
+        lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+        assert [(e["logger"], e["msg"]) for e in lines] == [
+            ("uvicorn.error", "Uvicorn running on http://127.0.0.1:1"),
+            ("uvicorn.access", '127.0.0.1:5 - "GET /healthz HTTP/1.1" 200'),
+        ]
     finally:
         logging.config.dictConfig(logging_config(Settings(_env_file=None), "WARNING"))  # type: ignore[call-arg]
