@@ -85,5 +85,5 @@ def test_each_kind_gets_its_own_port_and_zero_means_off() -> None:
         for k in ("orders", "inventory", "viewing")
     }
     assert ports == {"orders": 9400, "inventory": 9401, "viewing": 9402}
-    assert WorkerMetrics(Settings(), "orders").port == 0
+    assert WorkerMetrics(Settings(_env_file=None), "orders").port == 0  # type: ignore[call-arg]
     assert event_type_of([("x", b"1"), (HEADER_TYPE, b"order.placed")]) == "order.placed"
