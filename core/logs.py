@@ -66,7 +66,14 @@ def logging_config(settings: Settings, level: str | None = None) -> dict[str, An
 def uvicorn_log_config(settings: Settings, level: str | None = None) -> dict[str, Any]:
     """:func:`logging_config` for ``uvicorn.Config(log_config=...)``: uvicorn's loggers
     lose their own handlers and write through Riverbed's (JSON with
-    ``RIVERBED_LOG_FORMAT=json``). uvicorn still sets their levels from ``log_level``."""
+    ``RIVERBED_LOG_FORMAT=json``). uvicorn still sets their levels from ``log_level``.
+
+    uvicorn applies it to the whole process: without ``level``, the root level the
+    process already chose (``riverbed -v``: DEBUG) is kept.
+    """
+    root = logging.getLogger()
+    if level is None and root.handlers and root.level != logging.NOTSET:
+        level = logging.getLevelName(root.level)
     config = logging_config(settings, level)
     config["loggers"].update(
         {name: {"handlers": [], "propagate": True} for name in UVICORN_LOGGERS}

@@ -63,7 +63,8 @@ def test_uvicorns_own_lines_follow_the_json_format(capsys: pytest.CaptureFixture
     settings = Settings(_env_file=None, log_format="json")  # type: ignore[call-arg]
     try:
         # uvicorn applies log_config when its Config is made, as the servers do.
-        uvicorn.Config(app=None, log_config=uvicorn_log_config(settings), log_level="info")
+        config = uvicorn_log_config(settings, "INFO")
+        uvicorn.Config(app=None, log_config=config, log_level="info")
         logging.getLogger("uvicorn.error").info("Uvicorn running on %s", "http://127.0.0.1:1")
         logging.getLogger("uvicorn.access").info(
             '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET", "/healthz", "1.1", 200
@@ -75,3 +76,15 @@ def test_uvicorns_own_lines_follow_the_json_format(capsys: pytest.CaptureFixture
         ]
     finally:
         logging.config.dictConfig(logging_config(Settings(_env_file=None), "WARNING"))  # type: ignore[call-arg]
+
+
+def test_uvicorn_keeps_the_level_the_process_chose() -> None:
+    import logging.config
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    try:
+        logging.config.dictConfig(logging_config(settings, "DEBUG"))  # riverbed -v
+        assert uvicorn_log_config(settings)["root"]["level"] == "DEBUG"
+        assert uvicorn_log_config(settings, "warning")["root"]["level"] == "WARNING"
+    finally:
+        logging.config.dictConfig(logging_config(settings, "WARNING"))
