@@ -1,6 +1,6 @@
 """Prometheus metrics of one worker process, served with ``/healthz`` and ``/readyz``.
 
-A worker wires them in three places (see processors/commerce/worker.py):
+A worker wires them in these places (see processors/commerce/worker.py):
 
 * ``flush=metrics.observe(self.flush)``: events processed per type, flush latency,
   failed flush attempts (retries included);
