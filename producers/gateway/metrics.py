@@ -170,7 +170,7 @@ class RequestMetrics:
             return
         t0 = time.perf_counter()
         root_path = scope.get("root_path", "")
-        status = 500  # an exception that escapes the app becomes a 500 outside it
+        status: int | None = None
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -180,8 +180,15 @@ class RequestMetrics:
 
         try:
             await self.app(scope, receive, send_status)
+        except Exception:
+            if status is None:
+                status = 500  # what the server error middleware outside answers
+            raise
         finally:
-            self._record(scope, root_path, status, time.perf_counter() - t0)
+            # A request cancelled before it was answered (the client went away, the
+            # server stops) had no status: it is not counted.
+            if status is not None:
+                self._record(scope, root_path, status, time.perf_counter() - t0)
 
     def _record(self, scope: Scope, root_path: str, status: int, seconds: float) -> None:
         m = self.metrics

@@ -4,6 +4,7 @@ known methods, registered event types)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from pydantic import SecretStr
 from core.settings import Settings
 from producers.errors import PublishRejected, PublishTimeout
 from producers.gateway import KeyStore, ScryptParams, create_app
-from producers.gateway.metrics import UNMATCHED, GatewayMetrics, route_of
+from producers.gateway.metrics import UNMATCHED, GatewayMetrics, RequestMetrics, route_of
 from producers.publisher import Delivery, Publisher
 from schemas import Envelope
 from schemas.registry import OTHER_TYPE
@@ -235,4 +236,39 @@ def test_accepted_types_outside_the_registry_share_one_label() -> None:
     assert (
         m.registry.get_sample_value("riverbed_gateway_events_accepted_total", {"type": OTHER_TYPE})
         == 2
+    )
+
+
+async def test_an_escaping_error_is_a_500_and_a_cancelled_request_is_not_counted() -> None:
+    metrics = GatewayMetrics()
+
+    class Batch:
+        path = "/v1/events/batch"
+
+    async def failing(scope: Any, receive: Any, send: Any) -> None:
+        scope["route"] = Batch()
+        raise RuntimeError("a bug")
+
+    async def cancelled(scope: Any, receive: Any, send: Any) -> None:
+        scope["route"] = Batch()
+        raise asyncio.CancelledError
+
+    async def nothing(*_: Any) -> None:
+        return None
+
+    for inner, raised in ((failing, RuntimeError), (cancelled, asyncio.CancelledError)):
+        scope = {"type": "http", "method": "POST", "path": "/v1/events/batch", "root_path": ""}
+        with pytest.raises(raised):
+            await RequestMetrics(inner, metrics)(scope, nothing, nothing)
+    labels = {"route": "/v1/events/batch", "method": "POST", "status": "500"}
+    assert metrics.registry.get_sample_value("riverbed_gateway_requests_total", labels) == 1
+    count = metrics.registry.get_sample_value(
+        "riverbed_gateway_request_seconds_count", {"route": "/v1/events/batch"}
+    )
+    assert count == 1  # the cancelled one left no trace
+    assert (
+        metrics.registry.get_sample_value(
+            "riverbed_gateway_events_refused_total", {"reason": "internal_error"}
+        )
+        == 1
     )
