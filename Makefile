@@ -19,6 +19,9 @@ setup:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 		{ [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q chromium; } || \
 		echo "chromium is missing: the browser test needs it (apt-get install chromium)"
+	@command -v promtool >/dev/null || \
+		{ [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q --no-install-recommends prometheus; } || \
+		echo "promtool is missing: the alert-rule tests need it (apt-get install prometheus)"
 	@{ command -v podman && command -v runc && command -v debootstrap; } >/dev/null || \
 		{ [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q podman runc debootstrap; } || \
 		echo "podman, runc or debootstrap is missing: make test leaves out the container test"

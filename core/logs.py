@@ -5,6 +5,9 @@ faust's ``logging_config``) into JSON lines. Fields passed as ``extra`` — ``ev
 ``event_type``, ``topic``, ``partition``, ``offset``, ``consumer`` — become top-level keys, so a
 dead-lettered or failed event can be found by its id. Nothing here ever logs a secret:
 DSNs are only shown through ``core.settings.redact_url``.
+
+The HTTP servers (gateway, dashboard) hand :func:`uvicorn_log_config` to uvicorn, so its
+own lines (start-up, errors, the access log) take the same format instead of uvicorn's.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from core.settings import Settings
 QUIET_LIBRARIES = ("httpx", "httpcore")
 CONTEXT_FIELDS = ("event_id", "event_type", "topic", "partition", "offset", "consumer", "kind")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# uvicorn's loggers: by default each has a handler and formatter of uvicorn's own.
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 
 class JsonFormatter(logging.Formatter):
@@ -56,6 +61,24 @@ def logging_config(settings: Settings, level: str | None = None) -> dict[str, An
         "loggers": {name: {"level": quiet_level} for name in QUIET_LIBRARIES},
         "root": {"level": root, "handlers": ["console"]},
     }
+
+
+def uvicorn_log_config(settings: Settings, level: str | None = None) -> dict[str, Any]:
+    """:func:`logging_config` for ``uvicorn.Config(log_config=...)``: uvicorn's loggers
+    lose their own handlers and write through Riverbed's (JSON with
+    ``RIVERBED_LOG_FORMAT=json``). uvicorn still sets their levels from ``log_level``.
+
+    uvicorn applies it to the whole process: without ``level``, the root level the
+    process already chose (``riverbed -v``: DEBUG) is kept.
+    """
+    root = logging.getLogger()
+    if level is None and root.handlers and root.level != logging.NOTSET:
+        level = logging.getLevelName(root.level)
+    config = logging_config(settings, level)
+    config["loggers"].update(
+        {name: {"handlers": [], "propagate": True} for name in UVICORN_LOGGERS}
+    )
+    return config
 
 
 def configure(settings: Settings, level: str | None = None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from core.logs import uvicorn_log_config
 from core.settings import get_settings
 from dashboard import create_app
 from dashboard.config import DashboardConfig
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host or config.host,
         port=args.port or config.port,
         log_level=settings.log_level,
+        log_config=uvicorn_log_config(settings),
     )
 
 

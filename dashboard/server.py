@@ -8,9 +8,11 @@ and a stop (Ctrl-C, SIGTERM) takes a moment, whatever the number of open tabs.
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import LOGGING_CONFIG
 
 from dashboard.components import Dashboard
 
@@ -27,12 +29,22 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def serve(app: FastAPI, *, host: str, port: int, log_level: str = "info") -> None:
+def serve(
+    app: FastAPI,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    log_config: dict[str, Any] | None = None,
+) -> None:
+    """Serve until stopped; uvicorn logs through ``log_config`` when given
+    (``core.logs.uvicorn_log_config``: Riverbed's format), else in its own."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level=log_level.lower(),
+        log_config=log_config if log_config is not None else LOGGING_CONFIG,
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,

@@ -49,6 +49,9 @@ PAYLOADS: tuple[type[Payload], ...] = (
     PlaybackCompleted,
 )
 
+# The label of every event type the registry does not know (or a message without one).
+OTHER_TYPE = "other"
+
 
 class Registry:
     """A read-only map from (event type, version) to payload and envelope models."""
@@ -120,6 +123,17 @@ class Registry:
 
     def __contains__(self, key: object) -> bool:
         return key in self._payloads
+
+    def type_label(self, value: str | bytes | None) -> str:
+        """``value`` as a metric label: a registered event type, else :data:`OTHER_TYPE`.
+
+        A type read from a message header or a request body is whatever a client wrote;
+        as a label it would add one series per distinct string, so only the registered
+        types (15 today) pass through.
+        """
+        if isinstance(value, bytes):
+            value = value.decode(errors="replace")
+        return value if value in self._versions else OTHER_TYPE
 
     def _raise_unknown(self, event_type: str, version: int) -> NoReturn:
         known = self._versions.get(event_type)

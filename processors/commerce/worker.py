@@ -119,7 +119,9 @@ class CommerceWorker:
             skip=already_applied if self.kind != APPLIER else None,
             on_retry=self.metrics.retried,
         )
-        consumer.subscribe([s.topic(topic_of(self.kind))], listener=runner.listener)
+        consumer.subscribe(
+            [s.topic(topic_of(self.kind))], listener=self.metrics.listening(runner.listener)
+        )
         tune_gc()
         tasks: list[asyncio.Task[Any]] = []
         try:
@@ -167,4 +169,6 @@ class CommerceWorker:
     async def _relay(self, outbox: Outbox) -> None:
         while True:
             await asyncio.sleep(RELAY_EVERY_S)
+            # Before the relay: what it is about to take is what no batch published.
+            self.metrics.outbox(await outbox.backlog())
             await outbox.relay()

@@ -1,6 +1,6 @@
 """Prometheus metrics of one worker process, served with ``/healthz`` and ``/readyz``.
 
-A worker wires them in three places (see processors/commerce/worker.py):
+A worker wires them in these places (see processors/commerce/worker.py):
 
 * ``flush=metrics.observe(self.flush)``: events processed per type, flush latency,
   failed flush attempts (retries included);
@@ -8,11 +8,20 @@ A worker wires them in three places (see processors/commerce/worker.py):
 * ``on_retry=metrics.retried``: every retried attempt, by cause (connection or
   contention), as ``riverbed_retries_total``, which the health panel can read;
 * ``metrics.install(app)`` (a faust app) or ``metrics.run(consumer)`` (an aiokafka
-  consumer, as a task): consumer lag per partition every few seconds, and, when
+  consumer, as a task, subscribed with ``listener=metrics.listening(inner)``): consumer
+  lag per partition every few seconds, whose series are removed as soon as the
+  partition is revoked (and at the next update if it is no longer assigned), so a
+  rebalance leaves no frozen lag behind; and, when
   ``settings.metrics_port`` is non-zero, the HTTP endpoints on
   ``metrics_port + index of the kind`` (orders +0, inventory +1, viewing +2), so
   ``riverbed worker all`` serves each kind on its own port. A port already taken is
-  logged and skipped: metrics never stop a worker.
+  logged and skipped: metrics never stop a worker;
+* ``metrics.outbox(await outbox.backlog())`` on the relay's timer (commerce workers):
+  the rows no publisher took yet, as ``riverbed_outbox_backlog_events``.
+
+The ``type`` label takes only registered event types, else ``other``
+(``registry.type_label`` of :mod:`schemas.registry`): a header is whatever a producer
+wrote, and each new string would be a new series.
 
 Each instance has its own registry, so several workers in one process (tests) coexist.
 """
@@ -23,10 +32,11 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from aiohttp import web
+from aiokafka import ConsumerRebalanceListener
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -44,6 +54,7 @@ from processors.runtime.batching import Flush
 from processors.runtime.dlq import DeadLetters, Send
 from processors.runtime.retry import cause_of
 from schemas import HEADER_TYPE, Envelope
+from schemas import registry as contracts
 
 log = logging.getLogger("riverbed.metrics")
 LAG_EVERY_S = 5.0
@@ -51,10 +62,11 @@ FLUSH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 def event_type_of(headers: Sequence[tuple[str, bytes]]) -> str:
+    """The message's event type as a label: a registered type, else ``other``."""
     for name, value in headers:
         if name == HEADER_TYPE:
-            return value.decode(errors="replace")[:100]
-    return "unknown"
+            return contracts.type_label(value)
+    return contracts.type_label(None)
 
 
 class WorkerMetrics:
@@ -97,6 +109,13 @@ class WorkerMetrics:
             ["worker", "topic", "partition"],
             registry=r,
         )
+        self.outbox_backlog = Gauge(
+            "riverbed_outbox_backlog_events",
+            "Outbox rows not yet published, measured before each relay tick",
+            ["worker"],
+            registry=r,
+        )
+        self._lag_series: set[tuple[str, int]] = set()  # (topic, partition) with a lag series
         self._consumer: Callable[[], Any] = lambda: None
         self._rebalancing: Callable[[], bool] = lambda: False
         self._started = False
@@ -119,7 +138,7 @@ class WorkerMetrics:
             for e in envelopes:
                 counts[e.type] = counts.get(e.type, 0) + 1
             for event_type, n in counts.items():
-                self.processed.labels(self.kind, event_type).inc(n)
+                self.processed.labels(self.kind, contracts.type_label(event_type)).inc(n)
 
         return observed
 
@@ -133,11 +152,21 @@ class WorkerMetrics:
     def retried(self, exc: BaseException, _attempt: int) -> None:
         self.retries.labels(self.kind, cause_of(exc) or "other").inc()
 
+    def outbox(self, backlog: int | None) -> None:
+        """Record the outbox backlog (``None``: not measured this time, keep the last)."""
+        if backlog is not None:
+            self.outbox_backlog.labels(self.kind).set(backlog)
+
+    def listening(self, inner: ConsumerRebalanceListener) -> ConsumerRebalanceListener:
+        """``inner`` (e.g. the consumer's flush-on-revoke), then revoked lag series removed."""
+        return _ForgetOnRevoke(inner, self.forget)
+
     def install(self, app: Any) -> None:
         """Register the lag timer and, if a port is set, the HTTP endpoints."""
         self._consumer = lambda: getattr(app, "consumer", None)
         self._rebalancing = lambda: bool(getattr(app, "rebalancing", False))
         app.timer(LAG_EVERY_S, name=f"riverbed.{self.kind}.metrics-lag")(self.update_lag)
+        app.on_partitions_revoked.connect(self._on_revoked)
         if self.port:
             app.task(self._serve)
 
@@ -152,6 +181,12 @@ class WorkerMetrics:
 
     # --- lag and HTTP ----------------------------------------------------------------
     async def update_lag(self) -> None:
+        """Set the lag of every assigned partition; drop the series of all others.
+
+        A partition revoked while this runs (between two awaits) may get its series set
+        once more: the assignment is read again at the end, so it goes at the latest
+        with this update, else with the next.
+        """
         consumer = self._consumer()
         if consumer is None:
             return
@@ -161,8 +196,23 @@ class WorkerMetrics:
                 if position is not None:
                     lag = max(0, consumer.highwater(tp) - position)
                     self.lag.labels(self.kind, tp.topic, str(tp.partition)).set(lag)
+                    self._lag_series.add((tp.topic, tp.partition))
+            assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
+            self._drop_lag(self._lag_series - assigned)
         except Exception as exc:  # lag is informative: never let it disturb the worker
             log.debug("%s: lag not available: %s", self.kind, exc)
+
+    def forget(self, partitions: Iterable[Any]) -> None:
+        """Remove the lag series of ``partitions`` (topic-partitions being revoked)."""
+        self._drop_lag({(tp.topic, tp.partition) for tp in partitions})
+
+    async def _on_revoked(self, _sender: Any, revoked: Iterable[Any], **_: Any) -> None:
+        self.forget(revoked)  # faust's on_partitions_revoked signal
+
+    def _drop_lag(self, series: set[tuple[str, int]]) -> None:
+        for topic, partition in series & self._lag_series:
+            self.lag.remove(self.kind, topic, str(partition))
+        self._lag_series -= series
 
     def ready(self) -> bool:
         return self._started and not self._rebalancing()
@@ -197,3 +247,22 @@ class WorkerMetrics:
             return web.json_response({"status": "ready", "worker": self.kind})
         body = {"error": {"status": 503, "message": f"{self.kind} worker is rebalancing"}}
         return web.json_response(body, status=503)
+
+
+class _ForgetOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Chains a rebalance listener with the removal of revoked partitions' lag series."""
+
+    def __init__(
+        self, inner: ConsumerRebalanceListener, forget: Callable[[Iterable[Any]], None]
+    ) -> None:
+        self._inner = inner
+        self._forget = forget
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        try:
+            await self._inner.on_partitions_revoked(revoked)
+        finally:
+            self._forget(revoked)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self._inner.on_partitions_assigned(assigned)

@@ -48,6 +48,10 @@ CLAIM_LEFT = (
     "select id, topic, key, value, headers from outbox order by id limit $1 for update skip locked"
 )
 MARK = "delete from outbox where id = any($1::bigint[])"
+# Unpublished rows (the outbox keeps nothing else), counted on its primary key and
+# capped: past the cap the figure only has to say "far too many", and the count stays cheap.
+BACKLOG_CAP = 100_000
+BACKLOG = "select count(*) from (select 1 from outbox limit $1) as waiting"
 
 
 class Staged(NamedTuple):
@@ -139,6 +143,20 @@ class Outbox:
                 raise
             log.warning("outbox relay failed (%s: %s); next tick retries", type(exc).__name__, exc)
             return 0
+
+    async def backlog(self) -> int | None:
+        """Rows staged and not yet published (at most :data:`BACKLOG_CAP`); ``None``
+        when the database is unreachable (transient), like a failed relay tick."""
+        try:
+            pool = await self._pool()
+            async with pool.acquire() as conn:
+                count: int = await conn.fetchval(BACKLOG, BACKLOG_CAP)
+                return count
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("outbox backlog not measured (%s: %s)", type(exc).__name__, exc)
+            return None
 
     async def _relay(self) -> int:
         pool = await self._pool()

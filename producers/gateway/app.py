@@ -13,6 +13,7 @@ from producers.gateway.auth import Authenticator
 from producers.gateway.errors import install_error_handlers
 from producers.gateway.failures import FailureLimit
 from producers.gateway.keys import KeyStore
+from producers.gateway.metrics import install_metrics
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
 from producers.gateway.shared import Gateway
@@ -56,5 +57,6 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router)
     install_docs(app)
+    install_metrics(app, state.metrics)
     app.add_middleware(SecurityHeaders)
     return app

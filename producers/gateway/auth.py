@@ -51,6 +51,7 @@ class Authenticator:
                 429,
                 "too many failed authentications from this address; retry later",
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
+                reason="auth_throttled",
             )
         record = await self._verify(key) if key else None
         if record is None:

@@ -13,10 +13,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 log = logging.getLogger(__name__)
+# Where the handler leaves an ApiError's ``reason`` in the request's state, for the
+# gateway's refusal counter (producers.gateway.metrics).
+REFUSAL_KEY = "riverbed_refusal"
 
 
 class ApiError(Exception):
-    """An HTTP error with a message safe to show (never a secret or a stack trace)."""
+    """An HTTP error with a message safe to show (never a secret or a stack trace).
+
+    ``reason`` is a short fixed word for metrics (``auth_throttled``), when the status
+    alone does not say it; never built from the request.
+    """
 
     def __init__(
         self,
@@ -25,12 +32,14 @@ class ApiError(Exception):
         *,
         details: Any = None,
         headers: dict[str, str] | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details
         self.headers = headers
+        self.reason = reason
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -48,6 +57,8 @@ def error_response(
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
+    if exc.reason is not None:
+        setattr(request.state, REFUSAL_KEY, exc.reason)
     return error_response(exc.status, exc.message, exc.details, exc.headers)
 
 

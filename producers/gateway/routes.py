@@ -27,6 +27,7 @@ from producers.gateway.body import check_content_type, parse_json, read_limited
 from producers.gateway.errors import ApiError, error_response, json_response
 from producers.gateway.ingest import new_event_ids, prepare, source_for
 from producers.gateway.keys import KeyRecord
+from producers.gateway.metrics import EVENTS_KEY
 from producers.gateway.models import (
     BATCH_SCHEMA,
     EVENT_SCHEMA,
@@ -77,6 +78,7 @@ def _check_scopes(who: KeyRecord, items: list[Any], *, batch: bool) -> None:
             403,
             f"key {who.name!r} may not publish {refused[0]['type']} events; "
             f"its scopes are: {scopes}",
+            reason="out_of_scope",
         )
     shown = ", ".join(f"[{r['index']}] {r['type']}" for r in refused[:10])
     more = f" and {len(refused) - 10} more" if len(refused) > 10 else ""
@@ -85,6 +87,7 @@ def _check_scopes(who: KeyRecord, items: list[Any], *, batch: bool) -> None:
         f"key {who.name!r} may not publish {len(refused)} of the batch's events "
         f"({shown}{more}); its scopes are: {scopes}; nothing was published",
         details=refused,
+        reason="out_of_scope",
     )
 
 
@@ -104,6 +107,7 @@ def _check_objects(state: Gateway, request: Request, who: KeyRecord, items: list
                 403,
                 f"key {who.name!r} needs a valid, unexpired {PLAYER_HEADER} "
                 "(for one of its users); nothing was published",
+                reason="out_of_bounds",
             )
         users = (user,)
     refused = out_of_bounds({"stores": who.stores, "users": users}, items)
@@ -116,6 +120,7 @@ def _check_objects(state: Gateway, request: Request, who: KeyRecord, items: list
         + (f" (and {len(refused) - 1} more refused)" if len(refused) > 1 else "")
         + "; nothing was published",
         details=refused,
+        reason="out_of_bounds",
     )
 
 
@@ -190,6 +195,7 @@ async def post_event(request: Request, state: State, who: Caller) -> Response:
 )
 async def post_batch(request: Request, state: State, who: Caller) -> Response:
     items = _batch_items(await _json_body(request, state), state.settings.gateway_max_batch)
+    setattr(request.state, EVENTS_KEY, len(items))  # a refusal counts them all
     state.charge(who.name, len(items))
     _check_scopes(who, items, batch=True)
     _check_objects(state, request, who, items)
@@ -215,6 +221,7 @@ async def post_batch(request: Request, state: State, who: Caller) -> Response:
     if not valid:
         return error_response(422, "no event in the batch is valid", statuses)
     deliveries = await state.publish_many(valid)
+    state.metrics.refuse("invalid", len(items) - len(valid))
     for index, delivery in zip(positions, deliveries, strict=True):
         statuses[index] = {
             "index": index,

@@ -31,10 +31,13 @@ def server_config(
     log_level: str = "info",
     ssl_certfile: Path | None = None,
     ssl_keyfile: Path | None = None,
+    log_config: dict[str, Any] | None = None,
 ) -> uvicorn.Config:
     """One worker, uvloop and httptools when installed (else asyncio and h11); HTTPS
-    only when given a certificate and its key (both or neither)."""
+    only when given a certificate and its key (both or neither); uvicorn's own log
+    format unless given ``log_config`` (``core.logs.uvicorn_log_config``)."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise ValueError("TLS needs both a certificate file and its key file")
@@ -47,6 +50,7 @@ def server_config(
         http="httptools" if _installed("httptools") else "h11",
         log_level=log_level.lower(),
         lifespan="on",
+        log_config=log_config if log_config is not None else LOGGING_CONFIG,
         ssl_certfile=str(ssl_certfile) if ssl_certfile else None,
         ssl_keyfile=str(ssl_keyfile) if ssl_keyfile else None,
     )

@@ -1,4 +1,4 @@
-"""What the handlers share: settings, publisher, authenticator and rate limiter.
+"""What the handlers share: settings, publisher, authenticator, rate limiter, metrics.
 
 The publisher is started by the app's lifespan; when Kafka is unreachable the gateway
 still starts (``/healthz`` answers, publishing answers 503) and keeps retrying in the
@@ -18,6 +18,7 @@ from core.settings import Settings
 from producers.errors import PublishError, PublishRejected
 from producers.gateway.auth import Authenticator
 from producers.gateway.errors import ApiError
+from producers.gateway.metrics import GatewayMetrics
 from producers.gateway.ratelimit import RateLimiter
 from producers.publisher import Delivery, Publisher
 from schemas.envelope import Envelope
@@ -38,6 +39,7 @@ class Gateway:
         self.publisher = publisher
         self.auth = auth
         self.limiter = limiter
+        self.metrics = GatewayMetrics()
         # Events accepted with an occurred_at older than gateway_old_event_age_s.
         self.old_events = 0
         self._starter: asyncio.Task[None] | None = None
@@ -79,19 +81,29 @@ class Gateway:
 
     async def publish(self, event: Envelope[Any]) -> Delivery:
         try:
-            return await self.publisher.publish(event)
+            with self.metrics.publishing():
+                delivery = await self.publisher.publish(event)
         except PublishError as exc:
             raise _unavailable(exc) from exc
         except PublishRejected as exc:
-            raise ApiError(422, f"the broker refused the event: {exc}") from exc
+            raise ApiError(
+                422, f"the broker refused the event: {exc}", reason="broker_refused"
+            ) from exc
+        self.metrics.accept((event,))
+        return delivery
 
     async def publish_many(self, events: list[Envelope[Any]]) -> list[Delivery]:
         try:
-            return await self.publisher.publish_many(events)
+            with self.metrics.publishing():
+                deliveries = await self.publisher.publish_many(events)
         except PublishError as exc:
             raise _unavailable(exc) from exc
         except PublishRejected as exc:
-            raise ApiError(422, f"the broker refused the batch: {exc}") from exc
+            raise ApiError(
+                422, f"the broker refused the batch: {exc}", reason="broker_refused"
+            ) from exc
+        self.metrics.accept(events)
+        return deliveries
 
 
 def _unavailable(exc: PublishError) -> ApiError:

@@ -18,6 +18,7 @@ def command(host: str | None, port: int | None) -> None:
     """Serve the live dashboard (/), the read API (/api, /docs) and /metrics. Outside
     development, and for any non-loopback client, a reader key is needed (riverbed keys
     create --reader); only RIVERBED_DASHBOARD_ALLOWED_HOSTS are served."""
+    from core.logs import uvicorn_log_config
     from dashboard import create_app
     from dashboard.config import DashboardConfig
     from dashboard.server import serve
@@ -31,4 +32,5 @@ def command(host: str | None, port: int | None) -> None:
         host=bind_host,
         port=bind_port,
         log_level=settings.log_level,
+        log_config=uvicorn_log_config(settings),
     )

@@ -22,6 +22,7 @@ def command(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the HTTP gateway (one worker process), or manage its API keys."""
     if ctx.invoked_subcommand is not None:
         return
+    from core.logs import uvicorn_log_config
     from producers.gateway import create_app
     from producers.gateway.server import serve, server_config
 
@@ -33,6 +34,7 @@ def command(ctx: click.Context, host: str | None, port: int | None) -> None:
         log_level=settings.log_level,
         ssl_certfile=settings.gateway_tls_certfile,
         ssl_keyfile=settings.gateway_tls_keyfile,
+        log_config=uvicorn_log_config(settings),
     )
     serve(config)
 

@@ -60,7 +60,7 @@ async def test_orders_worker_serves_its_metrics(
         f"{base}/metrics",
         [
             'riverbed_events_processed_total{type="order.placed",worker="orders"} 3.0',
-            'riverbed_events_failed_total{type="unknown",worker="orders"} 1.0',
+            'riverbed_events_failed_total{type="other",worker="orders"} 1.0',
             'riverbed_dead_letters_total{worker="orders"} 1.0',
         ],
         90,

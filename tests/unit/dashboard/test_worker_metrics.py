@@ -75,7 +75,7 @@ async def test_dead_letters_count_per_type() -> None:
     assert len(sent) == 2 and dlq.count == 2
     assert value(m, "riverbed_dead_letters_total", worker="viewing") == 2
     assert value(m, "riverbed_events_failed_total", worker="viewing", type="playback.started") == 1
-    assert value(m, "riverbed_events_failed_total", worker="viewing", type="unknown") == 1
+    assert value(m, "riverbed_events_failed_total", worker="viewing", type="other") == 1
     assert b"riverbed_events_failed_total" in generate_latest(m.registry)
 
 
