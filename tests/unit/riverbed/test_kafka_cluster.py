@@ -1,0 +1,78 @@
+"""The local cluster's layout and the chaos stall measure (pure logic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import StackError
+from core.settings import Settings
+from riverbed.chaos.cluster import longest_stall
+from riverbed.chaos.progress import Sample
+from riverbed.stack.kafka_cluster import bootstrap, cluster_id, layout, record_nodes, recorded_nodes
+
+pytestmark = pytest.mark.unit
+
+
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        kafka_bootstrap="127.0.0.1:14092", kafka_controller_port=14093, data_dir=tmp_path
+    )
+
+
+def test_three_nodes_on_stepped_ports_all_voters(tmp_path: Path) -> None:
+    nodes = layout(settings(tmp_path), 3)
+    assert [(n.name, n.port, n.controller_port) for n in nodes] == [
+        ("kafka-1", 14092, 14093),
+        ("kafka-2", 14192, 14193),
+        ("kafka-3", 14292, 14293),
+    ]
+    assert {n.voters for n in nodes} == {"1@127.0.0.1:14093,2@127.0.0.1:14193,3@127.0.0.1:14293"}
+    assert {(n.replication, n.min_insync) for n in nodes} == {(3, 2)}
+    assert bootstrap(nodes) == "127.0.0.1:14092,127.0.0.1:14192,127.0.0.1:14292"
+
+
+def test_one_node_is_the_single_broker_of_before(tmp_path: Path) -> None:
+    (node,) = layout(settings(tmp_path), 1)
+    assert (node.name, node.voters, node.replication, node.min_insync) == (
+        "kafka",
+        "1@127.0.0.1:14093",
+        1,
+        1,
+    )
+
+
+def test_too_many_nodes_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StackError, match="1 to 5"):
+        layout(settings(tmp_path), 9)
+
+
+def test_the_cluster_id_is_shared_and_the_size_remembered(tmp_path: Path) -> None:
+    assert recorded_nodes(tmp_path) is None
+    record_nodes(tmp_path, 3)
+    first = cluster_id(tmp_path, 3)
+    assert cluster_id(tmp_path, 3) == first
+    assert recorded_nodes(tmp_path) == 3
+    assert cluster_id(tmp_path, 1) != first  # a single broker gets a fresh id
+    record_nodes(tmp_path, 1)
+    assert recorded_nodes(tmp_path) is None
+
+
+def sample(at: float, committed: int, lag: int) -> Sample:
+    return Sample(at, {"orders": committed, "viewing": 0}, {"orders": lag, "viewing": 0})
+
+
+def test_the_stall_is_the_longest_gap_between_commits_while_lagging() -> None:
+    samples = [
+        sample(0.0, 0, 10),
+        sample(1.0, 5, 10),
+        sample(2.0, 5, 10),  # no commit ...
+        sample(7.5, 5, 10),  # ... still none (a fault)
+        sample(8.0, 9, 4),  # the first commit after 7 s
+        sample(9.0, 12, 0),
+        sample(30.0, 12, 0),  # idle: no lag, not a stall
+        sample(31.0, 13, 0),
+    ]
+    assert longest_stall(samples, ("orders", "viewing"), since=0.0) == 7.0
+    assert longest_stall(samples, ("orders", "viewing"), since=8.0) == 1.0
