@@ -14,8 +14,8 @@ scenario starts on a whole cluster:
   replicas than ``min.insync.replicas``, so producers and workers must wait. One node
   returns after ``TWO_DOWN_S``, the other after ``ONE_DOWN_S`` more.
 
-The *stall* of a run is the longest time the workers committed nothing while they had
-lag (:func:`longest_stall`).
+The *stall* of a run is the longest time nothing was committed while the stream was
+still being published, or while there was lag after it (:func:`longest_stall`).
 """
 
 from __future__ import annotations
@@ -148,12 +148,16 @@ async def _until_replicated(h: Harness, node: Kafka) -> None:
     )
 
 
-def longest_stall(samples: Sequence[Sample], kinds: Sequence[str], since: float) -> float:
-    """The longest time between two commits while some worker of ``kinds`` had lag.
+def longest_stall(
+    samples: Sequence[Sample], kinds: Sequence[str], since: float, until: float | None = None
+) -> float:
+    """The longest time between two commits of ``kinds`` from ``since`` on.
 
-    A gap ends at the first sample that shows more committed offsets; a sample with no
-    lag anywhere restarts the clock (idle is not a stall). Samples missing while Kafka
-    did not answer count as part of the gap.
+    Until ``until`` (the end of publishing) every gap counts: the stream was still
+    coming, so no commit means the system stood still, whether the workers or the
+    producers were held up. After it, a sample with no lag anywhere restarts the clock
+    (done is not stalled). A gap ends at the first sample that shows more committed
+    offsets; samples missing while Kafka did not answer are part of the gap.
     """
     longest = 0.0
     last_at: float | None = None
@@ -168,7 +172,7 @@ def longest_stall(samples: Sequence[Sample], kinds: Sequence[str], since: float)
         if total > previous:
             longest = max(longest, s.at - last_at)
             last_at = s.at
-        elif not any(s.lag[k] for k in kinds):
+        elif (until is None or s.at > until) and not any(s.lag[k] for k in kinds):
             last_at = s.at
         previous = total
     return round(longest, 1)

@@ -191,7 +191,9 @@ async def run_scenario(
                 f"{run.unexpected_exits} worker exit(s) not caused by us (restarted)"
             )
         result.details["unexpected_worker_exits"] = run.unexpected_exits
-        stall = longest_stall(run.progress.samples, STREAM_KINDS, run.marks["stream_start"])
+        stall = longest_stall(
+            run.progress.samples, STREAM_KINDS, run.marks["stream_start"], published_at
+        )
         result.details["longest_stall_s"] = stall
         if scenario.max_stall_s is not None and stall > scenario.max_stall_s:
             result.notes.append(f"stalled {stall:.1f}s > {scenario.max_stall_s:.0f}s")

@@ -76,3 +76,6 @@ def test_the_stall_is_the_longest_gap_between_commits_while_lagging() -> None:
     ]
     assert longest_stall(samples, ("orders", "viewing"), since=0.0) == 7.0
     assert longest_stall(samples, ("orders", "viewing"), since=8.0) == 1.0
+    # While the stream was still being published, no commit is a stall, lag or not
+    # (two brokers down: the producers are held, so no lag builds up).
+    assert longest_stall(samples, ("orders", "viewing"), since=8.0, until=40.0) == 22.0
