@@ -89,11 +89,14 @@ async def busiest_leader(h: Harness) -> tuple[int, str]:
     raise FaultError(f"no leader found for {busiest}")
 
 
-async def kill_leader(h: Harness) -> str:
+async def kill_leader(h: Harness, *, restart: bool = True) -> str:
+    """``restart=False`` leaves the node down (a test that throws the cluster away)."""
     leader, partition = await busiest_leader(h)
     node, pid = next((n, p) for n, p in nodes(h) if n.node.node_id == leader)
     t0 = time.monotonic()
     await asyncio.to_thread(_kill_9, pid, node.marker)
+    if not restart:
+        return f"kill -9 {node.name} (leader of the busiest partition {partition}), left down"
     h.say(f"{node.name}: killed -9 (leader of {partition}); down for {LEADER_DOWN_S:.0f}s")
     await asyncio.sleep(LEADER_DOWN_S)
     await _start(h, node)
