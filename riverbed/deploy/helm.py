@@ -20,6 +20,9 @@ from riverbed.deploy.plan import CHART
 
 HELM_VERSION = "v3.22.0"
 HELM_MODULE = "helm.sh/helm/v3/cmd/helm"
+# The Kubernetes version charts are rendered for. Needed: a Helm built with `go install`
+# lacks the release build's version flags and assumes Kubernetes 1.20.
+KUBE_VERSION = "1.31.0"
 
 
 def cached_helm(settings: Settings) -> Path:
@@ -95,6 +98,7 @@ def template(binary: Path, *values: str, chart: Path = CHART) -> list[dict[str, 
     import yaml  # a development dependency: the chart is checked, not run, from here
 
     args = ["template", "riverbed", str(chart), "--namespace", "riverbed"]
+    args += ["--kube-version", KUBE_VERSION]
     for v in values:
         args += ["--set", v]
     docs = yaml.safe_load_all(run(binary, *args))
@@ -102,4 +106,4 @@ def template(binary: Path, *values: str, chart: Path = CHART) -> list[dict[str, 
 
 
 def lint(binary: Path, chart: Path = CHART) -> str:
-    return run(binary, "lint", "--strict", str(chart))
+    return run(binary, "lint", "--strict", "--kube-version", KUBE_VERSION, str(chart))
