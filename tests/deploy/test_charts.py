@@ -3,8 +3,9 @@
 ``helm lint --strict`` and ``helm template`` on both charts; the rendered objects are
 parsed and checked: workers never scale above their partitions, the migration is a
 pre-install/pre-upgrade hook, every container has probes and resource requests, the
-KafkaUsers' ACLs are the local secure broker's plan, and every custom resource of an
-operator whose CRD ships in a Go module validates against that CRD's schema.
+KafkaUsers' ACLs are the local secure broker's plan, every core resource validates
+against the Kubernetes schemas (kubernetes-validate) and every custom resource of an
+operator whose CRD ships in a Go module against that CRD's schema.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import kubernetes_validate
 import pytest
 
 from core.errors import StackError
 from core.settings import Settings
 from riverbed.deploy import crds, plan
-from riverbed.deploy.helm import find_helm, lint, template
+from riverbed.deploy.helm import KUBE_VERSION, find_helm, lint, template
 from riverbed.stack.acls import PRINCIPALS, acl_plan
 from schemas.topics import TOPIC_PARTITIONS
 
@@ -227,3 +229,34 @@ def test_a_bad_custom_resource_fails_its_crd() -> None:
         "spec": {"triggers": [{"type": "kafka", "metadata": {}}]},
     }  # no scaleTargetRef
     assert list(validator.iter_errors(bad))
+
+
+def test_core_resources_validate_against_the_kubernetes_schemas(
+    services: Objects, infra: Objects
+) -> None:
+    core = [
+        o
+        for o in services + infra
+        if "." not in o["apiVersion"].partition("/")[0]
+        or o["apiVersion"].split("/")[0].endswith(".k8s.io")
+    ]
+    kinds = {o["kind"] for o in core}
+    assert {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Job",
+        "NetworkPolicy",
+        "Secret",
+    } <= kinds, kinds
+    for obj in core:
+        # strict: a misspelt or misplaced field fails instead of being dropped.
+        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+
+
+def test_a_misplaced_field_fails_the_kubernetes_schema(services: Objects) -> None:
+    deployment = of(services, "Deployment")[0]
+    bad = {**deployment, "spec": {**deployment["spec"], "replica": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBE_VERSION, strict=True)
