@@ -172,12 +172,12 @@ class Kafka(Service):
         ]
 
     def _format(self, say: Say, java: str) -> None:
-        say("kafka: formatting KRaft storage")
+        say(f"{self.name}: formatting KRaft storage")
         data = self.home / "data"
         data.mkdir(parents=True, exist_ok=True)
         scram: list[str] = []
         if self.secure:
-            say("kafka: secure mode: creating a local CA, the broker certificate and passwords")
+            say(f"{self.name}: secure mode: creating a local CA, the broker certificate and passwords")
             self.secure_broker.prepare(self.host)
             scram = self.secure_broker.scram_arguments()
         props = self._write_properties()
@@ -254,7 +254,7 @@ class Kafka(Service):
         )
         count = await create_acls(connection_kwargs(admin, {}), plan)
         created = await ensure_topics(admin)
-        say(f"kafka: {count} ACLs in place; topics created: {len(created)}")
+        say(f"{self.name}: {count} ACLs in place; topics created: {len(created)}")
 
     async def _registered(self) -> int:
         """How many brokers the cluster lists now (0 when not answering)."""

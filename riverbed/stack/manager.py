@@ -181,19 +181,27 @@ class Stack:
         )
 
     async def down(self, say: Say, *, wipe: bool = False) -> None:
-        for service in reversed(self.services):
-            state = RunState.load(self.paths.run, service.name)
-            if state and state.managed:
-                say(f"{service.name}: stopping")
-                await asyncio.to_thread(service.stop, state.pid)
-            elif state:
-                say(f"{service.name}: external server at {state.address}, left running")
-            RunState.forget(self.paths.run, service.name)
-            if wipe:
-                service.wipe()
+        # A cluster's nodes stop together: one by one, the last ones would wait out their
+        # controlled shutdown (30 s) for a controller quorum the first ones took away.
+        kafka = [s for s in self.services if isinstance(s, Kafka)]
+        others = [s for s in reversed(self.services) if not isinstance(s, Kafka)]
+        await asyncio.gather(*(self._down_one(s, say, wipe) for s in kafka))
+        for service in others:
+            await self._down_one(service, say, wipe)
         if wipe:
             say(f"removing {self.paths.data}")
             shutil.rmtree(self.paths.data, ignore_errors=True)
+
+    async def _down_one(self, service: Service, say: Say, wipe: bool) -> None:
+        state = RunState.load(self.paths.run, service.name)
+        if state and state.managed:
+            say(f"{service.name}: stopping")
+            await asyncio.to_thread(service.stop, state.pid)
+        elif state:
+            say(f"{service.name}: external server at {state.address}, left running")
+        RunState.forget(self.paths.run, service.name)
+        if wipe:
+            service.wipe()
 
     async def status(self) -> list[ServiceStatus]:
         checks = await asyncio.gather(*(s.healthy() for s in self.services))
