@@ -56,6 +56,14 @@ def command(
     def say(message: str) -> None:
         click.echo(message, err=True)
 
+    from riverbed.chaos.scenarios import CLUSTER_KEYS
+
+    cluster_only = sorted(set(only) & set(CLUSTER_KEYS))
+    if cluster_only and not cluster:
+        raise click.UsageError(f"{', '.join(cluster_only)}: a cluster scenario; add --cluster")
+    if cluster and set(only) - set(CLUSTER_KEYS):
+        raise click.UsageError("with --cluster, --only takes leader-kill, rolling or two-down")
+
     results = asyncio.run(
         run_all(get_settings(), quick=quick, only=only, say=say, seed=seed, cluster=cluster)
     )

@@ -177,7 +177,9 @@ class Kafka(Service):
         data.mkdir(parents=True, exist_ok=True)
         scram: list[str] = []
         if self.secure:
-            say(f"{self.name}: secure mode: creating a local CA, the broker certificate and passwords")
+            say(
+                f"{self.name}: secure mode: creating a local CA, the broker certificate and passwords"
+            )
             self.secure_broker.prepare(self.host)
             scram = self.secure_broker.scram_arguments()
         props = self._write_properties()

@@ -79,3 +79,35 @@ def test_the_stall_is_the_longest_gap_between_commits_while_lagging() -> None:
     # While the stream was still being published, no commit is a stall, lag or not
     # (two brokers down: the producers are held, so no lag builds up).
     assert longest_stall(samples, ("orders", "viewing"), since=8.0, until=40.0) == 22.0
+
+
+def test_status_lines_name_the_quorum_and_the_partitions_short_of_a_replica() -> None:
+    from riverbed.commands.stack import cluster_lines
+    from riverbed.stack.kafka_quorum import ClusterView
+
+    view = ClusterView(
+        brokers=[1, 3],
+        leader=3,
+        epoch=4,
+        voters=[1, 2, 3],
+        partitions=24,
+        under_replicated=["riverbed.orders-0", "riverbed.orders-2"],
+    )
+    lines = cluster_lines(view, [1, 2, 3]).splitlines()
+    assert lines == [
+        "cluster: brokers [1, 3] registered; not registered: [2]",
+        "quorum: leader 3 (epoch 4), voters [1, 2, 3]",
+        "partitions: 24, under-replicated 2 (riverbed.orders-0, riverbed.orders-2)",
+    ]
+    down = cluster_lines(ClusterView(error="KafkaConnectionError: refused"), [1, 2, 3])
+    assert down == "cluster: not answering (KafkaConnectionError: refused)"
+
+
+def test_a_cluster_scenario_without_cluster_is_a_usage_error() -> None:
+    from click.testing import CliRunner
+
+    from riverbed.commands.chaos import command
+
+    result = CliRunner().invoke(command, ["--only", "leader-kill"])
+    assert result.exit_code == 2
+    assert "add --cluster" in result.output
