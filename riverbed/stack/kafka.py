@@ -156,12 +156,18 @@ class Kafka(Service):
         shutil.rmtree(self.lib_dir, ignore_errors=True)
         staging.rename(self.lib_dir)
 
-    def _java_args(self, java: str, main: str, *args: str, heap: str = "256m") -> list[str]:
+    def _java_args(
+        self, java: str, main: str, *args: str, heap: str = "256m", short: bool = False
+    ) -> list[str]:
+        # A short-lived tool (format) starts faster on the C1 compiler alone and the serial
+        # collector: 4.6 s instead of 6.5 s measured on the loaded 2-core machine, and a
+        # cluster formats three nodes at once.
+        jvm = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"] if short else ["-XX:+UseG1GC"]
         return [
             java,
             f"-Xmx{heap}",
             "-Xms64m",
-            "-XX:+UseG1GC",
+            *jvm,
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={REPO_STACK_DIR / 'kafka' / 'log4j2.properties'}",
             f"-Dkafka.logs.file={self.log_file}",
@@ -186,7 +192,15 @@ class Kafka(Service):
         fix = f"see {self.log_file}; `riverbed stack down --wipe` starts from empty storage"
         cid = cluster_id(self.paths.data, self.node.nodes)  # one id for every node
         args = self._java_args(
-            java, "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(props), *scram
+            java,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cid,
+            "-c",
+            str(props),
+            *scram,
+            short=True,
         )
         if not scram:
             run_step(args, what="formatting Kafka storage", fix=fix, log_file=self.log_file)
