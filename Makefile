@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := python3
 
-.PHONY: setup stack test lint check unit integration containers demo clean
+.PHONY: setup stack test lint check unit integration containers demo clean helm deploy-check
 
 # The container test (tests/containers): the Dockerfile built on stand-in bases and every
 # app service of docker-compose.yml run under podman against the local stack. Its images
@@ -51,8 +51,20 @@ unit: setup
 integration: stack
 	$(UV) run pytest -m integration
 
+# Helm for the chart tests (tests/deploy), built once from its Go module into
+# ~/.cache/riverbed/helm-<version>/ (about 3.5 min cold, nothing when cached).
+helm: setup
+	$(UV) run riverbed deploy helm >/dev/null
+
+# The charts offline: helm lint/template, the rendered objects checked, custom resources
+# against their operators' CRD schemas (from the operators' Go modules). No cluster.
+deploy-check: helm
+	$(UV) run riverbed deploy plan
+	$(UV) run pytest -m deploy tests/deploy
+
 # The container test runs where podman is installed (make setup installs it as root).
-test: stack lint
+# The plain `pytest` below runs tests/deploy too (the deploy check), with helm cached.
+test: stack lint helm
 	$(UV) run pytest
 	@if command -v podman >/dev/null; then $(CONTAINER_TEST); \
 	else echo "make test: podman is missing, so the container test did not run (make containers)"; fi

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port]")
     kafka_controller_port: int = 9093
     kafka_heap: str = Field("512m", description="JVM -Xmx of the local broker")
+    kafka_node_heap: str = Field(
+        "384m", description="JVM -Xmx of each node of `stack up --brokers 3`"
+    )
     worker_session_timeout_s: float = Field(
         10.0, ge=6, description="a dead worker's partitions move to the others after this long"
     )

@@ -9,12 +9,14 @@ would also move existing keys.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from core.errors import RetryableError
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _TOPIC_ALREADY_EXISTS = 36
 _TOPIC_AUTHORIZATION_FAILED = 29
+DEFAULT_RF = "default.replication.factor"
 # Topics whose partition count other topics must share (see schemas.topics).
 CO_PARTITIONED: frozenset[str] = frozenset(
     rule.name for rule in TOPIC_RULES if rule.key_field == "store_id"
@@ -67,9 +70,9 @@ async def ensure_topics(
         missing = [name for name in layout if name not in existing]
         if not missing:
             return []
-        replication = min(3, len((await admin.describe_cluster())["brokers"]))
+        replication, configs = await replication_for(admin)
         response = await admin.create_topics(
-            [NewTopic(name, layout[name], replication) for name in missing]
+            [NewTopic(name, layout[name], replication, topic_configs=configs) for name in missing]
         )
         created = []
         for topic, code, message in response.topic_errors:
@@ -89,6 +92,30 @@ async def ensure_topics(
         raise RetryableError(f"Kafka at {settings.kafka_bootstrap}: {exc}") from exc
     finally:
         await admin.close()
+
+
+async def replication_for(admin: AIOKafkaAdminClient) -> tuple[int, dict[str, str]]:
+    """Replication factor and topic configs of a new topic: three replicas with
+    ``min.insync.replicas=2`` on a cluster, one on a single broker.
+
+    The count is the cluster's own ``default.replication.factor`` (what `stack up
+    --brokers 3`, or an operator, configured), capped at 3, so a topic created while a
+    node is down still gets its replicas (or fails) instead of quietly getting fewer;
+    a principal not allowed to read broker configs counts the registered brokers.
+    """
+    brokers = (await admin.describe_cluster())["brokers"]
+    configured = 0
+    with contextlib.suppress(KafkaError, LookupError, ValueError, TypeError):
+        resource = ConfigResource(
+            ConfigResourceType.BROKER, str(brokers[0]["node_id"]), {DEFAULT_RF: None}
+        )
+        for response in await admin.describe_configs([resource]):
+            for _code, _msg, _type, _name, entries in response.resources:
+                configured = max([configured, *(int(e[1]) for e in entries if e[0] == DEFAULT_RF)])
+    replication = min(3, max(configured, len(brokers)))
+    # 2 of 3: an acks=all write survives one node's loss, and one node down stops nobody.
+    configs = {"min.insync.replicas": "2"} if replication >= 3 else {}
+    return replication, configs
 
 
 async def describe_topics(

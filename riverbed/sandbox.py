@@ -31,6 +31,7 @@ from core.kafka import GROUP_GONE, delete_groups, new_admin, new_consumer, new_p
 from core.settings import Settings
 from processors.kinds import KINDS
 from processors.runtime.app import worker_datadir
+from producers.topic_admin import replication_for
 from riverbed.stack.postgres import roles
 from schemas import DLQ_TOPIC, TOPIC_PARTITIONS, Envelope, encode, topic_for
 from stores.postgres.migrate import migrate
@@ -67,6 +68,8 @@ class Namespace:
     def env(self) -> dict[str, str]:
         return {
             "RIVERBED_TOPIC_PREFIX": self.prefix,
+            # The namespace's broker(s): a local cluster lists every node.
+            "RIVERBED_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
             "RIVERBED_GROUP_PREFIX": f"t{self.uid}",
             "RIVERBED_POSTGRES_SCHEMA": self.schema,
             "RIVERBED_SINK_FLUSH_MS": "100",
@@ -88,7 +91,10 @@ class Namespace:
         await admin.start()
         try:
             names = {**TOPIC_PARTITIONS, DLQ_TOPIC: TOPIC_PARTITIONS.get(DLQ_TOPIC, 4)}
-            await admin.create_topics([NewTopic(self.topic(t), n, 1) for t, n in names.items()])
+            rf, configs = await replication_for(admin)  # 3 on a cluster, as in production
+            await admin.create_topics(
+                [NewTopic(self.topic(t), n, rf, topic_configs=configs) for t, n in names.items()]
+            )
         finally:
             await admin.close()
         app_role, reader_role = roles(self.settings)

@@ -85,7 +85,12 @@ async def restart_ferretdb(h: Harness) -> str:
 async def restart_service(h: Harness, name: str, *, kill: bool, down_s: float) -> str:
     """Stop (or kill -9) one service of the local stack and start it again."""
     stack = Stack(h.settings)
-    service = next(s for s in stack.services if s.name == name)
+    service = next((s for s in stack.services if s.name == name), None)
+    if service is None:  # "kafka" on a data dir that runs a cluster (kafka-1, ...)
+        raise FaultError(
+            f"this stack has no {name} service ({', '.join(s.name for s in stack.services)}): "
+            "on a Kafka cluster run `riverbed chaos --cluster`"
+        )
     state = RunState.load(stack.paths.run, name)
     if state is None or not state.managed or not pid_alive(state.pid, service.marker):
         raise FaultError(

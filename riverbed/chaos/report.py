@@ -38,12 +38,16 @@ def as_json(results: list[Result]) -> list[dict[str, Any]]:
 
 def table(results: list[Result]) -> str:
     lines = [
-        f"{'fault':<26} {'events':>8} {'lost':>6} {'duplicated':>10} {'catch-up (s)':>12}  result"
+        f"{'fault':<26} {'events':>8} {'lost':>6} {'duplicated':>10} {'catch-up (s)':>12} "
+        f"{'stall (s)':>9}  result"
     ]
     for r in results:
         catch = f"{r.catch_up_s:.1f}" if r.catch_up_s is not None else "-"
+        stall = r.details.get("longest_stall_s")
+        stalled = f"{stall:.1f}" if isinstance(stall, (int, float)) else "-"
         lines.append(
-            f"{r.fault:<26} {r.events:>8,} {r.lost:>6} {r.duplicated:>10} {catch:>12}  "
+            f"{r.fault:<26} {r.events:>8,} {r.lost:>6} {r.duplicated:>10} {catch:>12} "
+            f"{stalled:>9}  "
             f"{'passed' if r.passed else 'FAILED'}"
             + (f"  ({'; '.join(r.notes)})" if r.notes else "")
         )

@@ -27,11 +27,12 @@ from processors.kinds import WORKER_TOPICS
 from producers.simulators.seed import seed_reference_data
 from riverbed.chaos import slow
 from riverbed.chaos.check import Tally, check_commerce, check_viewing, dead_letter_reasons
+from riverbed.chaos.cluster import longest_stall
 from riverbed.chaos.faults import Harness, SlowLink
 from riverbed.chaos.gate import Gate
 from riverbed.chaos.progress import Progress, Sample
 from riverbed.chaos.report import Result, as_json, table
-from riverbed.chaos.scenarios import KEYS, SCENARIOS, Scenario
+from riverbed.chaos.scenarios import CLUSTER_SCENARIOS, KEYS, SCENARIOS, Scenario
 from riverbed.chaos.slow import SLOW_LATENCY_S, UNTIL, Window, run_window
 from riverbed.chaos.workload import Message, Publisher, Say, as_message, build
 from riverbed.sandbox import Namespace
@@ -77,10 +78,18 @@ class Run:
 
 
 async def run_all(
-    settings: Settings, *, quick: bool, only: tuple[str, ...] = (), say: Say, seed: int = 7
+    settings: Settings,
+    *,
+    quick: bool,
+    only: tuple[str, ...] = (),
+    say: Say,
+    seed: int = 7,
+    cluster: bool = False,
 ) -> list[Result]:
     results = []
-    for scenario in SCENARIOS:
+    if cluster:  # clients (workers too) bootstrap from every node: any one may be down
+        settings = cluster_settings(settings)
+    for scenario in CLUSTER_SCENARIOS if cluster else SCENARIOS:
         if only and scenario.key not in only:
             continue
         say(f"== {scenario.fault}")
@@ -182,6 +191,15 @@ async def run_scenario(
                 f"{run.unexpected_exits} worker exit(s) not caused by us (restarted)"
             )
         result.details["unexpected_worker_exits"] = run.unexpected_exits
+        stall = longest_stall(
+            run.progress.samples, STREAM_KINDS, run.marks["stream_start"], published_at
+        )
+        result.details["longest_stall_s"] = stall
+        if scenario.max_stall_s is not None and stall > scenario.max_stall_s:
+            result.notes.append(f"stalled {stall:.1f}s > {scenario.max_stall_s:.0f}s")
+            ok = False
+        if scenario.no_worker_restart and run.unexpected_exits:
+            ok = False
         result.passed = ok
     except Exception as exc:
         result.notes.append(f"error: {type(exc).__name__}: {exc}")
@@ -351,4 +369,23 @@ async def _cleanup(run: Run, link: SlowLink | None, *, keep_logs: bool) -> None:
         shutil.rmtree(ns.log_dir, ignore_errors=True)
 
 
-__all__ = ["KEYS", "SCENARIOS", "Result", "Scenario", "as_json", "run_all", "run_scenario", "table"]
+def cluster_settings(settings: Settings) -> Settings:
+    """``settings`` with every node of the data dir's local cluster as bootstrap."""
+    from riverbed.stack.kafka_cluster import bootstrap
+    from riverbed.stack.manager import Stack
+
+    nodes = [k.node for k in Stack(settings).kafka()]
+    return settings.model_copy(update={"kafka_bootstrap": bootstrap(nodes)})
+
+
+__all__ = [
+    "CLUSTER_SCENARIOS",
+    "KEYS",
+    "SCENARIOS",
+    "Result",
+    "Scenario",
+    "as_json",
+    "run_all",
+    "run_scenario",
+    "table",
+]

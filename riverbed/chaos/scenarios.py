@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from riverbed.chaos import faults
+from riverbed.chaos import cluster, faults
 from riverbed.chaos.faults import Harness
 
 
@@ -20,6 +20,9 @@ class Scenario:
     inject: Callable[[Harness], Awaitable[str]] | None = None
     poison: bool = False
     slow: bool = False
+    cluster: bool = False  # needs `stack up --brokers 3` (riverbed chaos --cluster)
+    max_stall_s: float | None = None  # longest time without a commit allowed (with lag)
+    no_worker_restart: bool = False  # a worker exiting on its own fails the run
 
 
 SCENARIOS = (
@@ -45,3 +48,42 @@ SCENARIOS = (
     Scenario("poison", "poison inputs", 30_000, 2_500, (), (), poison=True),
 )
 KEYS = tuple(s.key for s in SCENARIOS)
+
+# On the three-node cluster (riverbed/chaos/cluster.py). Target of the leader kill: the
+# leader moves (broker session 3 s, then a new leader from the ISR) and the workers go on
+# within 10 s, none of them restarted.
+CLUSTER_SCENARIOS = (
+    Scenario(
+        "leader-kill",
+        "kill -9 busiest leader",
+        30_000,
+        2_500,
+        (0.4,),
+        (0.4,),
+        cluster.kill_leader,
+        cluster=True,
+        max_stall_s=10.0,
+        no_worker_restart=True,
+    ),
+    Scenario(
+        "rolling",
+        "rolling restart (3 nodes)",
+        30_000,
+        4_000,
+        (0.2,),
+        (0.2,),
+        cluster.rolling_restart,
+        cluster=True,
+    ),
+    Scenario(
+        "two-down",
+        "2 of 3 nodes down",
+        30_000,
+        2_500,
+        (0.4,),
+        (0.4,),
+        cluster.two_down,
+        cluster=True,
+    ),
+)
+CLUSTER_KEYS = tuple(s.key for s in CLUSTER_SCENARIOS)

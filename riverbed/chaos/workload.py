@@ -188,7 +188,12 @@ class Publisher:
                         )
                         for m in chunk
                     ]
-                    await asyncio.gather(*futures)
+                    results = await asyncio.gather(*futures, return_exceptions=True)
+                # Every failure is read here (none is left "never retrieved"): the
+                # first one decides that the chunk goes again.
+                failed = [r for r in results if isinstance(r, BaseException)]
+                if failed:
+                    raise failed[0]
                 return
             except Exception as exc:
                 attempt += 1

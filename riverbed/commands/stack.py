@@ -16,6 +16,8 @@ from core.kafka import connection_kwargs
 from core.settings import get_settings
 from riverbed.stack.acls import PRINCIPALS, acl_plan, create_acls
 from riverbed.stack.kafka import Kafka
+from riverbed.stack.kafka_cluster import MAX_NODES, bootstrap
+from riverbed.stack.kafka_quorum import ClusterView, describe_cluster
 from riverbed.stack.manager import ServiceStatus, Stack
 
 
@@ -41,13 +43,22 @@ def command() -> None:
     is_flag=True,
     help="Kafka with SASL_SSL (SCRAM-SHA-512 over TLS, local CA) and ACLs; for a new data dir.",
 )
-def up(secure: bool) -> None:
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, MAX_NODES),
+    default=None,
+    help="Kafka nodes: 3 runs a replicated KRaft cluster (replication 3, min.insync.replicas 2) "
+    "on the Kafka ports + 100 and + 200. Default: what this data dir ran last, else 1.",
+)
+def up(secure: bool, brokers: int | None) -> None:
     """Provision (first run) and start every service; a no-op when all are up."""
     t0 = time.monotonic()
-    stack = Stack(get_settings())
-    kafka = next(s for s in stack.services if isinstance(s, Kafka))
+    stack = Stack(get_settings(), brokers=brokers)
+    nodes = stack.kafka()
+    kafka = nodes[0]
     if secure:
-        kafka.request_secure()
+        for node in nodes:
+            node.request_secure()
     try:
         rows = asyncio.run(stack.up(_say))
     except StackError as exc:
@@ -55,6 +66,11 @@ def up(secure: bool) -> None:
         sys.exit(1)
     _table(rows)
     click.echo(f"stack up in {time.monotonic() - t0:.1f}s", err=True)
+    if len(nodes) > 1:
+        _say(
+            f"kafka: a {len(nodes)}-node cluster. Let clients bootstrap from any node:\n"
+            f"  RIVERBED_KAFKA_BOOTSTRAP={bootstrap([n.node for n in nodes])}"
+        )
     if kafka.secure:
         _secure_usage(kafka)
 
@@ -109,6 +125,36 @@ def down(wipe: bool) -> None:
 @command.command()
 def status() -> None:
     """Health of each service over its own protocol; exit 1 unless all answer."""
-    rows = asyncio.run(Stack(get_settings()).status())
+    stack = Stack(get_settings())
+    rows = asyncio.run(stack.status())
     _table(rows)
-    sys.exit(0 if all(r.state in ("running", "external") for r in rows) else 1)
+    healthy = all(r.state in ("running", "external") for r in rows)
+    nodes = stack.kafka()
+    if len(nodes) > 1:
+        view = asyncio.run(describe_cluster(nodes[0].cluster_client_kwargs()))
+        click.echo(cluster_lines(view, [n.node.node_id for n in nodes]))
+        healthy = healthy and not view.error and not view.offline
+    sys.exit(0 if healthy else 1)
+
+
+def cluster_lines(view: ClusterView, nodes: list[int]) -> str:
+    """The quorum and replication lines of ``stack status`` for a cluster."""
+    if view.error and view.leader is None and not view.brokers:
+        return f"cluster: not answering ({view.error})"
+    down = sorted(set(nodes) - set(view.brokers))
+    lines = [
+        f"cluster: brokers {view.brokers or '-'} registered"
+        + (f"; not registered: {down}" if down else ""),
+        f"quorum: leader {view.leader if view.leader is not None else '-'} "
+        f"(epoch {view.epoch if view.epoch is not None else '-'}), voters {view.voters or '-'}"
+        + (f", lagging {view.lagging_voters}" if view.lagging_voters else "")
+        + (f" ({view.error})" if view.error else ""),
+        f"partitions: {view.partitions}, under-replicated {len(view.under_replicated)}"
+        + (
+            f" ({', '.join(view.under_replicated[:8])}{' ...' if len(view.under_replicated) > 8 else ''})"
+            if view.under_replicated
+            else ""
+        )
+        + (f", offline {len(view.offline)}" if view.offline else ""),
+    ]
+    return "\n".join(lines)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from core.settings import Settings
@@ -30,6 +31,8 @@ from riverbed.stack.tls import BROKER_CN, TlsFiles, write_local_ca
 MECHANISM = "SCRAM-SHA-512"
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 LISTENER = "SASL_SSL"
+# A cluster's nodes are provisioned in parallel threads and share one set of files.
+_PREPARE_LOCK = threading.Lock()
 
 
 class SecureBroker:
@@ -50,6 +53,10 @@ class SecureBroker:
 
     def prepare(self, host: str) -> None:
         """Create the CA, the broker certificate and every principal's password (once)."""
+        with _PREPARE_LOCK:
+            self._prepare(host)
+
+    def _prepare(self, host: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.directory.chmod(0o700)
         if not self.tls.exist():

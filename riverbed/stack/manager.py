@@ -17,6 +17,7 @@ from core.settings import Settings
 from riverbed.stack.base import Say, Service, StackPaths
 from riverbed.stack.ferretdb import FerretDB
 from riverbed.stack.kafka import Kafka
+from riverbed.stack.kafka_cluster import bootstrap, layout, record_nodes, recorded_nodes
 from riverbed.stack.postgres import Postgres
 from riverbed.stack.process import RunState, exit_code, pid_alive, port_open, tail
 
@@ -32,19 +33,52 @@ class ServiceStatus:
 
 
 class Stack:
-    """The local stack: Kafka, PostgreSQL and FerretDB."""
+    """The local stack: Kafka (one node, or a cluster of ``brokers``), PostgreSQL and FerretDB.
 
-    def __init__(self, settings: Settings, services: list[Service] | None = None) -> None:
+    ``brokers`` unset: the node count ``stack up --brokers N`` recorded in the data dir,
+    else one.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        services: list[Service] | None = None,
+        *,
+        brokers: int | None = None,
+    ) -> None:
         self.settings = settings
         self.paths = StackPaths.from_settings(settings)
+        self.brokers = brokers or recorded_nodes(self.paths.data) or 1
         self.services = services or [
-            Kafka(settings, self.paths),
+            *kafka_nodes(settings, self.paths, self.brokers),
             Postgres(settings, self.paths),
             FerretDB(settings, self.paths),
         ]
 
+    def kafka(self) -> list[Kafka]:
+        """The Kafka node(s) of this stack."""
+        return [s for s in self.services if isinstance(s, Kafka)]
+
+    def check_layout(self) -> None:
+        """Refuse to start a cluster over a running single broker (or the reverse): they
+        share ports and the data dir would then hold two Kafkas."""
+        other = recorded_nodes(self.paths.data) or 1
+        if other == self.brokers:
+            return
+        names = [n.name for n in layout(self.settings, other)]
+        running = [n for n in names if _running(self.paths, n)]
+        if running:
+            raise StackError(
+                f"kafka: {', '.join(running)} of a {other}-node Kafka run{'s' if len(running) == 1 else ''} "
+                f"on this data dir; asked for {self.brokers}",
+                fix="`riverbed stack down` first, or use another RIVERBED_DATA_DIR",
+            )
+
     async def up(self, say: Say) -> list[ServiceStatus]:
         self.paths.data.mkdir(parents=True, exist_ok=True)
+        if self.kafka():
+            self.check_layout()
+            record_nodes(self.paths.data, self.brokers)
         started: list[tuple[Service, int]] = []
         results = await asyncio.gather(
             *(self._up_one(s, say, started) for s in self.services), return_exceptions=True
@@ -147,19 +181,27 @@ class Stack:
         )
 
     async def down(self, say: Say, *, wipe: bool = False) -> None:
-        for service in reversed(self.services):
-            state = RunState.load(self.paths.run, service.name)
-            if state and state.managed:
-                say(f"{service.name}: stopping")
-                await asyncio.to_thread(service.stop, state.pid)
-            elif state:
-                say(f"{service.name}: external server at {state.address}, left running")
-            RunState.forget(self.paths.run, service.name)
-            if wipe:
-                service.wipe()
+        # A cluster's nodes stop together: one by one, the last ones would wait out their
+        # controlled shutdown (30 s) for a controller quorum the first ones took away.
+        kafka = [s for s in self.services if isinstance(s, Kafka)]
+        others = [s for s in reversed(self.services) if not isinstance(s, Kafka)]
+        await asyncio.gather(*(self._down_one(s, say, wipe) for s in kafka))
+        for service in others:
+            await self._down_one(service, say, wipe)
         if wipe:
             say(f"removing {self.paths.data}")
             shutil.rmtree(self.paths.data, ignore_errors=True)
+
+    async def _down_one(self, service: Service, say: Say, wipe: bool) -> None:
+        state = RunState.load(self.paths.run, service.name)
+        if state and state.managed:
+            say(f"{service.name}: stopping")
+            await asyncio.to_thread(service.stop, state.pid)
+        elif state:
+            say(f"{service.name}: external server at {state.address}, left running")
+        RunState.forget(self.paths.run, service.name)
+        if wipe:
+            service.wipe()
 
     async def status(self) -> list[ServiceStatus]:
         checks = await asyncio.gather(*(s.healthy() for s in self.services))
@@ -184,3 +226,17 @@ class Stack:
             pid=state.pid if state else None,
             startup_seconds=state.startup_seconds if state and managed else None,
         )
+
+
+def kafka_nodes(settings: Settings, paths: StackPaths, brokers: int) -> list[Kafka]:
+    """The single broker, or every node of a cluster (their settings list every node as
+    bootstrap, which secure mode writes into each principal's file)."""
+    nodes = layout(settings, brokers)
+    if brokers > 1:
+        settings = settings.model_copy(update={"kafka_bootstrap": bootstrap(nodes)})
+    return [Kafka(settings, paths, node=n) for n in nodes]
+
+
+def _running(paths: StackPaths, name: str) -> bool:
+    state = RunState.load(paths.run, name)
+    return bool(state and state.managed and pid_alive(state.pid, Kafka.marker))
