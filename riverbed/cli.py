@@ -26,6 +26,7 @@ COMMAND_MODULES: dict[str, str] = {
     "dashboard": "riverbed.commands.dashboard",
     "bench": "riverbed.commands.bench",
     "chaos": "riverbed.commands.chaos",
+    "recs": "riverbed.commands.recs",
 }
 
 
