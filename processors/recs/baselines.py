@@ -43,9 +43,7 @@ class CoWatch:
         self.recent = recent
         rows = np.repeat(np.arange(len(recent)), [len(r) for r in recent])
         cols = np.fromiter((t for r in recent for t in r), np.int32, len(rows))
-        seen = sparse.csr_matrix(
-            (np.ones(len(rows), np.float32), (rows, cols)), shape=data.shape
-        )
+        seen = sparse.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=data.shape)
         pairs = (seen.T @ seen).toarray()
         np.fill_diagonal(pairs, 0)
         self.pairs = pairs

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -113,8 +113,10 @@ def split(views: Sequence[View]) -> tuple[list[View], list[View]]:
     train, test = [], []
     for user_views in by_user.values():
         user_views.sort(key=lambda v: v.at)
-        cut = len(user_views) if len(user_views) < MIN_VIEWS else len(user_views) - max(
-            1, round(len(user_views) * TEST_SHARE)
+        cut = (
+            len(user_views)
+            if len(user_views) < MIN_VIEWS
+            else len(user_views) - max(1, round(len(user_views) * TEST_SHARE))
         )
         train += user_views[:cut]
         seen = {v.title_id for v in user_views[:cut]}
@@ -162,7 +164,9 @@ def evaluate(
     data = Interactions.of(train, titles=[v.title_id for v in test])
     watched: dict[str, set[int]] = defaultdict(set)
     buckets: dict[str, Counter[int]] = defaultdict(Counter)
-    for u, t, b in zip(data.user_ix.tolist(), data.title_ix.tolist(), data.bucket.tolist(), strict=True):
+    for u, t, b in zip(
+        data.user_ix.tolist(), data.title_ix.tolist(), data.bucket.tolist(), strict=True
+    ):
         watched[data.users[u]].add(t)
         buckets[data.users[u]][b] += 1
     usual = {u: c.most_common(1)[0][0] for u, c in buckets.items()}

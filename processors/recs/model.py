@@ -74,7 +74,9 @@ class TasteModel:
         per_user = data.user_titles()
         if params.time_of_day:
             buckets = len(BUCKETS)
-            everything = sparse.csr_matrix(per_user[np.repeat(np.arange(per_user.shape[0]), buckets)])
+            everything = sparse.csr_matrix(
+                per_user[np.repeat(np.arange(per_user.shape[0]), buckets)]
+            )
             matrix = data.user_bucket_titles() + params.all_buckets * everything
         else:
             buckets = 1

@@ -181,6 +181,10 @@ select session_id, title_id, genre, ended_at, watched_seconds, completed
 from viewing_session_index where user_id = $1 and ended_at is not null
 order by ended_at desc, session_id desc limit $2
 """
+FINISHED = """
+select distinct title_id from viewing_session_index
+where user_id = $1 and completed order by title_id
+"""
 PARTNERS = """
 select title_id, other_title_id, viewers from (
     select title_id, other_title_id, viewers,
@@ -204,6 +208,11 @@ async def history(
 ) -> list[dict[str, Any]]:
     """The user's ended sessions, newest first (a profile's ``history``)."""
     return [dict(r) for r in await conn.fetch(HISTORY, user_id, limit)]
+
+
+async def finished(conn: asyncpg.Connection, user_id: str) -> list[str]:
+    """Every title the user has watched to the end."""
+    return [r["title_id"] for r in await conn.fetch(FINISHED, user_id)]
 
 
 async def partners(

@@ -64,9 +64,7 @@ class Tastes:
                 liked = set(rng.sample(genres, favourites))
                 per_bucket.append([FAVOURITE_WEIGHT if g in liked else 1.0 for g in genres])
             self.weights.append(per_bucket)
-        self.by_genre = {
-            g: ZipfSampler([t for t in titles if t.genre == g], s=0.9) for g in genres
-        }
+        self.by_genre = {g: ZipfSampler([t for t in titles if t.genre == g], s=0.9) for g in genres}
         self.viewers = [
             Viewer(v, rng.randrange(CLUSTERS), rng.randrange(len(BUCKETS))) for v in viewers
         ]

@@ -99,7 +99,11 @@ def _table(report: Report) -> str:
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="With --simulated.")
 @click.option(
-    "--views-per-user", type=click.IntRange(min=5), default=40, show_default=True, help="With --simulated."
+    "--views-per-user",
+    type=click.IntRange(min=5),
+    default=40,
+    show_default=True,
+    help="With --simulated.",
 )
 def evaluate_(as_json: bool, simulated: int | None, seed: int, views_per_user: int) -> None:
     """Temporal split: train on each user's earlier views, test on their later ones.
