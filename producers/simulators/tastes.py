@@ -18,6 +18,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 
 from core.timeofday import BUCKETS, hours_of
 from producers.simulators.catalog import Title, build_catalog
@@ -69,9 +70,10 @@ class Tastes:
             Viewer(v, rng.randrange(CLUSTERS), rng.randrange(len(BUCKETS))) for v in viewers
         ]
         self._by_id = {v.user_id: v for v in self.viewers}
-        # Who starts a session in each bucket: usual-bucket viewers are likelier.
+        # Who starts a session in each bucket: usual-bucket viewers are likelier. Cumulative
+        # weights, so a pick is a bisect rather than a sum over every viewer.
         self._activity = [
-            [USUAL_ACTIVITY if v.usual == b else 1.0 for v in self.viewers]
+            list(accumulate(USUAL_ACTIVITY if v.usual == b else 1.0 for v in self.viewers))
             for b in range(len(BUCKETS))
         ]
 
@@ -79,7 +81,7 @@ class Tastes:
         return self._by_id[user_id]
 
     def pick_viewer(self, rng: random.Random, bucket: int) -> Viewer:
-        return rng.choices(self.viewers, weights=self._activity[bucket])[0]
+        return rng.choices(self.viewers, cum_weights=self._activity[bucket])[0]
 
     def pick_title(self, rng: random.Random, viewer: Viewer, bucket: int) -> Title:
         genre = rng.choices(self.genres, weights=self.weights[viewer.cluster][bucket])[0]
