@@ -26,9 +26,9 @@ from dashboard.api.models import (
 )
 from dashboard.clock import Window
 from dashboard.components import Dashboard, dashboard
-from processors.recs import store as recs_store
 from processors.recs.blend import blend
 from processors.viewing import index
+from processors.viewing.profiles import HISTORY_LIMIT
 from producers.gateway.errors import ApiError
 
 router = APIRouter(prefix="/api", tags=["read API"])
@@ -83,33 +83,33 @@ async def get_recommendations(
     """The trained model's titles for the user at that time of day, blended with "because
     you watched" (co-watch, fresh from the stream) and trending (the hour before ``at``);
     titles the user finished are left out; each item says its source. Index ranges only
-    (PostgreSQL), ~6 small queries."""
+    (PostgreSQL), in two round trips."""
     when = at if at is not None else state.clock()
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     bucket = bucket_of(when)
     pool = await state.stores.pool()
     async with pool.acquire() as conn:
-        history = await index.history(conn, user_id)
-        if not history and not await conn.fetchval(index.USER_TOTAL, user_id):
-            raise ApiError(404, f"user {user_id!r} has no viewing history")
-        finished = await index.finished(conn, user_id)
-        seeds = list(dict.fromkeys(h["title_id"] for h in history))[:RECENT_TITLES]
-        # Enough per source that leaving out watched titles still fills the page.
-        want = offset + limit + len({h["title_id"] for h in history})
-        found = await index.partners(conn, seeds, want)
-        model = await recs_store.user_items(conn, user_id, bucket)
-        trending = await conn.fetch(
-            queries.TRENDING, when - TRENDING_WINDOW, when, want + len(finished), 0
+        got = await conn.fetchrow(
+            queries.RECOMMENDATION_INPUTS,
+            user_id,
+            HISTORY_LIMIT,
+            bucket,
+            when - TRENDING_WINDOW,
+            when,
+            offset + limit + HISTORY_LIMIT,
         )
+        if not got["known"]:
+            raise ApiError(404, f"user {user_id!r} has no viewing history")
+        history = [{"title_id": t} for t in got["history"]]
+        seeds = list(dict.fromkeys(got["history"]))[:RECENT_TITLES]
+        # Enough partners per seed that leaving out watched titles still fills the page.
+        want = offset + limit + len(set(got["history"]))
+        found = await index.partners(conn, seeds, want) if seeds else {}
     co_watched, because = rank(history, found)
     blended = blend(
-        {
-            "model": [m["title_id"] for m in model],
-            "co_watch": co_watched,
-            "trending": [r["title_id"] for r in trending],
-        },
-        finished=finished,
+        {"model": got["model"], "co_watch": co_watched, "trending": got["trending"]},
+        finished=got["finished"],
         because=because,
     )
     return Recommendations.model_validate(
@@ -117,7 +117,7 @@ async def get_recommendations(
             "user_id": user_id,
             "at": when,
             "time_of_day": BUCKETS[bucket],
-            "model_version": model[0]["version"] if model else None,
+            "model_version": got["version"],
             "based_on": seeds,
             "items": [asdict(b) for b in blended[offset : offset + limit]],
             "limit": limit,
