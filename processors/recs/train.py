@@ -30,7 +30,8 @@ class Trained:
     trained_at: datetime
     training_s: float  # fitting on all views (the figure ``riverbed bench`` reports)
     load_s: float
-    publish_s: float
+    publish_s: float  # PostgreSQL (version row, served rows) + MongoDB documents
+    publish_pg_s: float
     views: int
     users: int
     titles: int
@@ -97,16 +98,18 @@ async def train(
             metrics=metrics,
             lists=lists,
         )
+    publish_pg_s = time.perf_counter() - started
     if db is not None:
         await store.publish_documents(db, version, trained_at, lists)
     publish_s = time.perf_counter() - started
-    say(f"published version {version} in {publish_s:.2f} s")
+    say(f"published version {version} in {publish_s:.2f} s (PostgreSQL {publish_pg_s:.2f} s)")
     return Trained(
         version=version,
         trained_at=trained_at,
         training_s=training_s,
         load_s=load_s,
         publish_s=publish_s,
+        publish_pg_s=publish_pg_s,
         views=len(views),
         users=len(model.users),
         titles=len(model.titles),

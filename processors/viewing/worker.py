@@ -26,9 +26,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from core.errors import PermanentError
 from core.settings import Settings
+from processors.recs.timer import Retrainer
 from processors.runtime.app import create_app, raw_topic, send_raw
 from processors.runtime.batching import BatchRunner
-from processors.recs.timer import Retrainer
 from processors.runtime.metrics import WorkerMetrics
 from processors.viewing import index, profiles, sessions
 from processors.viewing.state import SessionCache, SessionState, encode_mark, restore

@@ -107,7 +107,11 @@ async def test_recommendations_from_co_watched_titles(running: Running) -> None:
     # X: 4 viewers with A + 1 with B; Y: 3 with B; Z: 1 with A; A and B were watched.
     # No model is trained here: co-watch first, then trending of the hour before.
     top = [(i["title_id"], i["source"], i["because"]) for i in r["items"][:3]]
-    assert top == [("X", "co_watch", ["A", "B"]), ("Y", "co_watch", ["B"]), ("Z", "co_watch", ["A"])]
+    assert top == [
+        ("X", "co_watch", ["A", "B"]),
+        ("Y", "co_watch", ["B"]),
+        ("Z", "co_watch", ["A"]),
+    ]
     assert {i["source"] for i in r["items"][3:]} <= {"trending"}
     scores = [i["score"] for i in r["items"]]
     assert scores == sorted(scores, reverse=True)

@@ -188,7 +188,9 @@ async def test_the_default_time_is_now_and_the_stream_adds_co_watch_at_once(
     events = []
     for n in range(3):  # three viewers watched title-new then title-fresh
         events += playback(f"w{n}-a", f"w{n}", "title-new", start, ended=True)
-        events += playback(f"w{n}-b", f"w{n}", "title-fresh", start + timedelta(minutes=2), ended=True)
+        events += playback(
+            f"w{n}-b", f"w{n}", "title-fresh", start + timedelta(minutes=2), ended=True
+        )
     events += playback("u3-new", "user-00003", "title-new", NOW - timedelta(minutes=1), ended=True)
     await seeded.ns.publish(events)
     await seeded.ns.wait_caught_up({"viewing": VIEWING_TOPIC}, wait_s=120)
