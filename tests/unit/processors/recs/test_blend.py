@@ -74,3 +74,15 @@ async def test_a_failed_retraining_is_logged_and_the_worker_goes_on(
         await retrainer.run()
     assert calls == 2 and retrainer.last is None
     assert "the last version stays served" in caplog.text
+
+
+def test_a_version_younger_than_most_of_the_interval_is_not_retrained() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    async def unused() -> tuple[object, object]:
+        raise AssertionError
+
+    retrainer = Retrainer(Settings(recs_retrain_s=100), unused)  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    assert not retrainer.due(now - timedelta(seconds=50))
+    assert retrainer.due(now - timedelta(seconds=81))
