@@ -37,37 +37,11 @@ from stores.postgres.pool import create_pool
 TRAIN_S, SERVE_P99_MS = 60.0, 20.0  # issue 17's targets
 VIEWS_PER_USER = 100
 CO_WATCH_USERS = 300
-COLUMNS = (
-    "session_id",
-    "user_id",
-    "title_id",
-    "genre",
-    "state",
-    "started_at",
-    "ended_at",
-    "last_position_s",
-    "watched_seconds",
-    "pauses",
-    "completed",
-    "events",
-    "context",
-)
 TRENDING_FROM_VIEWS = """
 insert into title_views_minute (title_id, minute, starts)
 select title_id, date_trunc('minute', started_at), count(*)
 from viewing_session_index group by 1, 2
 """
-
-
-def local_settings(settings: Settings, ns: Namespace) -> Settings:
-    return settings.model_copy(
-        update={
-            "topic_prefix": ns.prefix,
-            "group_prefix": f"t{ns.uid}",
-            "postgres_schema": ns.schema,
-            "mongo_db": ns.mongo_db,
-        }
-    )
 
 
 async def seed(ns: Namespace, views_total: int) -> list[str]:
@@ -80,7 +54,7 @@ async def seed(ns: Namespace, views_total: int) -> list[str]:
         progress("recommender: copying them into the read model, deriving trending minutes")
         await conn.copy_records_to_table(
             "viewing_session_index",
-            columns=COLUMNS,
+            columns=index.INDEX_FIELDS,
             records=(
                 (
                     f"sess-{n:08d}",
@@ -116,7 +90,7 @@ async def run(settings: Settings, views_total: int, requests: int, tmp: Path) ->
     await ns.create()
     try:
         users = await seed(ns, views_total)
-        local = local_settings(settings, ns)
+        local = ns.local_settings()
         pool = await create_pool(local.postgres_dsn.get_secret_value(), schema=ns.schema)
         client = create_client(local)
         try:
