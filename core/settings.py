@@ -143,6 +143,9 @@ class Settings(BaseSettings):
         description="first port of workers' /metrics (orders +0, inventory +1, viewing +2); 0 = off",
     )
     metrics_host: str = Field("127.0.0.1", description="bind address of workers' /metrics")
+    recs_retrain_s: float = Field(
+        300.0, ge=0, description="the viewing worker retrains the recommender this often; 0 = never"
+    )
 
     # Dashboard and read API (dashboard/)
     dashboard_host: str = "127.0.0.1"

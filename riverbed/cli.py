@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, str] = {
     "bench": "riverbed.commands.bench",
     "chaos": "riverbed.commands.chaos",
     "deploy": "riverbed.commands.deploy",
+    "recs": "riverbed.commands.recs",
 }
 
 

@@ -80,6 +80,17 @@ class Namespace:
     def mongo_db(self) -> str:
         return f"test_{self.uid}"
 
+    def local_settings(self) -> Settings:
+        """The settings with this namespace's names, for in-process apps and clients."""
+        return self.settings.model_copy(
+            update={
+                "topic_prefix": self.prefix,
+                "group_prefix": f"t{self.uid}",
+                "postgres_schema": self.schema,
+                "mongo_db": self.mongo_db,
+            }
+        )
+
     def topic(self, logical: str) -> str:
         return f"{self.prefix}{logical}"
 

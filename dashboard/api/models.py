@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, model_validator
@@ -94,15 +94,23 @@ class UserSessions(Page[Session]):
     user_id: str
 
 
+RecommendationSource = Literal["model", "co_watch", "trending"]
+
+
 class Recommendation(BaseModel):
     title_id: str
-    score: int  # co-viewers summed over the user's titles that led to it
-    because: list[str]  # the user's titles it was co-watched with
+    score: float  # blended: the sum of weight / (5 + rank) over the sources listing it
+    source: RecommendationSource  # the source that gave it most
+    sources: list[RecommendationSource]  # every source that listed it
+    because: list[str]  # the user's titles it was co-watched with (co-watch only)
 
 
 class Recommendations(BaseModel):
     user_id: str
-    based_on: list[str]
+    at: datetime  # the time of day recommended for (``at``, or now)
+    time_of_day: str  # its bucket: night, morning, afternoon or evening
+    model_version: int | None  # the trained model's version served, if any
+    based_on: list[str]  # the user's recent titles that seed co-watch
     items: list[Recommendation]
     limit: int
     offset: int

@@ -186,4 +186,41 @@ function connect() {
   };
 }
 
+// Recommendations: the read API's blend for one user at a time of day (the hour picked,
+// today, in UTC: the buckets are UTC hours), each item with its source.
+function atHour(hour) {
+  if (!hour) return null;
+  const d = new Date();
+  d.setUTCHours(Number(hour), 0, 0, 0);
+  return d.toISOString();
+}
+
+async function showRecommendations(event) {
+  if (event) event.preventDefault();
+  const user = $("recs-user").value.trim();
+  if (!user) return;
+  const at = atHour($("recs-time").value);
+  const query = new URLSearchParams({ limit: "10" });
+  if (at) query.set("at", at);
+  const list = $("recs");
+  const r = await fetch(`/api/users/${encodeURIComponent(user)}/recommendations?${query}`);
+  const body = await r.json();
+  if (!r.ok) {
+    list.innerHTML = `<li class="empty">${escapeHtml((body.error && body.error.message) || r.statusText)}</li>`;
+    setText("recs-meta", "–");
+    return;
+  }
+  const meta = $("recs-meta");
+  meta.dataset.version = body.model_version == null ? "" : String(body.model_version);
+  setText("recs-meta", `${body.time_of_day} · model ${body.model_version == null ? "not trained yet" : "v" + body.model_version}`);
+  list.innerHTML = body.items.length ? body.items.map((i) => `
+    <li data-title="${escapeHtml(i.title_id)}" data-source="${escapeHtml(i.source)}">
+      <span class="name">${escapeHtml(i.title_id)}</span><span class="src ${escapeHtml(i.source)}">${escapeHtml(i.source.replace("_", "-"))}</span>
+      ${i.sources.length > 1 ? `<span class="also">also ${i.sources.filter((s) => s !== i.source).map((s) => escapeHtml(s.replace("_", "-"))).join(", ")}</span>` : ""}
+      ${i.because.length ? `<span class="because">because you watched ${i.because.map(escapeHtml).join(", ")}</span>` : ""}</li>`).join("")
+    : `<li class="empty">nothing to recommend yet</li>`;
+}
+
+$("recs-form").addEventListener("submit", showRecommendations);
+
 connect();

@@ -26,6 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from core.errors import PermanentError
 from core.settings import Settings
+from processors.recs.timer import Retrainer
 from processors.runtime.app import create_app, raw_topic, send_raw
 from processors.runtime.batching import BatchRunner
 from processors.runtime.metrics import WorkerMetrics
@@ -75,6 +76,8 @@ class ViewingWorker:
         # load whichever come back from the stored state.
         self.app.on_partitions_revoked.connect(self._revoked)
         self.metrics.install(self.app)
+        # The recommender retrains from the stored views on a timer (processors/recs).
+        Retrainer(settings, self.resources).install(self.app)
 
     async def _revoked(self, *_args: Any, **_kwargs: Any) -> None:
         self.cache.clear()

@@ -7,6 +7,12 @@ action is due, and starts a new session when none is. So the number of sessions
 playing at once settles where their heartbeats match the viewing share of the stream,
 and many sessions interleave. Positions are derived from simulated time, so within a
 session they never go back.
+
+Who starts a session, and which title, follow :mod:`producers.simulators.tastes`: at the
+simulated time of day (the world's clock from ``EPOCH``, not the stamp, so a seed names
+the same sessions whether stamped on the simulated or the wall clock), viewers whose
+usual time it is are likelier to start one, and pick from their taste cluster's genres
+for that time of day.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ from __future__ import annotations
 import heapq
 import random
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from core.timeofday import bucket_of
 from producers.simulators.catalog import Catalog, Title
-from producers.simulators.clock import EventFactory, SimClock
-from producers.simulators.zipf import ZipfSampler
+from producers.simulators.clock import EPOCH, EventFactory, SimClock, child_rng
+from producers.simulators.tastes import Tastes
 from schemas import (
     Envelope,
     PlaybackCompleted,
@@ -82,8 +90,7 @@ class ViewingGenerator:
             raise ValueError("heartbeat_s must be positive")
         self._rng = rng
         self._events = EventFactory(rng, clock, SOURCE)
-        self._titles = ZipfSampler(catalog.titles, s=0.9)
-        self._viewers = catalog.viewers
+        self.tastes = Tastes(catalog.titles, catalog.viewers, child_rng(rng))
         self._heartbeat_ms = round(heartbeat_s * 1000)
         self._due: list[tuple[int, int, str]] = []  # (due_ms, tie-breaker, session_id)
         self._sessions: dict[str, _Session] = {}
@@ -102,7 +109,9 @@ class ViewingGenerator:
 
     def _start(self, at_ms: int) -> Envelope[Any]:
         rng = self._rng
-        title = self._titles.sample(rng)
+        bucket = bucket_of(EPOCH + timedelta(milliseconds=at_ms))
+        viewer = self.tastes.pick_viewer(rng, bucket)
+        title = self.tastes.pick_title(rng, viewer, bucket)
         device = rng.choices(list(_DEVICES), weights=[d[0] for d in _DEVICES.values()])[0]
         _, networks, top, _ = _DEVICES[device]
         network = networks[0] if rng.random() < 0.7 else networks[1]
@@ -112,7 +121,7 @@ class ViewingGenerator:
             position_ms = round(title.duration_s * 1000 * rng.uniform(0.05, 0.97))
         session = _Session(
             session_id=f"sess-{rng.getrandbits(64):016x}",
-            user_id=rng.choice(self._viewers),
+            user_id=viewer.user_id,
             title=title,
             device=device,
             network=network,

@@ -4,7 +4,8 @@ Order of the run: start every worker (three namespaces) and wait until each cons
 group is stable, so that no start-up competes with a measurement; then the publisher and
 gateway; the raw baselines; the orders+inventory workers (1 per kind) at full speed; the
 same workers at 25/50/80 % of that rate (latency); 2 workers per kind on the same events
-and partitions (scaling); the viewing worker; peak RSS of every worker. Idle workers of
+and partitions (scaling); the viewing worker; the recommender (training, serving); peak
+RSS of every worker. Idle workers of
 later phases stay running meanwhile (a few wake-ups per second each).
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from core.settings import Settings
 from riverbed.bench import processors as proc
-from riverbed.bench import publisher
+from riverbed.bench import publisher, recs
 from riverbed.bench import viewing as long_viewing
 from riverbed.bench.children import free_port
 from riverbed.bench.cpu import CpuMeter, per_event_us
@@ -48,12 +49,23 @@ class Plan:
     viewing_long: int  # playback events of the long run (late/early rate, read p99)
     read_requests: int  # per read endpoint, after the long run
     latency_s: float  # paced seconds per load level
+    recs_views: int = 1_000_000  # the recommender's training set (issue 17)
     loads: tuple[float, ...] = (0.25, 0.5, 0.8)
     wait_s: float = 600.0
 
 
-QUICK = Plan(10_000, 1, 4_000, 600, 20_000, 200, 2.0, wait_s=60.0)
+QUICK = Plan(10_000, 1, 4_000, 600, 20_000, 200, 2.0, recs_views=10_000, wait_s=60.0)
 FULL = Plan(100_000, 3, 40_000, 5_000, 500_000, 1_000, 20.0)
+
+
+async def run_recs(settings: Settings, plan: Plan) -> list[Figure]:
+    """Only the recommender's figures (``riverbed bench --only recs``)."""
+    return await recs.run(
+        settings,
+        plan.recs_views,
+        plan.read_requests,
+        Path(tempfile.mkdtemp(prefix="riverbed-bench-")),
+    )
 
 
 async def run(settings: Settings, plan: Plan) -> list[Figure]:
@@ -163,6 +175,7 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
             )
         )
         figures += await viewing_long_run(settings, plan, long, bulk)
+        figures += await recs.run(settings, plan.recs_views, plan.read_requests, tmp)
         peaks: dict[str, float] = {}
         for ns in (one, two):
             for kind, mib in proc.peak_rss(ns).items():

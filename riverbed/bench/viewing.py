@@ -166,15 +166,7 @@ async def read_p99(
     settings: Settings, ns: Namespace, users: tuple[str, ...], requests: int
 ) -> dict[str, float]:
     """p99 (ms) of each read endpoint, over ``requests`` users drawn at random."""
-    local = settings.model_copy(
-        update={
-            "topic_prefix": ns.prefix,
-            "group_prefix": f"t{ns.uid}",
-            "postgres_schema": ns.schema,
-            "mongo_db": ns.mongo_db,
-        }
-    )
-    app = create_app(local)
+    app = create_app(ns.local_settings())
     rng = random.Random(7)  # noqa: S311 (a reproducible sample of users, not a secret)
     found: dict[str, float] = {}
     async with app.router.lifespan_context(app):

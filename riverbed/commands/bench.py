@@ -1,4 +1,4 @@
-"""``riverbed bench [--quick] [--json PATH]``: benchmarks on the local stack."""
+"""``riverbed bench [--quick] [--only recs] [--json PATH]``: benchmarks on the local stack."""
 
 from __future__ import annotations
 
@@ -17,16 +17,23 @@ from core.settings import get_settings
     "--json", "json_path", type=click.Path(path_type=Path), help="Also write the figures here."
 )
 @click.option("--check", is_flag=True, help="Exit 1 when a figure misses its target.")
-def command(quick: bool, json_path: Path | None, check: bool) -> None:
+@click.option(
+    "--only",
+    type=click.Choice(["recs"]),
+    default=None,
+    help="Only this part: recs = the recommender's training time and serving p99.",
+)
+def command(quick: bool, json_path: Path | None, check: bool, only: str | None) -> None:
     """Publisher, gateway and workers, each next to a raw baseline from the same run.
 
     Needs the local stack (`riverbed stack up`); runs in isolated namespaces and cleans
     up after itself. Progress goes to stderr, the table to stdout.
     """
     from riverbed.bench.report import table, write_json
-    from riverbed.bench.suite import FULL, QUICK, run
+    from riverbed.bench.suite import FULL, QUICK, run, run_recs
 
-    figures = asyncio.run(run(get_settings(), QUICK if quick else FULL))
+    plan = QUICK if quick else FULL
+    figures = asyncio.run((run_recs if only == "recs" else run)(get_settings(), plan))
     click.echo(table(figures))
     if json_path is not None:
         write_json(figures, json_path)

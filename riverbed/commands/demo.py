@@ -2,13 +2,15 @@
 
 Brings the local stack up, migrates, creates the topics, then runs the workers, the HTTP
 gateway and a simulator posting through it at a moderate rate, and prints what the
-system has stored every few seconds. ``--duration`` bounds it; Ctrl-C stops everything.
+system has stored every few seconds (with the recommender's version: the viewing
+worker retrains it every minute in the demo). ``--duration`` bounds it; Ctrl-C stops everything.
 The simulator stamps events with the wall clock unless ``--epoch`` is given.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import signal
 import socket
@@ -37,8 +39,12 @@ select
   (select count(*) from orders where status = 'rejected') as rejected,
   (select count(*) from orders where status = 'cancelled') as cancelled,
   (select count(*) from inventory where low) as low_stock,
-  (select coalesce(sum(starts), 0) from title_views_minute) as view_starts
+  (select coalesce(sum(starts), 0) from title_views_minute) as view_starts,
+  (select max(version) from recs_models) as model_version
 """
+# The demo retrains the recommender every minute (the default is 5), so its versions and
+# recommendations follow the short run; RIVERBED_RECS_RETRAIN_S set by the user wins.
+DEMO_RETRAIN_S = "60"
 
 
 async def prepare(settings: Settings) -> None:
@@ -132,6 +138,8 @@ def command(duration: float, rate: float, seed: int | None, epoch: datetime | No
         else secrets.token_urlsafe(24)
     )
     env = {"RIVERBED_GATEWAY_API_KEY": api_key}
+    if "RIVERBED_RECS_RETRAIN_S" not in os.environ:
+        env["RIVERBED_RECS_RETRAIN_S"] = DEMO_RETRAIN_S
     if not settings.metrics_port:
         # The workers serve /metrics so the dashboard's lag table can show their retries;
         # without free ports the demo runs on, and the table shows a dash instead.
@@ -197,7 +205,8 @@ def command(duration: float, rate: float, seed: int | None, epoch: datetime | No
                 click.echo(
                     f"[{time.monotonic() - t_start:6.0f}s] orders confirmed {row['confirmed']}  "
                     f"rejected {row['rejected']}  cancelled {row['cancelled']}  "
-                    f"low-stock SKUs {row['low_stock']}  view starts {row['view_starts']}"
+                    f"low-stock SKUs {row['low_stock']}  view starts {row['view_starts']}  "
+                    f"recommender {'v' + str(row['model_version']) if row['model_version'] else '-'}"
                 )
         time.sleep(0.2)
     click.echo("stopping ...", err=True)

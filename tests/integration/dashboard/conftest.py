@@ -56,12 +56,9 @@ class SetClock:
 
 def ns_settings(settings: Settings, ns: Namespace) -> Settings:
     return settings.model_copy(
-        update={
-            "topic_prefix": ns.prefix,
-            "group_prefix": f"t{ns.uid}",
-            "postgres_schema": ns.schema,
-            "mongo_db": ns.mongo_db,
-        }
+        update=ns.local_settings().model_dump(
+            include={"topic_prefix", "group_prefix", "postgres_schema", "mongo_db"}
+        )
     )
 
 

@@ -103,21 +103,34 @@ async def test_unknown_user_sessions_is_404(running: Running) -> None:
 async def test_recommendations_from_co_watched_titles(running: Running) -> None:
     r = (await running.client.get("/api/users/u-1/recommendations")).json()
     assert r["based_on"] == ["B", "A"]
+    assert r["model_version"] is None and r["time_of_day"] == "morning"  # ORDERS_NOW: 08:25
     # X: 4 viewers with A + 1 with B; Y: 3 with B; Z: 1 with A; A and B were watched.
-    assert [(i["title_id"], i["score"], i["because"]) for i in r["items"]] == [
-        ("X", 5, ["A", "B"]),
-        ("Y", 3, ["B"]),
-        ("Z", 1, ["A"]),
+    # No model is trained here: co-watch first, then trending of the hour before.
+    top = [(i["title_id"], i["source"], i["because"]) for i in r["items"][:3]]
+    assert top == [
+        ("X", "co_watch", ["A", "B"]),
+        ("Y", "co_watch", ["B"]),
+        ("Z", "co_watch", ["A"]),
     ]
+    assert {i["source"] for i in r["items"][3:]} <= {"trending"}
+    scores = [i["score"] for i in r["items"]]
+    assert scores == sorted(scores, reverse=True)
     page = (await running.client.get("/api/users/u-1/recommendations?limit=1&offset=1")).json()
     assert [i["title_id"] for i in page["items"]] == ["Y"]
+
+
+async def test_recommendations_at_a_time_that_is_not_a_time(running: Running) -> None:
+    body = assert_error(await running.client.get("/api/users/u-1/recommendations?at=noon"), 422)
+    assert "at" in str(body)
 
 
 async def test_recommendations_of_a_user_without_ended_sessions_are_empty(
     running: Running,
 ) -> None:
     r = await running.client.get("/api/users/u-2/recommendations")
-    assert r.status_code == 200 and r.json()["items"] == []
+    # u-2 has no history (no co-watch) and no model rows: only what is trending remains.
+    assert r.status_code == 200
+    assert {i["source"] for i in r.json()["items"]} <= {"trending"}
 
 
 async def test_unknown_user_recommendations_is_404(running: Running) -> None:

@@ -32,6 +32,8 @@ EXPECTED = (
     "read API p99, user recommendations",
     "viewing state reload",
     "viewing rate after kill -9",
+    "recommender training, load + fit",
+    "read API p99, blended recommendations by time of day",
     "peak RSS, orders worker",
     "peak RSS, inventory worker",
     "peak RSS, viewing worker",

@@ -1,0 +1,160 @@
+"""The recommender (issue 17): training time on a million views, serving p99.
+
+A seeded simulated population (``VIEWS_PER_USER`` views each, taste clusters and
+time-of-day preferences) is copied into a fresh namespace's read model
+(``viewing_session_index``); trending minutes are derived from it, and the co-watch
+counts of ``CO_WATCH_USERS`` users are built by the viewing worker's own statement (200
+titles: a few hundred users already give every pair, the table's full shape). Then one
+training as ``riverbed recs train --no-metrics`` runs it: loading the views, fitting, and
+publishing (PostgreSQL rows and MongoDB documents). Then the read API (in process, one
+request at a time) answers the blended recommendations of random users at random times
+of the population's month: p99 in ms, beside the p99 of a user's sessions (a single
+index range) in the same loop, which shows what the machine's load alone costs.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+
+from core.settings import Settings
+from dashboard.app import create_app
+from processors.recs.train import train
+from processors.viewing import index
+from producers.simulators.clock import EPOCH
+from producers.simulators.tastes import simulated_views
+from riverbed.bench.latency import percentiles
+from riverbed.bench.report import Figure, at_most, progress
+from riverbed.sandbox import Namespace
+from stores.mongo.client import create_client, database
+from stores.postgres.pool import create_pool
+
+TRAIN_S, SERVE_P99_MS = 60.0, 20.0  # issue 17's targets
+VIEWS_PER_USER = 100
+CO_WATCH_USERS = 300
+TRENDING_FROM_VIEWS = """
+insert into title_views_minute (title_id, minute, starts)
+select title_id, date_trunc('minute', started_at), count(*)
+from viewing_session_index group by 1, 2
+"""
+
+
+async def seed(ns: Namespace, views_total: int) -> list[str]:
+    """The population into the read model; its users."""
+    users = max(views_total // VIEWS_PER_USER, 10)
+    progress(f"recommender: generating {users * VIEWS_PER_USER:,} simulated views")
+    views = simulated_views(17, users=users, views_per_user=VIEWS_PER_USER)
+    conn = await ns.owner()
+    try:
+        progress("recommender: copying them into the read model, deriving trending minutes")
+        await conn.copy_records_to_table(
+            "viewing_session_index",
+            columns=index.INDEX_FIELDS,
+            records=(
+                (
+                    f"sess-{n:08d}",
+                    v.user_id,
+                    v.title_id,
+                    "drama",
+                    "ended",
+                    v.at,
+                    v.at + timedelta(minutes=20),
+                    1200.0,
+                    1200.0,
+                    0,
+                    v.completed,
+                    3,
+                    "{}",
+                )
+                for n, v in enumerate(views)
+            ),
+        )
+        await conn.execute(TRENDING_FROM_VIEWS)
+        names = sorted({v.user_id for v in views})
+        for n in range(0, min(CO_WATCH_USERS, len(names)), 50):
+            await index.co_watch(conn, names[n : n + 50])
+        for table in ("viewing_session_index", "title_views_minute", "co_watch_counts"):
+            await conn.execute(f"analyze {table}")
+        return names
+    finally:
+        await conn.close()
+
+
+async def run(settings: Settings, views_total: int, requests: int, tmp: Path) -> list[Figure]:
+    ns = Namespace(settings, uuid.uuid4().hex[:10], tmp)
+    await ns.create()
+    try:
+        users = await seed(ns, views_total)
+        local = ns.local_settings()
+        pool = await create_pool(local.postgres_dsn.get_secret_value(), schema=ns.schema)
+        client = create_client(local)
+        try:
+            progress("recommender: training (load, fit, publish)")
+            trained = await train(pool, database(client, local), with_metrics=False)
+        finally:
+            await client.close()
+            await pool.close()
+        assert trained is not None
+        progress(f"read API: {requests} blended recommendations, one at a time")
+        p50, p99, sessions_p99 = await serve_p99(local, users, requests)
+    finally:
+        await ns.drop()
+    n = f"{trained.views:,} views"
+    return [
+        Figure(
+            f"recommender training, load + fit ({n}, {trained.users:,} users)",
+            trained.load_s + trained.training_s,
+            "s",
+            None,
+            at_most(TRAIN_S),
+        ),
+        Figure(f"recommender fit alone ({n})", trained.training_s, "s"),
+        Figure(
+            f"recommender publish, PostgreSQL ({trained.users * 4 * 20:,} rows)",
+            trained.publish_pg_s,
+            "s",
+        ),
+        Figure(
+            f"recommender publish, MongoDB ({trained.users:,} documents)",
+            trained.publish_s - trained.publish_pg_s,
+            "s",
+        ),
+        Figure(
+            f"read API p99, blended recommendations by time of day ({n} stored; baseline: "
+            "a user's sessions, same run)",
+            p99,
+            "ms",
+            sessions_p99,
+            at_most(SERVE_P99_MS),
+        ),
+        Figure("read API p50, blended recommendations by time of day", p50, "ms"),
+    ]
+
+
+async def serve_p99(local: Settings, users: list[str], requests: int) -> tuple[float, float, float]:
+    """p50 and p99 ms of the blended recommendations, and p99 of a user's sessions (one index range:
+    the same-run reference for what the machine's load alone costs a request), requests
+    alternating between the two."""
+    app = create_app(local)
+    rng = random.Random(11)  # noqa: S311 (a reproducible sample, not a secret)
+    start = EPOCH.replace(hour=0, minute=0)  # simulated_views' first day
+    timings: dict[str, list[float]] = {"recommendations": [], "sessions": []}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            for _ in range(requests):
+                user = rng.choice(users)
+                at = start + timedelta(minutes=rng.randrange(28 * 24 * 60))
+                for path, params in (("recommendations", {"at": at.isoformat()}), ("sessions", {})):
+                    t0 = time.perf_counter()
+                    r = await c.get(f"/api/users/{user}/{path}", params=params)
+                    timings[path].append((time.perf_counter() - t0) * 1000)
+                    if r.status_code != 200 or not r.json()["items"]:
+                        raise RuntimeError(f"{user} {path} at {at}: {r.status_code} {r.text[:200]}")
+    cuts = percentiles(timings["recommendations"])
+    return cuts[50], cuts[99], percentiles(timings["sessions"])[99]
