@@ -32,12 +32,21 @@ def plan(write: bool) -> None:
 
 
 @command.command("helm")
-def helm_path() -> None:
+@click.option(
+    "--background",
+    is_flag=True,
+    help="Start the build in a detached process and return at once (make test does).",
+)
+def helm_path(background: bool) -> None:
     """Print the cached Helm binary, building it from its Go module first if missing."""
     from core.errors import StackError
     from core.settings import get_settings
-    from riverbed.deploy.helm import helm
+    from riverbed.deploy.helm import build_log, helm, start_build
 
+    if background:
+        if start_build(get_settings()):
+            click.echo(f"building helm in the background; log: {build_log(get_settings())}")
+        return
     try:
         click.echo(str(helm(get_settings(), build=True)))
     except StackError as exc:

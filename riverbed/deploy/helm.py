@@ -3,14 +3,24 @@
 ``go install helm.sh/helm/v3/cmd/helm@HELM_VERSION`` takes about 3.5 minutes on a
 2-core machine, so the binary is kept in ``<cache dir>/helm-<version>/helm`` and
 reused by every checkout; a ``helm`` on PATH of the same major version is used too.
+
+On a cold machine ``make test`` does not wait for that build: :func:`start_build` runs
+it in a detached, ``nice`` process (``riverbed deploy helm --background``) while the
+stack starts and the other tests run; the chart tests, ordered last, wait for it
+(:func:`wait_for_helm`). A lock in the cache keeps two checkouts from building at once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +54,71 @@ def find_helm(settings: Settings) -> Path | None:
     return None
 
 
+@contextmanager
+def _build_lock(settings: Settings, *, wait: bool = True) -> Iterator[bool]:
+    """Hold the cache's build lock; yields False (without waiting) when ``wait`` is off
+    and another process holds it."""
+    lock = cached_helm(settings).parent / ".build.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def building(settings: Settings) -> bool:
+    """True while some process builds Helm into the cache (it holds the lock)."""
+    with _build_lock(settings, wait=False) as got:
+        return not got
+
+
+def build_log(settings: Settings) -> Path:
+    return cached_helm(settings).parent / "build.log"
+
+
+def start_build(settings: Settings) -> bool:
+    """Start a detached build when Helm is not found; True when one was started."""
+    if find_helm(settings) is not None or building(settings):
+        return False
+    log = build_log(settings)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        subprocess.Popen(
+            ["nice", sys.executable, "-m", "riverbed", "deploy", "helm"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives `make`'s step; the tests wait for it
+        )
+    return True
+
+
+def wait_for_helm(settings: Settings, timeout_s: float) -> Path | None:
+    """The cached Helm, waiting while a build runs (at most ``timeout_s``); None when
+    there is none and no build is running."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = find_helm(settings)
+        if found is not None or not building(settings) or time.monotonic() > deadline:
+            return found if found is not None else find_helm(settings)
+        time.sleep(2)
+
+
 def build_helm(settings: Settings) -> Path:
-    """Build Helm from the Go module proxy into the cache (minutes; once)."""
+    """Build Helm from the Go module proxy into the cache (minutes; once), under the
+    cache's lock: a second caller waits and then finds it built."""
+    with _build_lock(settings):
+        found = find_helm(settings)
+        return found if found is not None else _build(settings)
+
+
+def _build(settings: Settings) -> Path:
     go = shutil.which("go")
     if go is None:
         raise StackError(

@@ -20,7 +20,7 @@ import pytest
 from core.errors import StackError
 from core.settings import Settings
 from riverbed.deploy import crds, plan
-from riverbed.deploy.helm import KUBE_VERSION, find_helm, lint, template
+from riverbed.deploy.helm import KUBE_VERSION, build_log, lint, template, wait_for_helm
 from riverbed.stack.acls import PRINCIPALS, acl_plan
 from schemas.topics import TOPIC_PARTITIONS
 
@@ -28,13 +28,19 @@ pytestmark = pytest.mark.deploy
 Objects = list[dict[str, Any]]
 
 
+# A cold build under the suite's load (3.5 min on an idle machine); cached: no wait.
+BUILD_WAIT_S = 20 * 60
+
+
 @pytest.fixture(scope="module")
 def helm(settings: Settings) -> Path:
-    found = find_helm(settings)
+    # `make test` starts the build in the background; these tests run last (conftest).
+    found = wait_for_helm(settings, BUILD_WAIT_S)
     if found is None:
         pytest.fail(
-            "helm is not cached: `uv run riverbed deploy helm` (or `make deploy-check`) "
-            "builds it once from its Go module (about 3.5 min)"
+            "helm is not cached and no build is running: `uv run riverbed deploy helm` "
+            f"(or `make deploy-check`) builds it once from its Go module (about 3.5 min); "
+            f"a background build logs to {build_log(settings)}"
         )
     return found
 
