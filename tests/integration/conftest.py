@@ -22,10 +22,21 @@ from riverbed.stack.manager import Stack
 from tests.integration.user_data import UserData, snapshot
 
 
+# Tests that wait for a program a cold machine builds in the background (Helm: `make
+# test` starts its build, about 3.5 min): they run after every other test (but before
+# the final user-data check), so nothing else waits for that build.
+RUN_LAST = ("tests/deploy/",)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.path):
             item.add_marker(pytest.mark.integration)
+    last = [i for i in items if any(part in str(i.path) for part in RUN_LAST)]
+    if last:
+        rest = [i for i in items if i not in last]
+        at = next((n for n, i in enumerate(rest) if "test_zz_user_data" in str(i.path)), len(rest))
+        items[:] = rest[:at] + last + rest[at:]
 
 
 @pytest.fixture(scope="session", autouse=True)
