@@ -21,7 +21,6 @@ from riverbed.sandbox import Namespace
 from riverbed.stack.manager import Stack
 from tests.integration.user_data import UserData, snapshot
 
-
 # Tests that wait for a program a cold machine builds in the background (Helm: `make
 # test` starts its build, about 3.5 min): they run after every other test (but before
 # the final user-data check), so nothing else waits for that build.
