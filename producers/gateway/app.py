@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from core import __version__
 from core.settings import Settings
+from core.tracing import Tracing, tracing_for
 from producers.gateway.auth import Authenticator
 from producers.gateway.errors import install_error_handlers
 from producers.gateway.failures import FailureLimit
@@ -21,12 +22,24 @@ from producers.publisher import Publisher
 
 
 def create_app(
-    settings: Settings, *, publisher: Publisher | None = None, keys: KeyStore | None = None
+    settings: Settings,
+    *,
+    publisher: Publisher | None = None,
+    keys: KeyStore | None = None,
+    tracing: Tracing | None = None,
 ) -> FastAPI:
-    """The HTTP gateway; its lifespan starts and stops ``publisher`` (default: a new one)."""
+    """The HTTP gateway; its lifespan starts and stops ``publisher`` (default: a new one).
+
+    ``tracing`` (default: the ``gateway`` component's when ``otel_endpoint`` is set): each
+    request is a server span that continues an incoming ``traceparent`` header, and the
+    default publisher's ``send`` spans are its children.
+    """
+    tracing = tracing if tracing is not None else tracing_for(settings, "gateway")
+    if publisher is None:
+        publisher = Publisher(settings, tracer=tracing.tracer if tracing else None)
     state = Gateway(
         settings,
-        publisher if publisher is not None else Publisher(settings),
+        publisher,
         Authenticator(
             keys if keys is not None else KeyStore(settings.gateway_keys_file),
             settings.gateway_api_key,
@@ -57,4 +70,19 @@ def create_app(
     app.include_router(router)
     install_docs(app)
     app.add_middleware(SecurityHeaders)
+    if tracing is not None:
+        trace_requests(app, tracing)
     return app
+
+
+def trace_requests(app: FastAPI, tracing: Tracing) -> None:
+    """OpenTelemetry's FastAPI instrumentation: a server span per request (W3C
+    ``traceparent`` continued), health probes and docs left out."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=tracing.provider,
+        excluded_urls="/healthz,/readyz,/docs,/openapi.json",
+        exclude_spans=["receive", "send"],  # the ASGI message spans: noise, and cost
+    )
