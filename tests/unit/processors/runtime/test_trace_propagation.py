@@ -195,7 +195,8 @@ async def test_without_a_header_the_gateway_starts_a_trace() -> None:
 async def test_a_batch_links_every_message_and_follows_the_first_sampled_one() -> None:
     tracing, spans = memory("riverbed-orders")
     worker = BatchTracing(tracing, kind="orders", topic="t", group="g")
-    parents = [f"00-{n:032x}-{n:016x}-{'01' if n == 2 else '00'}" for n in (1, 2, 3)]
+    sampled = {1: "00", 2: "01", 3: "01"}
+    parents = [f"00-{n:032x}-{n:016x}-{flag}" for n, flag in sampled.items()]
     events = [decode(*_placed(f"o-{n}", tp)) for n, tp in enumerate(parents)]
     seen: list[int] = []
 
@@ -203,11 +204,16 @@ async def test_a_batch_links_every_message_and_follows_the_first_sampled_one() -
         seen.append(len(envelopes))
 
     await worker.flush(flush)(events)
-    (batch,) = spans.get_finished_spans()
+    batch, other = sorted(spans.get_finished_spans(), key=lambda s: s.context.trace_id)
     assert seen == [3]
     assert [link.context.trace_id for link in batch.links] == [1, 2, 3]
     assert batch.context.trace_id == 2 and batch.parent is not None and batch.parent.span_id == 2
     assert batch.attributes is not None and batch.attributes["messaging.batch.message_count"] == 3
+    # The other kept trace (3) gets a span under its message that links to the batch;
+    # the dropped one (1) gets nothing.
+    assert other.context.trace_id == 3 and other.parent is not None and other.parent.span_id == 3
+    assert [link.context.span_id for link in other.links] == [batch.context.span_id]
+    assert (other.start_time, other.end_time) == (batch.start_time, batch.end_time)
 
 
 def _placed(order_id: str, traceparent: str) -> tuple[bytes, list[tuple[str, bytes]]]:
