@@ -151,6 +151,15 @@ def timeline(trace: dict[str, Any], message_id: str) -> list[Step]:
     )
     if batch is None:
         return steps
+    if "messaging.batch.message_count" not in _tags(batch):  # the order's own span
+        batch = next(
+            (
+                by_id[r["spanID"]]
+                for r in batch.get("references", [])
+                if r.get("refType") == "FOLLOWS_FROM" and r["spanID"] in by_id
+            ),
+            batch,
+        )
     size = _tags(batch).get("messaging.batch.message_count", "?")
     steps.append(
         step(
@@ -223,3 +232,43 @@ def timeline(trace: dict[str, Any], message_id: str) -> list[Step]:
             )
         )
     return steps
+
+
+def linked_batch(trace: dict[str, Any], message_id: str) -> str | None:
+    """The trace id of the batch that processed ``message_id`` when it is another trace
+    (the message's own ``process`` span links to it), else None."""
+    spans = trace.get("spans", [])
+    send = next(
+        (
+            s
+            for s in spans
+            if _tags(s).get("messaging.message.id") == message_id
+            and s["operationName"].startswith("send ")
+        ),
+        None,
+    )
+    if send is None:
+        return None
+    own = trace.get("traceID")
+    for s in spans:
+        refs = s.get("references", [])
+        if s["operationName"].startswith("process ") and any(
+            r.get("refType") == "CHILD_OF" and r["spanID"] == send["spanID"] for r in refs
+        ):
+            if "messaging.batch.message_count" in _tags(s):
+                return None  # the batch span itself is in this trace
+            for r in refs:
+                if r.get("refType") == "FOLLOWS_FROM" and r.get("traceID") != own:
+                    return str(r["traceID"])
+    return None
+
+
+def merged(trace: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """One trace's spans and processes with another's (process ids kept apart)."""
+    spans = list(trace.get("spans", []))
+    processes = dict(trace.get("processes", {}))
+    for key, process in other.get("processes", {}).items():
+        processes[f"linked-{key}"] = process
+    for span in other.get("spans", []):
+        spans.append({**span, "processID": f"linked-{span.get('processID', '')}"})
+    return {**trace, "spans": spans, "processes": processes}
