@@ -26,6 +26,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration" in str(item.path):
             item.add_marker(pytest.mark.integration)
+    # The tracing tests wait for Jaeger, which a cold `stack up` builds in the background
+    # (about 11 minutes): they run after every other test (but before the final
+    # user-data check), so nothing else waits for that build.
+    last = [i for i in items if "tests/integration/tracing/" in str(i.path)]
+    if last:
+        rest = [i for i in items if i not in last]
+        at = next((n for n, i in enumerate(rest) if "test_zz_user_data" in str(i.path)), len(rest))
+        items[:] = rest[:at] + last + rest[at:]
 
 
 @pytest.fixture(scope="session", autouse=True)

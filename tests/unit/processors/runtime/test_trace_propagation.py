@@ -133,9 +133,8 @@ async def test_one_trace_from_the_http_header_to_the_skipped_stock_event() -> No
     emitted: list[Envelope[Any]] = []
 
     async def flush(envelopes: list[Envelope[Any]]) -> None:
-        with child(orders, "transaction"):
-            with child(orders, "decide"):
-                emitted.extend(apply(state, envelopes).emitted)
+        with child(orders, "transaction"), child(orders, "decide"):
+            emitted.extend(apply(state, envelopes).emitted)
         with child(orders, "outbox publish"):
             pass
 
