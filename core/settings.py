@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     jaeger_url: str = Field(
         "http://127.0.0.1:16686", description="Jaeger query API and UI (dashboard links)"
     )
+    jaeger_ui_url: str | None = Field(
+        None, description="base of the dashboard's links to a trace (unset: jaeger_url)"
+    )
     jaeger_otlp_port: int = Field(4318, description="OTLP/HTTP port of the local stack's Jaeger")
     jaeger_version: str = Field("v1.76.0", description="Go module version built by stack up")
 

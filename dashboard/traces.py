@@ -44,12 +44,13 @@ class Step:
 class Jaeger:
     """The two calls of Jaeger's query API this page needs."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 3.0) -> None:
+    def __init__(self, base_url: str, *, ui_url: str | None = None, timeout_s: float = 3.0) -> None:
         self.base_url = base_url.rstrip("/")
+        self.ui_url = (ui_url or base_url).rstrip("/")  # as the user's browser reaches it
         self._timeout = timeout_s
 
     def ui_link(self, trace_id: str) -> str:
-        return f"{self.base_url}/trace/{trace_id}"
+        return f"{self.ui_url}/trace/{trace_id}"
 
     async def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
         try:
@@ -156,7 +157,8 @@ def timeline(trace: dict[str, Any], message_id: str) -> list[Step]:
             (
                 by_id[r["spanID"]]
                 for r in batch.get("references", [])
-                if r.get("refType") == "FOLLOWS_FROM" and r["spanID"] in by_id
+                if r.get("refType") == "FOLLOWS_FROM"
+                and by_id.get(r["spanID"], {}).get("operationName", "").startswith("process ")
             ),
             batch,
         )

@@ -55,7 +55,7 @@ async def order_trace(order_id: str, state: State) -> OrderTrace:
     if event_id is None:
         raise ApiError(404, f"order {order_id!r} not found")
     settings = state.settings
-    jaeger = Jaeger(settings.jaeger_url)
+    jaeger = Jaeger(settings.jaeger_url, ui_url=settings.jaeger_ui_url)
     services = [f"{settings.otel_service_name}-{c}" for c in ("gateway", "publisher")]
     try:
         trace_id = await jaeger.find(services, str(event_id))
