@@ -54,6 +54,7 @@ class BatchTracing:
             "messaging.destination.name": topic,
             "messaging.consumer.group.name": group,
         }
+        self._own = {"messaging.system": "kafka", "messaging.destination.name": topic}
 
     @classmethod
     def of(cls, settings: Settings, kind: str, *, topic: str, group: str) -> BatchTracing | None:
@@ -71,25 +72,24 @@ class BatchTracing:
 
     @contextlib.contextmanager
     def batch_span(self, envelopes: Sequence[Envelope[Any]]) -> Iterator[Span]:
-        links = []
         contexts = []
         for e in envelopes:
             remote = span_context_of(e.traceparent)
             if remote is not None:
                 contexts.append(remote)
-                links.append(Link(remote, {"messaging.message.id": str(e.event_id)}))
         parent = first_sampled(contexts)
+        # Links carry no attributes: each names the span that sent its message, which has
+        # the message id. With attributes, the SDK's attribute checks were most of the
+        # cost (py-spy/cProfile: ~60 % of 16.6 us per event with a 2,000-event batch
+        # and 10 % sampled). An unsampled batch span drops its links: none are built.
+        sampled = parent is not None and parent.trace_flags.sampled
         span = self._tracer.start_span(
             f"process {self.topic}",
             context=None if parent is None else _in(parent),
             kind=SpanKind.CONSUMER,
             attributes={**self._attributes, "messaging.batch.message_count": len(envelopes)},
-            links=links,
+            links=[Link(c) for c in contexts] if sampled else None,
         )
-        # Every other kept trace gets a span of its own under its message, linked to the
-        # batch: so each sampled order's trace leads to the batch that decided it. Only
-        # sampled messages cost a span (a recording span is ~10 us; at the default ratio
-        # that is 1 event in 10).
         others = [c for c in contexts if c.trace_flags.sampled and c is not parent]
         try:
             with trace.use_span(span, end_on_exit=False):
@@ -104,7 +104,7 @@ class BatchTracing:
                         f"process {self.topic}",
                         context=_in(c),
                         kind=SpanKind.CONSUMER,
-                        attributes=self._attributes,
+                        attributes=self._own,
                         links=link,
                         start_time=started,
                     ).end(end_time=getattr(span, "end_time", None))
