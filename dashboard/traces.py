@@ -85,6 +85,17 @@ class Jaeger:
         return traces[0] if traces else None
 
 
+def _message_span(spans: list[dict[str, Any]], message_id: str) -> dict[str, Any] | None:
+    """The span whose context the message carried: its ``send`` span, or its ``create``
+    span when it was published in a sampled batch."""
+    for s in spans:
+        if _tags(s).get("messaging.message.id") == message_id and s["operationName"].startswith(
+            ("send ", "create ")
+        ):
+            return s
+    return None
+
+
 def _tags(span: dict[str, Any]) -> dict[str, Any]:
     return {t["key"]: t["value"] for t in span.get("tags", [])}
 
@@ -119,18 +130,13 @@ def timeline(trace: dict[str, Any], message_id: str) -> list[Step]:
         return Step(name, _at(start), round((end - start) / 1000, 3), service(span), detail)
 
     steps: list[Step] = []
-    send = next(
-        (
-            s
-            for s in spans
-            if _tags(s).get("messaging.message.id") == message_id
-            and s["operationName"].startswith("send ")
-        ),
-        None,
-    )
+    send = _message_span(spans, message_id)
     if send is None:
         return steps
+    # The HTTP span: the send span's parent, or (a batch's create span) its grandparent.
     server = by_id.get(parent(send) or "")
+    if server is not None and _tags(server).get("span.kind") != "server":
+        server = by_id.get(parent(server) or "")
     if server is not None and _tags(server).get("span.kind") == "server":
         steps.append(
             step("accepted", server, server["operationName"], server["startTime"], _end(server))
@@ -240,15 +246,7 @@ def linked_batch(trace: dict[str, Any], message_id: str) -> str | None:
     """The trace id of the batch that processed ``message_id`` when it is another trace
     (the message's own ``process`` span links to it), else None."""
     spans = trace.get("spans", [])
-    send = next(
-        (
-            s
-            for s in spans
-            if _tags(s).get("messaging.message.id") == message_id
-            and s["operationName"].startswith("send ")
-        ),
-        None,
-    )
+    send = _message_span(spans, message_id)
     if send is None:
         return None
     own = trace.get("traceID")

@@ -36,7 +36,7 @@ from core.tracing import tracing_for
 from producers.backpressure import PendingLimit
 from producers.batches import BatchWriter, Handed
 from producers.errors import PublishError, PublishRejected, PublishTimeout
-from producers.tracing import delivered, send_span, stamped
+from producers.tracing import create_span, delivered, send_span, stamped
 from schemas.envelope import Envelope
 from schemas.topics import rule_for
 from schemas.wire import encode
@@ -190,7 +190,27 @@ class Publisher:
             return await self._publish_many(events)
         span = send_span(self._tracer, self._destination(events[0])[0], events, own_parent=False)
         with use_span(span, end_on_exit=True):
-            return await self._publish_many([stamped(e, span, replace=False) for e in events])
+            if not span.is_recording():  # not sampled: the batch's context, no span per event
+                return await self._publish_many([stamped(e, span, replace=False) for e in events])
+            creates = [
+                None if e.traceparent is not None else create_span(self._tracer, t, e)
+                for e, (t, _) in zip(events, map(self._destination, events), strict=True)
+            ]
+            try:
+                deliveries = await self._publish_many(
+                    [
+                        e if c is None else stamped(e, c, replace=True)
+                        for e, c in zip(events, creates, strict=True)
+                    ]
+                )
+                for c, d in zip(creates, deliveries, strict=True):
+                    if c is not None:
+                        delivered(c, d.partition, d.offset)
+                return deliveries
+            finally:
+                for c in creates:
+                    if c is not None:
+                        c.end()
 
     async def _publish_many(self, events: Sequence[Envelope[Any]]) -> list[Delivery]:
         writer = self._running_writer()

@@ -6,7 +6,10 @@ header that ``schemas.wire.encode`` copies from it) becomes the ``send`` span's.
 span's parent is the event's own ``traceparent`` when the client sent one, else the
 current span (the gateway's HTTP span, which continued an incoming ``traceparent``
 header). A batch gets one ``send`` span; its events keep a ``traceparent`` of their own
-and the others take the span's.
+and the others take the span's, or, when the batch is sampled, each its own ``create``
+span under it (the conventions' creation context per message), which names the event
+(``messaging.message.id``) and where it was appended: so any sampled order can be found
+by its event id ("Follow an order"). An unsampled batch costs no span per event.
 
 Only used when tracing is on (a ``Publisher`` built with a tracer): off, the publisher
 does exactly what it did before.
@@ -45,6 +48,22 @@ def send_span(
         attributes["messaging.batch.message_count"] = len(events)
     return tracer.start_span(
         f"send {topic}", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
+    )
+
+
+def create_span(tracer: Tracer, topic: str, event: Envelope[Any]) -> Span:
+    """The ``create <topic>`` span of one event of a sampled batch (child of the current
+    ``send`` span; not made current)."""
+    return tracer.start_span(
+        f"create {topic}",
+        kind=SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": SYSTEM,
+            "messaging.operation.type": "create",
+            "messaging.destination.name": topic,
+            "messaging.message.id": str(event.event_id),
+            "riverbed.event.type": event.type,
+        },
     )
 
 

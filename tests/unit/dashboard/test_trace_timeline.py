@@ -152,3 +152,27 @@ def test_a_batch_in_another_trace_is_read_through_the_orders_link() -> None:
 def test_an_event_the_trace_does_not_hold_has_no_steps() -> None:
     trace = {"traceID": "t1", "spans": gateway_spans(), "processes": PROCESSES}
     assert timeline(trace, "another-event") == []
+
+
+def test_an_order_sent_in_a_batch_is_found_by_its_create_span() -> None:
+    server, send = gateway_spans()
+    send["tags"] = [{"key": "messaging.batch.message_count", "value": 2}]
+    create = span(
+        "x",
+        "create t.orders",
+        1_500,
+        10,
+        "p1",
+        [("CHILD_OF", "t1", "b")],
+        messaging_message_id=EVENT,
+        messaging_destination_name="t.orders",
+    )
+    batch_refs = [("CHILD_OF", "t1", "x"), ("FOLLOWS_FROM", "t1", "x")]
+    trace = {
+        "traceID": "t1",
+        "spans": [server, send, create, *worker_spans(batch_refs)],
+        "processes": PROCESSES,
+    }
+    steps = timeline(trace, EVENT)
+    assert [s.step for s in steps][:4] == ["accepted", "appended", "batch wait", "decision"]
+    assert steps[0].detail == "POST /v1/events"

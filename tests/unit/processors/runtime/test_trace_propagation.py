@@ -247,3 +247,75 @@ async def test_tracing_off_leaves_the_envelope_as_sent() -> None:
     _, value, headers = producer.sent[0]
     assert decode(value, headers).traceparent is None
     assert "traceparent" not in dict(headers)
+
+
+async def post_batch(tracing: Tracing, traceparent: str) -> list[Any]:
+    settings = Settings(gateway_api_key=SecretStr(KEY))
+    producer = BatchProducer()
+    publisher = Publisher(settings, producer=producer, tracer=tracing.tracer)  # type: ignore[arg-type]
+    app = create_app(settings, publisher=publisher, tracing=tracing)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+            answer = await client.post(
+                "/v1/events/batch",
+                json=[order("o-1"), order("o-2")],
+                headers={"X-API-Key": KEY, "traceparent": traceparent},
+            )
+    assert answer.status_code == 202, answer.text
+    return [decode(value, headers) for value, headers in producer.records]
+
+
+class BatchProducer(CapturingProducer):
+    """Also takes record batches (``publish_many``), acknowledged at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[tuple[bytes, list[tuple[str, bytes]]]] = []
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1}
+
+    def create_batch(self) -> Any:
+        owner = self
+
+        class Builder:
+            def append(self, *, timestamp: Any, key: bytes, value: bytes, headers: Any) -> object:
+                owner.records.append((value, headers))
+                return object()
+
+            def close(self) -> None:
+                return None
+
+        return Builder()
+
+    async def send_batch(self, builder: Any, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(RecordMetadata(topic, partition, None, 7, -1, None, 0))
+        return future
+
+
+async def test_a_sampled_batch_gives_each_event_a_create_span_naming_it() -> None:
+    gateway, spans = memory("riverbed-gateway")
+    events = await post_batch(gateway, f"00-{TRACE_ID}-{PARENT}-01")
+    finished = spans.get_finished_spans()
+    send = next(s for s in finished if s.name.startswith("send "))
+    creates = {
+        s.attributes["messaging.message.id"]: s  # type: ignore[index]
+        for s in finished
+        if s.name.startswith("create ")
+    }
+    assert set(creates) == {str(e.event_id) for e in events}
+    for event in events:
+        create = creates[str(event.event_id)]
+        assert create.parent is not None and create.parent.span_id == send.context.span_id
+        assert event.traceparent == traceparent_of(create.context)
+        assert create.attributes is not None and "messaging.kafka.offset" in create.attributes
+
+
+async def test_an_unsampled_batch_costs_no_span_per_event() -> None:
+    gateway, spans = memory("riverbed-gateway")
+    events = await post_batch(gateway, f"00-{TRACE_ID}-{PARENT}-00")
+    assert spans.get_finished_spans() == ()
+    assert len({e.traceparent for e in events}) == 1  # the batch's unsampled context
+    assert str(events[0].traceparent).startswith(f"00-{TRACE_ID}-")
