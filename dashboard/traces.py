@@ -108,8 +108,13 @@ def _end(span: dict[str, Any]) -> int:
     return int(span["startTime"]) + int(span["duration"])
 
 
-def timeline(trace: dict[str, Any], message_id: str) -> list[Step]:
-    """The order's steps, in order, from one Jaeger trace (steps it lacks are left out)."""
+def timeline(
+    trace: dict[str, Any], message_id: str, movements: frozenset[str] = frozenset()
+) -> list[Step]:
+    """The order's steps, in order, from one Jaeger trace (steps it lacks are left out).
+
+    ``movements``: ids of the stock events the order caused; a batch request's trace
+    holds other orders' too (default: the first stock event of the trace)."""
     processes = {k: v.get("serviceName", "") for k, v in trace.get("processes", {}).items()}
     spans: list[dict[str, Any]] = sorted(trace.get("spans", []), key=lambda s: s["startTime"])
     by_id = {s["spanID"]: s for s in spans}
@@ -221,6 +226,7 @@ def timeline(trace: dict[str, Any], message_id: str) -> list[Step]:
             for s in spans
             if service(s).endswith("-inventory")
             and _tags(s).get("riverbed.event.type") in ("stock.reserved", "stock.released")
+            and (not movements or _tags(s).get("messaging.message.id") in movements)
         ),
         None,
     )

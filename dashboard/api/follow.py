@@ -18,6 +18,7 @@ from dashboard import queries
 from dashboard.api.models import NOT_FOUND
 from dashboard.components import Dashboard, dashboard
 from dashboard.traces import Jaeger, JaegerUnavailable, linked_batch, merged, timeline
+from processors.commerce.logic import derived_id
 from producers.gateway.errors import ApiError
 
 router = APIRouter(prefix="/api", tags=["read API"])
@@ -66,7 +67,9 @@ async def order_trace(order_id: str, state: State) -> OrderTrace:
                 found = merged(found, batch_trace)
     except JaegerUnavailable as exc:
         raise ApiError(503, f"traces are unavailable: {exc}") from exc
-    steps = timeline(found, str(event_id)) if found is not None else []
+    # The reservation it caused has an id derived from the order's event.
+    movements = frozenset({str(derived_id(event_id, "stock.reserved"))})
+    steps = timeline(found, str(event_id), movements) if found is not None else []
     if trace_id is None:
         note = (
             "no trace of this order in Jaeger: tracing was off (RIVERBED_OTEL_ENDPOINT), "

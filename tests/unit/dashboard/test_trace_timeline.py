@@ -176,3 +176,33 @@ def test_an_order_sent_in_a_batch_is_found_by_its_create_span() -> None:
     steps = timeline(trace, EVENT)
     assert [s.step for s in steps][:4] == ["accepted", "appended", "batch wait", "decision"]
     assert steps[0].detail == "POST /v1/events"
+
+
+def test_the_stock_step_is_the_orders_own_reservation() -> None:
+    def skip(span_id: str, start: int, event_id: str) -> dict[str, Any]:
+        return span(
+            span_id,
+            "skip stock.reserved",
+            start,
+            100,
+            "p3",
+            [("CHILD_OF", "t1", "b")],
+            riverbed_event_type="stock.reserved",
+            riverbed_skipped="yes",
+            messaging_message_id=event_id,
+        )
+
+    batch_refs = [("CHILD_OF", "t1", "b")]
+    trace = {
+        "traceID": "t1",
+        "spans": [
+            *gateway_spans(),
+            *worker_spans(batch_refs),
+            skip("o", 88_000, "another-order's"),
+            skip("m", 90_000, "mine"),
+        ],
+        "processes": PROCESSES,
+    }
+    last = timeline(trace, EVENT, frozenset({"mine"}))[-1]
+    assert last.step == "stock movement applied"
+    assert last.at == "2025-11-24T16:00:00.090000Z"
