@@ -147,6 +147,27 @@ class Settings(BaseSettings):
         300.0, ge=0, description="the viewing worker retrains the recommender this often; 0 = never"
     )
 
+    # Tracing (core/tracing.py): OpenTelemetry spans over OTLP/HTTP; off while unset.
+    otel_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318); unset = tracing off",
+    )
+    otel_sample_ratio: float = Field(
+        0.1, ge=0, le=1, description="share of new traces kept; children follow their parent"
+    )
+    otel_service_name: str = Field(
+        "riverbed", description="services are <name>-gateway, <name>-orders, ..."
+    )
+    # Jaeger (v2) of the local stack: its query API and UI, and its OTLP/HTTP receiver.
+    jaeger_url: str = Field(
+        "http://127.0.0.1:16686", description="Jaeger query API and UI (dashboard links)"
+    )
+    jaeger_ui_url: str | None = Field(
+        None, description="base of the dashboard's links to a trace (unset: jaeger_url)"
+    )
+    jaeger_otlp_port: int = Field(4318, description="OTLP/HTTP port of the local stack's Jaeger")
+    jaeger_version: str = Field("v1.76.0", description="Go module version built by stack up")
+
     # Dashboard and read API (dashboard/)
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8080

@@ -19,6 +19,7 @@ select order_id, store_id, customer_id, status, reject_reason, total, currency,
        placed_at, updated_at
 from orders where order_id = $1
 """  # orders_pkey
+ORDER_EVENT = "select placed_event_id from orders where order_id = $1"  # orders_pkey
 ORDER_LINES = """
 select line_no, sku, quantity, unit_price from order_lines where order_id = $1 order by line_no
 """  # order_lines_pkey (order_id, line_no)
@@ -75,6 +76,7 @@ _T_END = _T + timedelta(minutes=15)
 # name -> (sql, sample arguments): what the EXPLAIN test plans.
 QUERIES: dict[str, tuple[str, tuple[Any, ...]]] = {
     "order": (ORDER, ("o-1",)),
+    "order_event": (ORDER_EVENT, ("o-1",)),
     "order_lines": (ORDER_LINES, ("o-1",)),
     "order_history": (ORDER_HISTORY, ("o-1",)),
     "store": (STORE, ("s-1",)),

@@ -28,12 +28,15 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError
+from opentelemetry.trace import Tracer, use_span
 
 from core.kafka import new_producer
 from core.settings import Settings
+from core.tracing import tracing_for
 from producers.backpressure import PendingLimit
 from producers.batches import BatchWriter, Handed
 from producers.errors import PublishError, PublishRejected, PublishTimeout
+from producers.tracing import create_span, delivered, send_span, stamped
 from schemas.envelope import Envelope
 from schemas.topics import rule_for
 from schemas.wire import encode
@@ -60,6 +63,10 @@ class Publisher:
 
     ``topics`` renames rule topics (``{"riverbed.orders": "test.orders.x"}``), for tests
     and benchmarks that must not write to the shared topics.
+
+    ``tracer``: trace each call with a ``send`` span whose context the events carry
+    (:mod:`producers.tracing`); default: the ``publisher`` component's when tracing is
+    on (``otel_endpoint``), else none.
     """
 
     def __init__(
@@ -68,8 +75,12 @@ class Publisher:
         *,
         producer: AIOKafkaProducer | None = None,
         topics: Mapping[str, str] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._settings = settings
+        if tracer is None and (tracing := tracing_for(settings, "publisher")) is not None:
+            tracer = tracing.tracer
+        self._tracer = tracer
         self._timeout = settings.publisher_send_timeout_s
         self._limit = PendingLimit(settings.publisher_max_pending)
         self._injected = producer
@@ -152,8 +163,20 @@ class Publisher:
     async def publish(self, event: Envelope[Any]) -> Delivery:
         """Publish one event and wait for its acknowledgement."""
         topic, key = self._destination(event)
+        if self._tracer is not None:
+            return await self._publish_traced(self._tracer, event, topic, key)
         value, headers = encode(event)
         metadata = await self._send_one(topic, key, value, headers)
+        return Delivery(event.event_id, metadata.topic, metadata.partition, metadata.offset)
+
+    async def _publish_traced(
+        self, tracer: Tracer, event: Envelope[Any], topic: str, key: bytes
+    ) -> Delivery:
+        span = send_span(tracer, topic, [event], own_parent=event.traceparent is not None)
+        with use_span(span, end_on_exit=True):
+            value, headers = encode(stamped(event, span, replace=True))
+            metadata = await self._send_one(topic, key, value, headers)
+            delivered(span, metadata.partition, metadata.offset)
         return Delivery(event.event_id, metadata.topic, metadata.partition, metadata.offset)
 
     async def publish_many(self, events: Sequence[Envelope[Any]]) -> list[Delivery]:
@@ -163,6 +186,33 @@ class Publisher:
         any event not acknowledged makes the call raise, although others may have been
         written (retry them all with the same ids).
         """
+        if self._tracer is None or not events:
+            return await self._publish_many(events)
+        span = send_span(self._tracer, self._destination(events[0])[0], events, own_parent=False)
+        with use_span(span, end_on_exit=True):
+            if not span.is_recording():  # not sampled: the batch's context, no span per event
+                return await self._publish_many([stamped(e, span, replace=False) for e in events])
+            creates = [
+                None if e.traceparent is not None else create_span(self._tracer, t, e)
+                for e, (t, _) in zip(events, map(self._destination, events), strict=True)
+            ]
+            try:
+                deliveries = await self._publish_many(
+                    [
+                        e if c is None else stamped(e, c, replace=True)
+                        for e, c in zip(events, creates, strict=True)
+                    ]
+                )
+                for c, d in zip(creates, deliveries, strict=True):
+                    if c is not None:
+                        delivered(c, d.partition, d.offset)
+                return deliveries
+            finally:
+                for c in creates:
+                    if c is not None:
+                        c.end()
+
+    async def _publish_many(self, events: Sequence[Envelope[Any]]) -> list[Delivery]:
         writer = self._running_writer()
         destinations = [self._destination(event) for event in events]
         loop = asyncio.get_running_loop()

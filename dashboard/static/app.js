@@ -224,3 +224,44 @@ async function showRecommendations(event) {
 $("recs-form").addEventListener("submit", showRecommendations);
 
 connect();
+
+// Follow an order: its timeline from /api/orders/{id}/trace (Jaeger's trace, by step).
+const stamp = (iso) => {
+  const d = new Date(iso);
+  return d.toLocaleTimeString("en-GB") + "." + String(d.getMilliseconds()).padStart(3, "0");
+};
+
+async function follow(orderId) {
+  const note = $("follow-note"), body = $("follow-steps"), link = $("follow-link");
+  note.textContent = "looking up " + orderId + "…";
+  body.innerHTML = "";
+  link.hidden = true;
+  let answer, data;
+  try {
+    answer = await fetch("/api/orders/" + encodeURIComponent(orderId) + "/trace");
+    data = await answer.json();
+  } catch (err) {
+    note.textContent = "could not ask the dashboard: " + err;
+    return;
+  }
+  if (!answer.ok) {
+    note.textContent = (data.error && data.error.message) || ("error " + answer.status);
+    return;
+  }
+  note.textContent = data.note;
+  if (data.trace_url) { link.href = data.trace_url; link.hidden = false; }
+  body.innerHTML = data.steps.map((s) =>
+    `<tr data-step="${escapeHtml(s.step)}"><td>${escapeHtml(s.step)}</td><td>${escapeHtml(stamp(s.at))}</td>` +
+    `<td class="num">${s.duration_ms.toFixed(1)} ms</td><td>${escapeHtml(s.service)}</td>` +
+    `<td>${escapeHtml(s.detail)}</td></tr>`).join("");
+}
+
+$("follow-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const id = $("follow-id").value.trim();
+  if (id) follow(id);
+});
+{
+  const wanted = new URLSearchParams(location.search).get("order");
+  if (wanted) { $("follow-id").value = wanted; follow(wanted); }
+}

@@ -31,10 +31,11 @@ from processors.commerce.logic import APPLIED_WHEN_EMITTED
 from processors.kinds import COMMERCE_KINDS, topic_of
 from processors.runtime.app import app_id
 from processors.runtime.batching import tune_gc
-from processors.runtime.consumer import BatchConsumer
+from processors.runtime.consumer import BatchConsumer, Skip
 from processors.runtime.metrics import WorkerMetrics
 from processors.runtime.outbox import HEADER_APPLIED_BY, Outbox
 from processors.runtime.sending import BatchSender
+from processors.runtime.tracing import BatchTracing, child
 from schemas import DLQ_TOPIC, Envelope
 from stores.postgres.pool import create_pool, transaction
 
@@ -43,6 +44,7 @@ RELAY_EVERY_S = 5.0
 # The kind whose transactions apply the stock events it emits (see the module docstring).
 APPLIER = "orders"
 _APPLIED = (HEADER_APPLIED_BY, APPLIER.encode())
+_DB = {"db.system.name": "postgresql", "db.operation.name": "TRANSACTION"}
 
 
 def applied_by(env: Envelope[Any]) -> list[tuple[str, bytes]]:
@@ -109,14 +111,23 @@ class CommerceWorker:
         await producer.start()
         sender = BatchSender(producer, s.topic)
         outbox = Outbox(sender, self.pool, applied_by)
+        # Tracing off (no otel_endpoint): None, and nothing below is wrapped.
+        tracing = BatchTracing.of(
+            s, self.kind, topic=s.topic(topic_of(self.kind)), group=app_id(s, self.kind)
+        )
+        flush = self._flusher(outbox, tracing)
+        skip: Skip | None = already_applied if self.kind != APPLIER else None
+        if tracing is not None:
+            flush = tracing.flush(flush)
+            skip = tracing.skip(skip) if skip is not None else None
         runner = BatchConsumer(
             name=self.kind,
             consumer=consumer,
-            flush=self.metrics.observe(self._flusher(outbox)),
+            flush=self.metrics.observe(flush),
             dead_letters=self.metrics.dead_letters(sender.send_one, self.kind, s.topic(DLQ_TOPIC)),
             max_events=s.sink_batch_size,
             max_wait_ms=s.sink_flush_ms,
-            skip=already_applied if self.kind != APPLIER else None,
+            skip=skip,
             on_retry=self.metrics.retried,
         )
         consumer.subscribe(
@@ -150,19 +161,26 @@ class CommerceWorker:
             if self._pool is not None:
                 await self._pool.close()
 
-    def _flusher(self, outbox: Outbox) -> Any:
+    def _flusher(self, outbox: Outbox, tracing: BatchTracing | None = None) -> Any:
         async def flush(envelopes: list[Envelope[Any]]) -> None:
-            """One transaction for the batch, then publish the rows it staged."""
+            """One transaction for the batch, then publish the rows it staged.
+
+            Traced: ``transaction`` (the database span, commit included) holds
+            ``decide`` (load, decide, write, stage); ``outbox publish`` follows.
+            """
             pool = await self.pool()
-            async with transaction(pool) as conn:
-                staged = await repository.process(
-                    conn,
-                    self.kind,
-                    envelopes,
-                    default_threshold=self.settings.low_stock_threshold,
-                    stage=outbox.stage,
-                )
-            await outbox.publish(staged)
+            with child(tracing, "transaction", **_DB):
+                async with transaction(pool) as conn:
+                    with child(tracing, "decide", **{"riverbed.events": len(envelopes)}):
+                        staged = await repository.process(
+                            conn,
+                            self.kind,
+                            envelopes,
+                            default_threshold=self.settings.low_stock_threshold,
+                            stage=outbox.stage,
+                        )
+            with child(tracing, "outbox publish", **{"riverbed.emitted": len(staged)}):
+                await outbox.publish(staged)
 
         return flush
 

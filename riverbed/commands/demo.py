@@ -27,6 +27,8 @@ from core.settings import Settings, get_settings
 from processors.kinds import KINDS
 from producers.topic_admin import ensure_topics
 from riverbed.commands.simulate import EPOCH_HELP, epoch_option
+from riverbed.stack.base import StackPaths
+from riverbed.stack.jaeger import Jaeger
 from riverbed.stack.manager import Stack
 from riverbed.stack.postgres import roles
 from riverbed.supervisor import Supervisor
@@ -102,6 +104,18 @@ def free_port_run(count: int, start: int = 9100) -> int | None:
     return None
 
 
+def tracing_env(settings: Settings) -> dict[str, str]:
+    """Trace the demo to the stack's Jaeger when it answers and no endpoint is set, so
+    the dashboard's "Follow an order" has traces (at the default sampling ratio)."""
+    if settings.otel_endpoint:
+        return {}
+    jaeger = Jaeger(settings, StackPaths.from_settings(settings))
+    if not asyncio.run(jaeger.healthy()):
+        click.echo("demo: Jaeger is not running (yet): tracing off for this run", err=True)
+        return {}
+    return {"RIVERBED_OTEL_ENDPOINT": f"http://{jaeger.host}:{jaeger.otlp_port}"}
+
+
 @click.command("demo")
 @click.option(
     "--duration",
@@ -148,6 +162,7 @@ def command(duration: float, rate: float, seed: int | None, epoch: datetime | No
             click.echo("demo: no free ports from 9100 for worker metrics; retries not shown")
         else:
             env["RIVERBED_METRICS_PORT"] = str(base)
+    env.update(tracing_env(settings))
     supervisor = Supervisor(settings.data_dir.resolve() / "logs" / "demo", env=env)
     supervisor.start("workers", "worker", "all")
     supervisor.start("gateway", "gateway")

@@ -34,7 +34,7 @@ def _table(rows: list[ServiceStatus]) -> None:
 
 @click.group("stack")
 def command() -> None:
-    """Run the local stack: Kafka (KRaft), PostgreSQL and FerretDB, no Docker needed."""
+    """Run the local stack: Kafka (KRaft), PostgreSQL, FerretDB and Jaeger, no Docker needed."""
 
 
 @command.command()

@@ -60,6 +60,11 @@ class Service(ABC):
     def log_file(self) -> Path:
         return self.paths.logs / f"{self.name}.log"
 
+    @property
+    def starts_later(self) -> bool:
+        """True when ``start`` first builds for minutes: ``stack up`` does not wait."""
+        return False
+
     def ports(self) -> list[int]:
         """Every port the service will listen on (checked free before start)."""
         return [self.port]

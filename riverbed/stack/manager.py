@@ -1,8 +1,9 @@
-"""``riverbed stack up | down | status``: bring the three services up together.
+"""``riverbed stack up | down | status``: bring the services up together.
 
 ``up`` is idempotent: a service that already answers (ours or a user's own server) is
 used as is. A failed ``up`` stops everything it started in that call, so nothing is
-left half-started.
+left half-started. A service that must first be built for a long time (Jaeger, from its
+Go module) is started in the background and not waited for: it shows as ``building``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from core.errors import StackError
 from core.settings import Settings
 from riverbed.stack.base import Say, Service, StackPaths
 from riverbed.stack.ferretdb import FerretDB
+from riverbed.stack.jaeger import Jaeger
 from riverbed.stack.kafka import Kafka
 from riverbed.stack.kafka_cluster import bootstrap, layout, record_nodes, recorded_nodes
 from riverbed.stack.postgres import Postgres
@@ -26,14 +28,15 @@ from riverbed.stack.process import RunState, exit_code, pid_alive, port_open, ta
 class ServiceStatus:
     name: str
     address: str
-    state: str  # running | external | stopped | unhealthy
+    state: str  # running | external | stopped | unhealthy | building
     managed: bool
     pid: int | None
     startup_seconds: float | None
 
 
 class Stack:
-    """The local stack: Kafka (one node, or a cluster of ``brokers``), PostgreSQL and FerretDB.
+    """The local stack: Kafka (one node, or a cluster of ``brokers``), PostgreSQL, FerretDB
+    and Jaeger.
 
     ``brokers`` unset: the node count ``stack up --brokers N`` recorded in the data dir,
     else one.
@@ -53,6 +56,7 @@ class Stack:
             *kafka_nodes(settings, self.paths, self.brokers),
             Postgres(settings, self.paths),
             FerretDB(settings, self.paths),
+            Jaeger(settings, self.paths),
         ]
 
     def kafka(self) -> list[Kafka]:
@@ -110,6 +114,9 @@ class Stack:
             return self._status(service, state, healthy=True)
 
         if state and state.managed and pid_alive(state.pid, service.marker):
+            if service.starts_later:
+                say(f"{service.name}: still building (process {state.pid}); it starts when built")
+                return self._status(service, state, healthy=False)
             say(f"{service.name}: process {state.pid} runs but does not answer; restarting it")
             await asyncio.to_thread(service.stop, state.pid)
         for port in service.ports():
@@ -122,6 +129,19 @@ class Stack:
                 )
 
         await asyncio.to_thread(service.provision, say)
+        if service.starts_later:
+            pid = await asyncio.to_thread(service.start, say)
+            started.append((service, pid))
+            state = RunState(
+                service.name,
+                service.address,
+                managed=True,
+                pid=pid,
+                marker=service.marker,
+                started_at=time.time(),
+            )
+            state.save(self.paths.run)
+            return self._status(service, state, healthy=False)
         t0 = time.monotonic()
         for attempt in (1, 2):
             pid = await asyncio.to_thread(service.start, say)
@@ -217,7 +237,7 @@ class Stack:
         if healthy:
             label = "running" if alive else "external"
         else:
-            label = "unhealthy" if alive else "stopped"
+            label = ("building" if service.starts_later else "unhealthy") if alive else "stopped"
         return ServiceStatus(
             name=service.name,
             address=service.address,

@@ -33,6 +33,8 @@ INFRA_VARIABLES = frozenset(
         "RIVERBED_POSTGRES_OWNER_DSN",
         "RIVERBED_POSTGRES_READER_DSN",
         "RIVERBED_MONGO_URI",
+        "RIVERBED_OTEL_ENDPOINT",
+        "RIVERBED_JAEGER_URL",
     }
 )
 INFRA_SERVICES = frozenset({"kafka", "postgres", "mongo"})

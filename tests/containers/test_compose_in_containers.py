@@ -225,6 +225,8 @@ async def deployment(
             "RIVERBED_POSTGRES_OWNER_DSN": settings.postgres_owner_dsn.get_secret_value(),
             "RIVERBED_POSTGRES_READER_DSN": settings.postgres_reader_dsn.get_secret_value(),
             "RIVERBED_MONGO_URI": settings.mongo_uri.get_secret_value(),
+            "RIVERBED_OTEL_ENDPOINT": f"http://127.0.0.1:{settings.jaeger_otlp_port}",
+            "RIVERBED_JAEGER_URL": settings.jaeger_url,
         },
         ports=_ports(spec, apps),
         extra_env=ns.env,

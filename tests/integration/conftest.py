@@ -22,9 +22,10 @@ from riverbed.stack.manager import Stack
 from tests.integration.user_data import UserData, snapshot
 
 # Tests that wait for a program a cold machine builds in the background (Helm: `make
-# test` starts its build, about 3.5 min): they run after every other test (but before
-# the final user-data check), so nothing else waits for that build.
-RUN_LAST = ("tests/deploy/",)
+# test` starts its build, about 3.5 min; Jaeger: `stack up` does, about 11 min): they
+# run after every other test (but before the final user-data check), so nothing else
+# waits for those builds.
+RUN_LAST = ("tests/deploy/", "tests/integration/tracing/")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -52,4 +52,5 @@ async def test_quick_fault_scenario_loses_and_duplicates_nothing(
         for fragment in POISON_REASONS:
             assert any(fragment in r for r in reasons), (fragment, reasons)
     statuses = await stack.status()
-    assert all(s.state == "running" or s.state == "external" for s in statuses), statuses
+    # Jaeger may still be building from its Go module on a cold machine: not a fault.
+    assert all(s.state in ("running", "external", "building") for s in statuses), statuses

@@ -18,11 +18,16 @@ def riverbed(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_status_shows_every_service_healthy() -> None:
     result = riverbed("stack", "status")
-    assert result.returncode == 0, result.stdout + result.stderr
     lines = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
-    assert set(lines) == {"kafka", "postgres", "ferretdb"}
+    assert set(lines) == {"kafka", "postgres", "ferretdb", "jaeger"}
     for name, cols in lines.items():
-        assert cols[2] in ("running", "external"), (name, cols)
+        # Jaeger may still be building from its Go module on a cold machine.
+        allowed = (
+            ("running", "external", "building") if name == "jaeger" else ("running", "external")
+        )
+        assert cols[2] in allowed, (name, cols)
+    building = lines["jaeger"][2] == "building"
+    assert result.returncode == (1 if building else 0), result.stdout + result.stderr
 
 
 def test_second_up_is_a_no_op() -> None:
@@ -30,5 +35,6 @@ def test_second_up_is_a_no_op() -> None:
     result = riverbed("stack", "up")
     assert result.returncode == 0, result.stderr
     assert "starting" not in result.stderr
-    assert result.stderr.count("already running") + result.stderr.count("using the server") == 3
+    known = ("already running", "using the server", "still building")
+    assert sum(result.stderr.count(k) for k in known) == 4, result.stderr
     assert riverbed("stack", "status").stdout == before  # same pids, same start-up times

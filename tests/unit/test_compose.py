@@ -505,3 +505,16 @@ def test_start_order_puts_every_service_after_what_it_depends_on() -> None:
 def test_the_api_key_file_is_required() -> None:
     with pytest.raises(ValueError, match="GATEWAY_API_KEY_FILE"):
         load({})
+
+
+def test_jaeger_runs_the_official_v2_image_and_the_apps_trace_to_it() -> None:
+    jaeger = _service("jaeger")
+    assert re.fullmatch(r"jaegertracing/jaeger:2\.\d+\.\d+", jaeger["image"])
+    assert {16686, 4318} <= _published_ports(jaeger)
+    assert jaeger["healthcheck"]["test"]
+    for name in APP_COMMANDS:
+        env = _service(name)["environment"]
+        assert env["RIVERBED_OTEL_ENDPOINT"].endswith("http://jaeger:4318}"), name
+        assert env["RIVERBED_JAEGER_URL"] == "http://jaeger:16686", name
+        # Tracing is optional: no app service waits for Jaeger.
+        assert "jaeger" not in (_service(name).get("depends_on") or {}), name

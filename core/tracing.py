@@ -1,0 +1,132 @@
+"""OpenTelemetry tracing, set up from settings: off (no provider, no cost) unless
+``otel_endpoint`` names an OTLP/HTTP collector (Jaeger, or any other).
+
+Each component (``gateway``, ``orders``, ``inventory``, ...) gets a :class:`Tracing` of
+its own, so several components in one process (``riverbed worker all``, tests) still
+report as separate services (``<otel_service_name>-<component>``). Nothing here touches
+OpenTelemetry's global tracer provider: a process-wide provider can be set only once.
+
+Sampling is parent-based: a trace started here is kept with ``otel_sample_ratio``; a
+span with a parent (an HTTP ``traceparent``, an event's envelope) follows its parent's
+decision, so a trace is kept or dropped whole across the gateway and the workers.
+
+The W3C ``traceparent`` text is built and parsed here (:func:`traceparent_of`,
+:func:`span_context_of`) without a propagator: the workers parse one per event, and the
+envelope already validated it (``schemas.traceparent``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from core.settings import Settings
+
+# A worker batch links to every message it processed (OTel messaging conventions for
+# batches); the SDK's default keeps 128 links and drops the rest.
+MAX_LINKS = 10_000
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_NOT_SAMPLED = TraceFlags(TraceFlags.DEFAULT)
+
+
+class Tracing:
+    """One component's tracer provider and tracer."""
+
+    def __init__(self, provider: TracerProvider, service: str) -> None:
+        self.provider = provider
+        self.service = service
+        self.tracer = provider.get_tracer("riverbed")
+
+    @classmethod
+    def build(
+        cls, service: str, ratio: float, exporter: SpanExporter, *, batch: bool = True
+    ) -> Tracing:
+        """A provider exporting to ``exporter`` (``batch=False``: each span at its end,
+        for tests with the SDK's in-memory exporter)."""
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": service}),
+            sampler=ParentBased(TraceIdRatioBased(ratio)),
+            span_limits=SpanLimits(max_links=MAX_LINKS),
+        )
+        processor = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
+        provider.add_span_processor(processor)
+        return cls(provider, service)
+
+    def flush(self, timeout_ms: int = 5000) -> bool:
+        return bool(self.provider.force_flush(timeout_ms))
+
+    def shutdown(self) -> None:
+        self.provider.shutdown()
+
+
+_components: dict[tuple[str, str], Tracing] = {}
+_lock = threading.Lock()
+
+
+def tracing_for(settings: Settings, component: str) -> Tracing | None:
+    """The component's tracing when ``otel_endpoint`` is set, else None (tracing off).
+
+    One provider per (endpoint, service) and process, exported in batches over OTLP/HTTP.
+    """
+    endpoint = settings.otel_endpoint
+    if not endpoint:
+        return None
+    service = f"{settings.otel_service_name}-{component}"
+    with _lock:
+        found = _components.get((endpoint, service))
+        if found is None:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces")
+            found = _components[(endpoint, service)] = Tracing.build(
+                service, settings.otel_sample_ratio, exporter
+            )
+        return found
+
+
+def traceparent_of(context: SpanContext) -> str:
+    """The W3C ``traceparent`` of a span context (version 00)."""
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+
+
+def span_context_of(traceparent: str | None) -> SpanContext | None:
+    """The remote span context a ``traceparent`` names, or None (absent or malformed)."""
+    if traceparent is None or len(traceparent) < 55:
+        return None
+    try:
+        trace_id = int(traceparent[3:35], 16)
+        span_id = int(traceparent[36:52], 16)
+        sampled = int(traceparent[53:55], 16) & 1
+    except ValueError:
+        return None
+    if not trace_id or not span_id:
+        return None
+    return SpanContext(
+        trace_id, span_id, is_remote=True, trace_flags=_SAMPLED if sampled else _NOT_SAMPLED
+    )
+
+
+def context_of(traceparent: str | None) -> Context | None:
+    """An OpenTelemetry context whose parent is the span a ``traceparent`` names."""
+    remote = span_context_of(traceparent)
+    return None if remote is None else trace.set_span_in_context(NonRecordingSpan(remote))
+
+
+def first_sampled(contexts: Sequence[SpanContext]) -> SpanContext | None:
+    """The first sampled context, else the first one, else None."""
+    for c in contexts:
+        if c.trace_flags.sampled:
+            return c
+    return contexts[0] if contexts else None
