@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.kafka import new_consumer, new_producer
 from core.settings import Settings
-from processors.kinds import WORKER_TOPICS
+from processors.kinds import EXTRA_TOPICS, WORKER_TOPICS
 from processors.runtime.dlq import (
     DLQ_HEADERS,
     H_AT,
@@ -36,7 +36,7 @@ from schemas import DLQ_TOPIC, HEADER_TYPE, HEADER_VERSION, registry, topic_for
 from schemas.errors import SchemaError
 
 # The topics a replay may write: those the workers read (what the gateway publishes to).
-INPUT_TOPICS = frozenset(WORKER_TOPICS.values())
+INPUT_TOPICS = frozenset(WORKER_TOPICS.values()) | {t for ts in EXTRA_TOPICS.values() for t in ts}
 
 
 @dataclass(frozen=True)
