@@ -1,9 +1,8 @@
 """Distances and the H3 index: the dispatch worker's only geometry.
 
 Points are ``(lat, lon)`` tuples in degrees. Street distance is the great-circle distance
-times a detour factor: 1.3 is the middle of the circuity measured for European city
-street networks (Boeing, "Measuring the complexity of urban form", 2019: ~1.2–1.4), so an
-ETA is not the crow's. Shoppers and drop-offs are indexed by H3 cell (Uber's hexagonal
+times a detour factor of 1.3, an assumption (city street networks are commonly put at
+1.2-1.4 times the straight line; not measured here), so an ETA is not the crow's. Shoppers and drop-offs are indexed by H3 cell (Uber's hexagonal
 grid, PyPI ``h3``): "shoppers near this store" is a lookup of the cells within a ring,
 and "orders going the same way" are orders whose drop-off cells are a few rings apart.
 """
