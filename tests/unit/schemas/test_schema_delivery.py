@@ -24,7 +24,12 @@ pytestmark = pytest.mark.unit
 
 def confirmed(**extra: object) -> OrderConfirmed:
     return OrderConfirmed(
-        order_id="o-1", customer_id="c-1", store_id="s-1", total=Decimal("3"), currency="EUR", **extra
+        order_id="o-1",
+        customer_id="c-1",
+        store_id="s-1",
+        total=Decimal("3"),
+        currency="EUR",
+        **extra,
     )
 
 
@@ -40,7 +45,9 @@ def test_an_order_without_a_location_encodes_as_before() -> None:
             "lines": [{"sku": "A", "quantity": 1, "unit_price": "1", "currency": "EUR"}],
         }
     )
-    assert "delivery_location" not in json.loads(encode(new_event(placed, source="t"))[0])["payload"]
+    assert (
+        "delivery_location" not in json.loads(encode(new_event(placed, source="t"))[0])["payload"]
+    )
 
 
 def test_a_location_travels_and_comes_back() -> None:
