@@ -13,6 +13,7 @@ consumers drop by id.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -166,12 +167,17 @@ async def waiting_stores(conn: asyncpg.Connection) -> list[str]:
 
 
 class StoreLocations:
-    """Store positions from the ``stores`` table, cached once found (stores do not move)."""
+    """Store positions from the ``stores`` table, cached for a minute (a re-seeded store
+    may move; a query per pass and store would be most of an idle pass)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttl_s: float = 60.0) -> None:
         self._known: dict[str, Point] = {}
+        self._ttl_s = ttl_s
+        self._read_at = time.monotonic()
 
     async def get(self, conn: asyncpg.Connection, stores: Sequence[str]) -> dict[str, Point]:
+        if time.monotonic() - self._read_at > self._ttl_s:
+            self._known, self._read_at = {}, time.monotonic()
         missing = [s for s in stores if s not in self._known]
         if missing:
             rows = await conn.fetch(

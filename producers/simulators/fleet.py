@@ -47,9 +47,7 @@ async def run_fleet(
     await consumer.start()
     try:
         topic = settings.topic(DELIVERIES_TOPIC)
-        parts = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        parts = [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
         consumer.assign(parts)
         await consumer.seek_to_end(*parts)  # trips given before we started are not ours
         while not stop.is_set():

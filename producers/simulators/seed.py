@@ -15,11 +15,12 @@ from core.errors import PermanentError
 from producers.simulators.catalog import Catalog
 from stores.postgres.pool import quote_ident
 
-# A store seeded before it had a position gets one (dispatch needs it); nothing else moves.
+# Store ids are drawn per seed: another seed may put store-08 in another city. The
+# position follows the catalog being simulated (the shoppers start around it); the name
+# and region stay as first seeded.
 _STORES = (
     "insert into stores (store_id, name, region, lat, lon) values ($1, $2, $3, $4, $5) "
-    "on conflict (store_id) do update set lat = excluded.lat, lon = excluded.lon "
-    "where stores.lat is null"
+    "on conflict (store_id) do update set lat = excluded.lat, lon = excluded.lon"
 )
 _PRODUCTS = (
     "insert into products (sku, name, category, unit_price, currency, low_stock_threshold) "

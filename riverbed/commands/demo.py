@@ -153,7 +153,10 @@ def command(duration: float, rate: float, seed: int | None, epoch: datetime | No
         )
         supervisor.stop_all()
         sys.exit(1)
+    # Six shoppers per store, riding 20x faster than real time, so the dashboard's map
+    # moves within seconds (a real 10-minute ride takes 30 s).
     sim_args = ["simulate", "--duration", "0", "--rate", str(rate), "--via", "gateway"]
+    sim_args += ["--shoppers", "6", "--time-scale", "20"]
     if seed is not None:
         sim_args += ["--seed", str(seed)]
     if epoch is not None:
