@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from core import __version__
 from core.settings import Settings
-from dashboard.api import live, ops, orders, pages, viewing
+from dashboard.api import delivery, live, ops, orders, pages, viewing
 from dashboard.clock import Clock, wall_clock
 from dashboard.components import Dashboard
 from dashboard.config import DashboardConfig
@@ -66,7 +66,14 @@ def create_app(
     app.state.dashboard = state
     install_error_handlers(app)
     app.add_exception_handler(asyncpg.CharacterNotInRepertoireError, _unstorable_text)
-    for router in (pages.router, live.router, orders.router, viewing.router, ops.router):
+    for router in (
+        pages.router,
+        live.router,
+        orders.router,
+        delivery.router,
+        viewing.router,
+        ops.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     install_docs(app)
