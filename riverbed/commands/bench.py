@@ -17,16 +17,19 @@ from core.settings import get_settings
     "--json", "json_path", type=click.Path(path_type=Path), help="Also write the figures here."
 )
 @click.option("--check", is_flag=True, help="Exit 1 when a figure misses its target.")
-def command(quick: bool, json_path: Path | None, check: bool) -> None:
+@click.option("--dispatch-only", is_flag=True, help="Only the dispatch figures (latency, quality).")
+def command(quick: bool, json_path: Path | None, check: bool, dispatch_only: bool) -> None:
     """Publisher, gateway and workers, each next to a raw baseline from the same run.
 
     Needs the local stack (`riverbed stack up`); runs in isolated namespaces and cleans
     up after itself. Progress goes to stderr, the table to stdout.
     """
     from riverbed.bench.report import table, write_json
-    from riverbed.bench.suite import FULL, QUICK, run
+    from riverbed.bench.suite import FULL, QUICK, run, run_dispatch
 
-    figures = asyncio.run(run(get_settings(), QUICK if quick else FULL))
+    plan = QUICK if quick else FULL
+    runner = run_dispatch if dispatch_only else run
+    figures = asyncio.run(runner(get_settings(), plan))
     click.echo(table(figures))
     if json_path is not None:
         write_json(figures, json_path)
