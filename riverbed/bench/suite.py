@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.settings import Settings
-from riverbed.bench import dispatch
+from riverbed.bench import dispatch, publisher
 from riverbed.bench import processors as proc
-from riverbed.bench import publisher
 from riverbed.bench import viewing as long_viewing
 from riverbed.bench.children import free_port
 from riverbed.bench.cpu import CpuMeter, per_event_us
