@@ -39,7 +39,7 @@ from processors.dispatch.matching import (
     Conflict,
     Rules,
     StoreLocations,
-    match_store,
+    match_stores,
     waiting_stores,
 )
 from processors.dispatch.state import apply_events
@@ -175,14 +175,8 @@ class DispatchWorker:
     async def _match(
         self, conn: asyncpg.Connection, stores: Sequence[str], outbox: Outbox
     ) -> list[Staged]:
-        now = datetime.now(UTC)
         where = await self.stores.get(conn, sorted(stores))
-        staged: list[Staged] = []
-        for store_id in sorted(where):  # sorted: two passes lock stores in one order
-            staged += await match_store(
-                conn, store_id, where[store_id], now, self.rules, outbox.stage
-            )
-        return staged
+        return await match_stores(conn, where, datetime.now(UTC), self.rules, outbox.stage)
 
     def _flusher(self, outbox: Outbox) -> Any:
         async def flush(envelopes: list[Envelope[Any]]) -> None:
