@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -94,6 +95,7 @@ class DispatchWorker:
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()  # one pass over the tables at a time (flush or timer)
         self._consumer: AIOKafkaConsumer | None = None
+        self._passed_at = 0.0  # when the last matching pass ended (monotonic)
 
     async def pool(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -187,6 +189,9 @@ class DispatchWorker:
                     fresh = await unprocessed(conn, KIND, envelopes)
                     now = datetime.now(UTC)
                     touched = await apply_events(conn, fresh, now)
+                    # Every store with work: the batch's, and those still waiting (the
+                    # timer then has nothing to do while batches keep coming).
+                    touched |= set(await self._waiting(conn))
                     staged = await self._match(conn, sorted(touched), outbox)
                     await conn.execute(
                         INSERT_PROCESSED,
@@ -196,6 +201,7 @@ class DispatchWorker:
                     )
                 await outbox.publish(staged)
                 self.assigned += len(staged)
+                self._passed_at = time.monotonic()
 
         return flush
 
@@ -208,25 +214,32 @@ class DispatchWorker:
 
     async def tick(self, outbox: Outbox) -> int:
         """Match the owned stores whose orders wait while a shopper is idle; how many trips."""
-        owned = self._owned()
-        if not owned:
-            return 0
-        assert self._consumer is not None
-        topic = self.settings.topic(topic_of(KIND))
-        count = len(self._consumer.partitions_for_topic(topic) or ())
         pool = await self.pool()
         async with self._lock:
             async with transaction(pool) as conn:
-                stores = [s for s in await waiting_stores(conn) if partition_of(s, count) in owned]
+                stores = await self._waiting(conn)
                 staged = await self._match(conn, stores, outbox) if stores else []
             await outbox.publish(staged)
+            self._passed_at = time.monotonic()
         self.assigned += len(staged)
         return len(staged)
+
+    async def _waiting(self, conn: asyncpg.Connection) -> list[str]:
+        """Owned stores with an order waiting and a shopper idle."""
+        owned = self._owned()
+        if not owned:
+            return []
+        assert self._consumer is not None
+        topic = self.settings.topic(topic_of(KIND))
+        count = len(self._consumer.partitions_for_topic(topic) or ())
+        return [s for s in await waiting_stores(conn) if partition_of(s, count) in owned]
 
     async def _tick(self, outbox: Outbox) -> None:
         every = self.settings.dispatch_tick_ms / 1000
         while True:
             await asyncio.sleep(every)
+            if time.monotonic() - self._passed_at < every:
+                continue  # a batch's pass just covered every waiting store
             try:
                 await self.tick(outbox)
             except Exception as exc:

@@ -44,6 +44,7 @@ from processors.dispatch.solver import (
 )
 from producers.simulators.simulation import Simulation
 from riverbed.bench import processors as proc
+from riverbed.bench.cpu import CpuMeter, per_event_us
 from riverbed.bench.feed import flood, paced, records
 from riverbed.bench.latency import percentiles
 from riverbed.bench.report import Figure, at_least, at_most, progress
@@ -112,6 +113,8 @@ async def latency(settings: Settings, tmp: Path, *, seconds: float, wait_s: floa
         listener = asyncio.create_task(_listen(ns, got, trips, listening))
         await listening.wait()
         progress(f"dispatch latency: {count:,} order.confirmed at {RATE:,.0f}/s")
+        meter = await CpuMeter.of(settings, ns, ("dispatch",))
+        cpu0 = meter.read()
         t0 = time.monotonic()
         sent = await paced(ns, batch, RATE)
         achieved = count / (time.monotonic() - t0)
@@ -123,6 +126,8 @@ async def latency(settings: Settings, tmp: Path, *, seconds: float, wait_s: floa
         except TimeoutError:
             pass
         listener.cancel()
+        cpu = per_event_us(cpu0, meter.read(), count)
+        load = os.getloadavg()[0]
         lat = [(got[ids[i]] - t) * 1000 for i, t in sent.items() if ids[i] in got]
         missing = count - len(lat)
         twice = await _scalar(
@@ -157,6 +162,9 @@ async def latency(settings: Settings, tmp: Path, *, seconds: float, wait_s: floa
             Figure(
                 "dispatch: orders assigned twice", float(twice or 0), "orders", None, at_most(0)
             ),
+            Figure("dispatch worker CPU per order", cpu["dispatch worker"], "us"),
+            Figure("dispatch: PostgreSQL CPU per order", cpu.get("postgresql", float("nan")), "us"),
+            Figure("host load average (1 min) during the dispatch run", load, "procs"),
             Figure("dispatch: orders per trip", per_trip, "orders"),
             Figure("dispatch: street metres per order", float(metres or 0), "m"),
         ]
