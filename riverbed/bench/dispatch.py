@@ -18,6 +18,8 @@ nearest shopper per trip (the same trips), and nearest shopper per order (no bat
 from __future__ import annotations
 
 import asyncio
+import math
+import os
 import random
 import statistics
 import time
@@ -58,11 +60,8 @@ DOOR_KM = 4.0
 
 
 def _near(rng: random.Random, lat: float, lon: float, km: float) -> GeoPoint:
-    r, a = km * rng.random() ** 0.5, rng.uniform(0, 6.283185307179586)
-    return GeoPoint(
-        lat=lat + r * 0.009 * __import__("math").cos(a),
-        lon=lon + r * 0.014 * __import__("math").sin(a),
-    )
+    r, a = km * rng.random() ** 0.5, rng.uniform(0, 2 * math.pi)
+    return GeoPoint(lat=lat + r * 0.009 * math.cos(a), lon=lon + r * 0.014 * math.sin(a))
 
 
 async def latency(settings: Settings, tmp: Path, *, seconds: float, wait_s: float) -> list[Figure]:
