@@ -54,7 +54,7 @@ class Plan:
 
 
 QUICK = Plan(10_000, 1, 4_000, 600, 20_000, 200, 2.0, dispatch_s=3.0, wait_s=60.0)
-FULL = Plan(100_000, 3, 40_000, 5_000, 500_000, 1_000, 20.0, dispatch_s=20.0)
+FULL = Plan(100_000, 3, 40_000, 5_000, 500_000, 1_000, 20.0, dispatch_s=10.0)
 
 
 async def run_dispatch(settings: Settings, plan: Plan) -> list[Figure]:
