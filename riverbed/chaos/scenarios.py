@@ -20,6 +20,7 @@ class Scenario:
     inject: Callable[[Harness], Awaitable[str]] | None = None
     poison: bool = False
     slow: bool = False
+    own: bool = False  # runs its own workload (riverbed/chaos/dispatch.py), not the mix
 
 
 SCENARIOS = (
@@ -43,5 +44,8 @@ SCENARIOS = (
     # riverbed/chaos/slow.py) spans several progress samples.
     Scenario("slow-db", "slow databases (proxy)", 30_000, 8_000, (0.2,), (0.2,), slow=True),
     Scenario("poison", "poison inputs", 30_000, 2_500, (), (), poison=True),
+    Scenario(
+        "dispatch", "kill -9 dispatch worker", 6_000, 600, (1 / 3, 2 / 3), (1 / 3, 2 / 3), own=True
+    ),
 )
 KEYS = tuple(s.key for s in SCENARIOS)
