@@ -106,7 +106,9 @@ async def run_dispatch_kill(
             await publisher.publish(stream[done:cut])
             done = cut
             if cut < count:
-                await asyncio.sleep(1.0)  # mid-flight: batches matched, offsets not all committed
+                # Mid-flight: once this worker has assigned trips of this part (batches
+                # matched, offsets not all committed), not while it is still starting.
+                await _assigning(ns, cut, wait_s=120)
                 ns.kill(worker)
                 result.details.setdefault("faults", []).append(f"kill -9 dispatch at {cut}")
                 say(f"dispatch: kill -9 the dispatch worker after {cut:,} orders; starting another")
@@ -169,10 +171,25 @@ async def _deliver(ns: Namespace) -> None:
         await publisher.close()
 
 
-async def _fetch(ns: Namespace, sql: str) -> list[Any]:
+async def _assigning(ns: Namespace, cut: int, *, wait_s: float) -> None:
+    """Until an order of the part just published (ids below ``cut``) is in a trip."""
+    async with asyncio.timeout(wait_s):
+        while True:
+            [row] = await _fetch(
+                ns,
+                "select count(*) as n from dispatch_orders where delivery_id is not null "
+                "and split_part(order_id, '-', 2)::int >= $1",
+                max(cut - 100, 0),
+            )
+            if row["n"]:
+                return
+            await asyncio.sleep(0.1)
+
+
+async def _fetch(ns: Namespace, sql: str, *args: Any) -> list[Any]:
     conn = await ns.owner()
     try:
-        return list(await conn.fetch(sql))
+        return list(await conn.fetch(sql, *args))
     finally:
         await conn.close()
 

@@ -17,7 +17,9 @@ import click
 @click.option(
     "--only",
     multiple=True,
-    type=click.Choice(["workers", "broker", "postgres", "ferretdb", "slow-db", "poison"]),
+    type=click.Choice(
+        ["workers", "broker", "postgres", "ferretdb", "slow-db", "poison", "dispatch"]
+    ),
     help="Run only this scenario (repeatable).",
 )
 @click.option("--seed", default=7, show_default=True, help="Seed of the simulated input.")
