@@ -54,19 +54,19 @@ CAPACITY = (
 # trip waits while the nearest shoppers carry less). Planar distance in degrees orders
 # them (fine within a city); the assignment then uses street metres. Reading every idle
 # shopper was 300 rows per store and pass at 1,000 orders/s.
-_NEAREST = (
-    "select shopper_id, lat, lon, capacity, cell from shoppers s where s.store_id = st.id "
-    "and s.online and s.delivery_id is null and s.cell = any($6::text[]) {extra}"
-    "order by (s.lat - st.lat) ^ 2 + ((s.lon - st.lon) * st.c) ^ 2 limit st.k"
-)
 IDLE = (
     "select st.id as store_id, x.shopper_id, x.lat, x.lon, x.capacity, x.cell "
     "from unnest($1::text[], $2::float8[], $3::float8[], $4::int[], $5::float8[], $7::int[]) "
     "as st(id, lat, lon, k, c, big) cross join lateral (("
-    + _NEAREST.format(extra="")
-    + ") union ("
-    + _NEAREST.format(extra="and s.capacity >= st.big ")
-    + ")) as x"
+    "select shopper_id, lat, lon, capacity, cell from shoppers s where s.store_id = st.id "
+    "and s.online and s.delivery_id is null and s.cell = any($6::text[]) "
+    "order by (s.lat - st.lat) ^ 2 + ((s.lon - st.lon) * st.c) ^ 2 limit st.k"
+    ") union ("
+    "select shopper_id, lat, lon, capacity, cell from shoppers s where s.store_id = st.id "
+    "and s.online and s.delivery_id is null and s.cell = any($6::text[]) "
+    "and s.capacity >= st.big "
+    "order by (s.lat - st.lat) ^ 2 + ((s.lon - st.lon) * st.c) ^ 2 limit st.k"
+    ")) as x"
 )
 SPARE = 10
 INSERT_TRIPS = (
