@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from riverbed.bench.children import child_env
 from riverbed.sandbox import Namespace
 from tests.integration.dashboard.test_browser import (
     ARTIFACTS,
@@ -46,9 +47,9 @@ async def read_map(page: Any) -> dict[str, str]:
 
 
 async def test_the_map_moves_and_the_read_api_answers(ns: Namespace, tmp_path: Path) -> None:
-    env = {**os.environ, **ns.env}
+    env = {**os.environ, **ns.env, **child_env(ns.settings)}
     for kind in ("orders", "inventory", "dispatch"):
-        ns.start(kind)
+        ns.start(kind, child_env(ns.settings))
     port = free_port()
     log = (tmp_path / "dashboard.log").open("wb")
     dashboard = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited

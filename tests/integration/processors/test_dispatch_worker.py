@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from riverbed.bench.children import child_env
 from riverbed.sandbox import Namespace
 from schemas import (
     DELIVERIES_TOPIC,
@@ -118,7 +119,7 @@ async def test_every_order_is_assigned_once_and_a_replay_changes_nothing(ns: Nam
     rng = random.Random(5)
     await setup(ns, rng, per_store=15)  # 45 shoppers x 3 = 135 places
     stream = orders(rng, 60)
-    ns.start("dispatch")
+    ns.start("dispatch", child_env(ns.settings))
     await ns.publish(stream)
     await caught_up(ns)
     rows = await trips(ns)
@@ -132,7 +133,7 @@ async def test_every_order_is_assigned_once_and_a_replay_changes_nothing(ns: Nam
     ns.stop_all()
     for topic in TOPICS:
         await ns.reset_offsets("dispatch", topic)
-    ns.start("dispatch")
+    ns.start("dispatch", child_env(ns.settings))
     await caught_up(ns)
     assert await ns.dump() == before
 
@@ -141,12 +142,14 @@ async def test_kill_minus_nine_loses_no_order_and_assigns_none_twice(ns: Namespa
     rng = random.Random(9)
     await setup(ns, rng, per_store=4)  # 12 shoppers: fewer places than orders
     stream = orders(rng, 90)
-    worker = ns.start("dispatch")
+    worker = ns.start("dispatch", child_env(ns.settings))
     await ns.publish(stream[:45])
-    await asyncio.sleep(1.0)
+    async with asyncio.timeout(60):
+        while not await trips(ns):  # noqa: ASYNC110 - polls the database
+            await asyncio.sleep(0.1)
     ns.kill(worker)  # mid-stream: some batches matched, offsets not all committed
     await ns.publish(stream[45:])
-    ns.start("dispatch")
+    ns.start("dispatch", child_env(ns.settings))
     done: set[str] = set()
     async with asyncio.timeout(90):
         while True:
