@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 from aiokafka.structs import TopicPartition
 
@@ -19,6 +20,7 @@ from producers.simulators.shoppers import Fleet
 from schemas import (
     DELIVERIES_TOPIC,
     DeliveryAssigned,
+    Payload,
     SchemaError,
     decode,
     encode,
@@ -60,22 +62,24 @@ async def run_fleet(
                         continue
                     if isinstance(env.payload, DeliveryAssigned) and fleet.assigned(env.payload):
                         stats.trips += 1
-            sends = []
-            for payload in fleet.step(time.monotonic()):
-                env = new_event(payload, source=SOURCE)
-                value, headers = encode(env)
-                sends.append(
-                    await producer.send(
-                        settings.topic(topic_for(env.type)),
-                        value,
-                        key=env.key.encode(),
-                        headers=headers,
-                    )
-                )
-            if sends:
-                await asyncio.gather(*sends)
-                stats.sent += len(sends)
+            stats.sent += await _send(settings, producer, fleet.step(time.monotonic()))
+        stats.sent += await _send(settings, producer, fleet.end_shifts())
     finally:
         await consumer.stop()
         await producer.stop()
     return stats
+
+
+async def _send(settings: Settings, producer: Any, payloads: list[Payload]) -> int:
+    sends = []
+    for payload in payloads:
+        env = new_event(payload, source=SOURCE)
+        value, headers = encode(env)
+        sends.append(
+            await producer.send(
+                settings.topic(topic_for(env.type)), value, key=env.key.encode(), headers=headers
+            )
+        )
+    if sends:
+        await asyncio.gather(*sends)
+    return len(sends)

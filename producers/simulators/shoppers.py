@@ -86,15 +86,19 @@ class Fleet:
         *,
         speed_kmh: float = 18.0,
         time_scale: float = 1.0,
+        shift: str = "",
     ) -> None:
+        """``shift`` tags the shopper ids of one run (``store-07-sh03-<shift>``): a fleet
+        started again does not reuse the ids of shoppers a stopped run left on a trip."""
         self._rng = rng
         self.speed_mps = speed_kmh / 3.6 * time_scale
         self.time_scale = time_scale
         self.shoppers: dict[str, SimShopper] = {}
         for store_id, where in stores:
             for i in range(per_store):
-                self.shoppers[f"{store_id}-sh{i:02d}"] = SimShopper(
-                    shopper_id=f"{store_id}-sh{i:02d}",
+                sid = f"{store_id}-sh{i:02d}" + (f"-{shift}" if shift else "")
+                self.shoppers[sid] = SimShopper(
+                    shopper_id=sid,
                     store_id=store_id,
                     store=where,
                     position=self._near(where, 1.5),
@@ -167,6 +171,16 @@ class Fleet:
             s.next_stop += 1
             if s.next_stop >= len(trip.route):
                 s.trip, trip = None, None
+        return out
+
+    def end_shifts(self) -> list[Payload]:
+        """Every online shopper goes offline (the run stops): dispatch stops offering
+        them trips, and the map stops drawing them."""
+        out: list[Payload] = []
+        for s in self.shoppers.values():
+            if s.online:
+                s.online = False
+                out.append(ShopperOffline(shopper_id=s.shopper_id, store_id=s.store_id))
         return out
 
     def _online(self, s: SimShopper) -> ShopperOnline:

@@ -277,6 +277,7 @@ def _start_fleet(
         random.Random(sim.seed),  # noqa: S311 - a simulation, not a secret
         speed_kmh=settings.dispatch_speed_kmh,
         time_scale=plan.time_scale,
+        shift=secrets.token_hex(2),
     )
     return asyncio.create_task(run_fleet(settings, fleet, stop), name="simulate.shoppers")
 

@@ -65,3 +65,13 @@ def test_a_shopper_comes_online_rides_at_street_speed_picks_up_and_delivers() ->
 def test_time_scale_speeds_the_ride_up() -> None:
     fleet = Fleet([("s1", STORE)], 1, random.Random(1), time_scale=20)
     assert fleet.speed_mps == pytest.approx(100.0)
+
+
+def test_a_run_tags_its_shoppers_and_ends_their_shifts() -> None:
+    fleet = Fleet([("s1", STORE)], 2, random.Random(1), shift="ab12")
+    assert sorted(fleet.shoppers) == ["s1-sh00-ab12", "s1-sh01-ab12"]
+    fleet.step(0.0)
+    ended = fleet.end_shifts()
+    assert sorted(e.shopper_id for e in ended) == ["s1-sh00-ab12", "s1-sh01-ab12"]
+    assert all(type(e).__name__ == "ShopperOffline" for e in ended)
+    assert fleet.end_shifts() == []
