@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     metrics_port: int = Field(
         0,
         ge=0,
-        description="first port of workers' /metrics (orders +0, inventory +1, viewing +2); 0 = off",
+        description="first port of workers' /metrics (orders +0, inventory +1, viewing +2, dispatch +3); 0 = off",
     )
     metrics_host: str = Field("127.0.0.1", description="bind address of workers' /metrics")
     recs_retrain_s: float = Field(
@@ -167,6 +167,19 @@ class Settings(BaseSettings):
     )
     jaeger_otlp_port: int = Field(4318, description="OTLP/HTTP port of the local stack's Jaeger")
     jaeger_version: str = Field("v1.76.0", description="Go module version built by stack up")
+
+    # Dispatch (processors/dispatch/)
+    dispatch_window_ms: int = Field(
+        150, ge=0, description="a store's order waits this long for others going its way"
+    )
+    dispatch_tick_ms: int = Field(50, ge=10, description="how often waiting orders are matched")
+    dispatch_radius_km: float = Field(
+        8.0, gt=0, description="shoppers farther than this from the store are not offered a trip"
+    )
+    dispatch_speed_kmh: float = Field(18.0, gt=0, description="street speed for routes and ETAs")
+    dispatch_promise_min: int = Field(
+        45, ge=1, description="an order delivered within this long of confirmation is on time"
+    )
 
     # Dashboard and read API (dashboard/)
     dashboard_host: str = "127.0.0.1"

@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from core import __version__
 from core.settings import Settings
-from dashboard.api import follow, live, ops, orders, pages, viewing
+from dashboard.api import delivery, follow, live, ops, orders, pages, viewing
 from dashboard.clock import Clock, wall_clock
 from dashboard.components import Dashboard
 from dashboard.config import DashboardConfig
@@ -71,6 +71,7 @@ def create_app(
         live.router,
         orders.router,
         follow.router,
+        delivery.router,
         viewing.router,
         ops.router,
     ):

@@ -13,6 +13,7 @@ from dashboard.hub import Hub
 from dashboard.metrics import DashboardMetrics
 from dashboard.poller import Poller
 from dashboard.snapshot import SnapshotCollector
+from dashboard.sources.delivery import DeliverySource
 from dashboard.sources.kafka import KafkaSource
 from dashboard.sources.mongo import MongoSource
 from dashboard.sources.postgres import PostgresSource
@@ -53,11 +54,13 @@ class Dashboard:
         postgres = PostgresSource(stores, clock=clock)
         mongo = MongoSource(stores, active_minutes=config.active_minutes, clock=clock)
         workers = WorkerMetricsSource(settings)
+        delivery = DeliverySource(stores, promise_min=settings.dispatch_promise_min, clock=clock)
         collector = SnapshotCollector(
             {
                 "kafka": ("kafka", kafka.sample),
                 "feeds": ("kafka", tail.sample),
                 "postgres": ("postgres", postgres.sample),
+                "delivery": ("postgres", delivery.sample),
                 "viewing": ("mongodb", mongo.sample),
                 # Never raises (an unreachable worker is part of its value), so it never
                 # marks the Kafka pill down; listed under Kafka as the workers consume it.

@@ -15,6 +15,10 @@ def build_worker(settings: Settings, kind: str) -> Any:
         from processors.commerce.worker import CommerceWorker
 
         return CommerceWorker(settings, kind)
+    if kind == "dispatch":
+        from processors.dispatch.worker import DispatchWorker
+
+        return DispatchWorker(settings)
     if kind == "viewing":
         module = importlib.import_module("processors.viewing.worker")
         return module.ViewingWorker(settings)

@@ -46,6 +46,9 @@ DOMAIN_TABLES = {
     "inventory_movements": "movement_id",
     "processed_events": "consumer, event_id",
     "outbox": "event_id",
+    "dispatch_orders": "order_id",
+    "shoppers": "shopper_id",
+    "deliveries": "delivery_id",
 }
 
 

@@ -9,6 +9,17 @@ compatible.
 
 from schemas.base import Contract, Payload
 from schemas.context import MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH, MAX_CONTEXT_KEYS, Context
+from schemas.delivery import (
+    MAX_CAPACITY,
+    DeliveryAssigned,
+    DeliveryDelivered,
+    DeliveryFailed,
+    DeliveryPickedUp,
+    ShopperLocation,
+    ShopperOffline,
+    ShopperOnline,
+    Stop,
+)
 from schemas.envelope import Envelope, envelope_model, new_event
 from schemas.errors import (
     DecodeError,
@@ -18,6 +29,7 @@ from schemas.errors import (
     UnknownEventVersion,
     ValidationFailed,
 )
+from schemas.geo import GeoPoint
 from schemas.inventory import (
     StockAdjusted,
     StockLine,
@@ -38,11 +50,13 @@ from schemas.orders import (
 from schemas.registry import Registry, registry
 from schemas.topics import (
     DEFAULT_PARTITIONS,
+    DELIVERIES_TOPIC,
     DLQ_PARTITIONS,
     DLQ_TOPIC,
     INVENTORY_TOPIC,
     ORDER_DECISIONS_TOPIC,
     ORDERS_TOPIC,
+    SHOPPERS_TOPIC,
     STOCK_ALERTS_TOPIC,
     STORE_PARTITIONS,
     TOPIC_PARTITIONS,
@@ -77,6 +91,7 @@ from schemas.wire import (
 __all__ = [
     "CONTENT_TYPE",
     "DEFAULT_PARTITIONS",
+    "DELIVERIES_TOPIC",
     "DLQ_PARTITIONS",
     "DLQ_TOPIC",
     "HEADER_CONTENT_TYPE",
@@ -85,12 +100,14 @@ __all__ = [
     "HEADER_TYPE",
     "HEADER_VERSION",
     "INVENTORY_TOPIC",
+    "MAX_CAPACITY",
     "MAX_CONTEXT_BYTES",
     "MAX_CONTEXT_DEPTH",
     "MAX_CONTEXT_KEYS",
     "MAX_ORDER_LINES",
     "ORDERS_TOPIC",
     "ORDER_DECISIONS_TOPIC",
+    "SHOPPERS_TOPIC",
     "STOCK_ALERTS_TOPIC",
     "STORE_PARTITIONS",
     "TOPIC_PARTITIONS",
@@ -100,8 +117,13 @@ __all__ = [
     "Context",
     "Contract",
     "DecodeError",
+    "DeliveryAssigned",
+    "DeliveryDelivered",
+    "DeliveryFailed",
+    "DeliveryPickedUp",
     "Envelope",
     "FieldError",
+    "GeoPoint",
     "OrderCancelled",
     "OrderConfirmed",
     "OrderLine",
@@ -118,12 +140,16 @@ __all__ = [
     "Registry",
     "RejectionReason",
     "SchemaError",
+    "ShopperLocation",
+    "ShopperOffline",
+    "ShopperOnline",
     "StockAdjusted",
     "StockLine",
     "StockLow",
     "StockReceived",
     "StockReleased",
     "StockReserved",
+    "Stop",
     "TopicRule",
     "UnknownEventType",
     "UnknownEventVersion",

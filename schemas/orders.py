@@ -3,20 +3,37 @@
 ``order.placed`` and ``order.cancelled`` come from the storefront; ``order.confirmed``
 and ``order.rejected`` are emitted by the order processor once it has checked the
 customer and reserved stock. All travel keyed by ``store_id`` (see ``schemas.topics``).
+
+``delivery_location`` (where the order goes) was added to ``order.placed`` and
+``order.confirmed`` v1 as an optional field: events without it stay valid, and an
+order without one serializes byte for byte as before (the field is left out, not
+written as ``null``), so consumers on older code keep reading every order that has no
+location. Consumers must be upgraded before producers start sending locations, because
+contracts refuse unknown fields.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from schemas.base import Contract, Payload
 from schemas.fields import Amount, Currency, Id, Quantity, Sku, Text, UnitPrice
+from schemas.geo import GeoPoint
 
 MAX_ORDER_LINES = 100
 
 RejectionReason = Literal["out_of_stock", "unknown_customer", "invalid"]
+
+
+def _without_absent_location(
+    model: Contract, handler: SerializerFunctionWrapHandler
+) -> dict[str, object]:
+    data: dict[str, object] = handler(model)
+    if data.get("delivery_location", ...) is None:
+        del data["delivery_location"]  # older consumers refuse the unknown key
+    return data
 
 
 class OrderLine(Contract):
@@ -38,6 +55,11 @@ class OrderPlaced(Payload):
     customer_id: Id
     store_id: Id
     lines: Annotated[tuple[OrderLine, ...], Field(min_length=1, max_length=MAX_ORDER_LINES)]
+    delivery_location: GeoPoint | None = None
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        return _without_absent_location(self, handler)
 
     @model_validator(mode="after")
     def _one_currency(self) -> OrderPlaced:
@@ -70,6 +92,11 @@ class OrderConfirmed(Payload):
     store_id: Id
     total: Amount
     currency: Currency
+    delivery_location: GeoPoint | None = None
+
+    @model_serializer(mode="wrap")
+    def _serialize(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        return _without_absent_location(self, handler)
 
 
 class OrderRejected(Payload):

@@ -17,6 +17,15 @@ from typing import Annotated, Any, NoReturn, Union
 from pydantic import Discriminator, Tag, TypeAdapter
 
 from schemas.base import Payload
+from schemas.delivery import (
+    DeliveryAssigned,
+    DeliveryDelivered,
+    DeliveryFailed,
+    DeliveryPickedUp,
+    ShopperLocation,
+    ShopperOffline,
+    ShopperOnline,
+)
 from schemas.envelope import Envelope, envelope_model
 from schemas.errors import UnknownEventType, UnknownEventVersion
 from schemas.fields import EVENT_TYPE_PATTERN
@@ -47,6 +56,13 @@ PAYLOADS: tuple[type[Payload], ...] = (
     PlaybackResumed,
     PlaybackStopped,
     PlaybackCompleted,
+    ShopperOnline,
+    ShopperOffline,
+    ShopperLocation,
+    DeliveryAssigned,
+    DeliveryPickedUp,
+    DeliveryDelivered,
+    DeliveryFailed,
 )
 
 # The label of every event type the registry does not know (or a message without one).

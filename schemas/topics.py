@@ -4,7 +4,9 @@ Producers, processors, sinks and the stack's topic creation all read these rules
 that moving an event or changing a key is one edit here. Orders and inventory are keyed
 by ``store_id`` and their topics share one partition count (co-partitioned): a processor
 joining a store's orders with its stock finds both on the same partition number.
-Viewing is keyed by ``session_id`` so one session's events stay in order.
+Shopper and delivery events are keyed by ``store_id`` too (a shopper works one store's
+zone), so the dispatch worker finds a store's confirmed orders and its shoppers on one
+partition number. Viewing is keyed by ``session_id`` so one session's events stay in order.
 """
 
 from __future__ import annotations
@@ -13,6 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from schemas.base import Payload
+from schemas.delivery import (
+    DeliveryAssigned,
+    DeliveryDelivered,
+    DeliveryFailed,
+    DeliveryPickedUp,
+    ShopperLocation,
+    ShopperOffline,
+    ShopperOnline,
+)
 from schemas.errors import UnknownEventType
 from schemas.inventory import StockAdjusted, StockLow, StockReceived, StockReleased, StockReserved
 from schemas.orders import OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected
@@ -30,6 +41,8 @@ ORDER_DECISIONS_TOPIC = "riverbed.order-decisions"
 INVENTORY_TOPIC = "riverbed.inventory"
 STOCK_ALERTS_TOPIC = "riverbed.stock-alerts"
 VIEWING_TOPIC = "riverbed.viewing"
+SHOPPERS_TOPIC = "riverbed.shoppers"
+DELIVERIES_TOPIC = "riverbed.deliveries"
 DLQ_TOPIC = "riverbed.dlq"
 
 DEFAULT_PARTITIONS = 4
@@ -68,6 +81,18 @@ TOPIC_RULES: tuple[TopicRule, ...] = (
         _types(StockReceived, StockAdjusted, StockReserved, StockReleased),
     ),
     TopicRule(STOCK_ALERTS_TOPIC, STORE_PARTITIONS, "store_id", _types(StockLow)),
+    TopicRule(
+        SHOPPERS_TOPIC,
+        STORE_PARTITIONS,
+        "store_id",
+        _types(ShopperOnline, ShopperOffline, ShopperLocation),
+    ),
+    TopicRule(
+        DELIVERIES_TOPIC,
+        STORE_PARTITIONS,
+        "store_id",
+        _types(DeliveryAssigned, DeliveryPickedUp, DeliveryDelivered, DeliveryFailed),
+    ),
     TopicRule(
         VIEWING_TOPIC,
         VIEWING_PARTITIONS,

@@ -170,6 +170,7 @@ function render(s) {
   for (const [id, part] of [["rates-chart", kafka], ["groups", kafka], ["orders-chart", pg], ["trending", pg], ["active-viewers", viewing], ["alerts", feeds]]) {
     $(id).classList.toggle("stale", !!part.stale);
   }
+  if (s.delivery) renderDelivery(s.delivery);
   setText("updated-at", clock(s.at));
 }
 

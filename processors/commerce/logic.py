@@ -216,6 +216,7 @@ def on_order_placed(state: CommerceState, effects: Effects, event: Envelope[Orde
             store_id=order.store_id,
             total=total,
             currency=currency,
+            delivery_location=order.delivery_location,
         ),
         "order.confirmed",
     )

@@ -22,7 +22,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from core.kafka import new_consumer, new_producer
 from core.settings import Settings
-from processors.kinds import WORKER_TOPICS
 from processors.runtime.dlq import (
     DLQ_HEADERS,
     H_AT,
@@ -32,11 +31,23 @@ from processors.runtime.dlq import (
     H_REASON,
     H_TOPIC,
 )
-from schemas import DLQ_TOPIC, HEADER_TYPE, HEADER_VERSION, registry, topic_for
+from schemas import (
+    DLQ_TOPIC,
+    HEADER_TYPE,
+    HEADER_VERSION,
+    INVENTORY_TOPIC,
+    ORDERS_TOPIC,
+    SHOPPERS_TOPIC,
+    VIEWING_TOPIC,
+    registry,
+    topic_for,
+)
 from schemas.errors import SchemaError
 
-# The topics a replay may write: those the workers read (what the gateway publishes to).
-INPUT_TOPICS = frozenset(WORKER_TOPICS.values())
+# The topics a replay may write: those the workers read that only outside producers write
+# (what the gateway publishes to). Not order-decisions nor deliveries, which dispatch
+# reads but workers write too (order.confirmed, delivery.assigned).
+INPUT_TOPICS = frozenset({ORDERS_TOPIC, INVENTORY_TOPIC, VIEWING_TOPIC, SHOPPERS_TOPIC})
 
 
 @dataclass(frozen=True)

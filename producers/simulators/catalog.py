@@ -46,6 +46,21 @@ _PRODUCTS: dict[str, tuple[tuple[str, ...], tuple[int, int]]] = {
         (59, 399),
     ),
 }
+# site -> (lat, lon) of the store: the simulated shoppers' and deliveries' map
+_COORDS: dict[str, tuple[float, float]] = {
+    "Amsterdam Centrum": (52.3731, 4.8922),
+    "Hamburg Altona": (53.5503, 9.9353),
+    "Lyon Part-Dieu": (45.7606, 4.8594),
+    "Milan Navigli": (45.452, 9.176),
+    "Vienna Neubau": (48.201, 16.349),
+    "Krakow Kazimierz": (50.051, 19.945),
+    "Porto Ribeira": (41.1407, -8.6133),
+    "Nantes Ile": (47.21, -1.556),
+    "Brussels Ixelles": (50.827, 4.372),
+    "Zurich Kreis 4": (47.378, 8.525),
+    "Munich Schwabing": (48.162, 11.586),
+    "Copenhagen Norrebro": (55.694, 12.549),
+}
 # variant -> price factor
 _VARIANTS: dict[str, float] = {"": 1.0, "Organic ": 1.4, "Value ": 0.7, "Family Pack ": 2.2}
 _SITES = (
@@ -93,6 +108,8 @@ class Store:
     store_id: str
     name: str
     region: str
+    lat: float = 0.0
+    lon: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +189,13 @@ def _stores(rng: random.Random, count: int) -> tuple[Store, ...]:
     sites = rng.sample(_SITES, count)
     ids = rng.sample(range(1, 100), count)
     return tuple(
-        Store(store_id=f"store-{n:02d}", name=f"Riverbed Market {name}", region=region)
+        Store(
+            store_id=f"store-{n:02d}",
+            name=f"Riverbed Market {name}",
+            region=region,
+            lat=_COORDS[name][0],
+            lon=_COORDS[name][1],
+        )
         for n, (name, region) in zip(ids, sites, strict=True)
     )
 

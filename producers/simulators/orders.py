@@ -8,6 +8,7 @@ generator counts those expected decisions (see :class:`OrderStats`).
 
 from __future__ import annotations
 
+import math
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -18,12 +19,13 @@ from producers.simulators.catalog import Catalog, Product, unknown_customer_id
 from producers.simulators.clock import EventFactory, SimClock
 from producers.simulators.inventory import StockModel
 from producers.simulators.zipf import ZipfSampler
-from schemas import Envelope, OrderCancelled, OrderLine, OrderPlaced
+from schemas import Envelope, GeoPoint, OrderCancelled, OrderLine, OrderPlaced
 
 SOURCE = "sim-storefront"
 LINE_COUNTS = (1, 2, 3, 4, 5)
 LINE_COUNT_WEIGHTS = (30, 25, 20, 15, 10)
 RECENT_ORDERS = 500
+DELIVERY_RADIUS_KM = 4.0  # customers live within this of their store
 PROMOTION_MS = 10 * 60 * 1000
 PROMOTED_SKUS = 3
 PROMOTED_SHARE = 0.2  # of order lines
@@ -76,6 +78,7 @@ class OrderGenerator:
         self._rng = rng
         self._events = EventFactory(rng, clock, SOURCE)
         self._stores = ZipfSampler(catalog.stores, s=0.6)
+        self._where = {s.store_id: (s.lat, s.lon) for s in catalog.stores}
         self._products = ZipfSampler(catalog.products, s=1.0)
         self._customers = ZipfSampler(catalog.customers, s=0.5)
         self._unknown_rate = unknown_customer_rate
@@ -118,8 +121,20 @@ class OrderGenerator:
                 OrderLine(sku=sku, quantity=qty, unit_price=price, currency="EUR")
                 for sku, qty, price in lines
             ),
+            delivery_location=self._door(order_id, store_id),
         )
         return self._events.event(payload, at_ms, correlation_id=order_id)
+
+    def _door(self, order_id: str, store_id: str) -> GeoPoint:
+        """Where the order goes: within a few km of the store. Drawn from an rng of the
+        order's own (seeded by its id), so the stream's other draws stay as they were."""
+        rng = random.Random(order_id)  # noqa: S311 - a simulation, not a secret
+        lat, lon = self._where[store_id]
+        r = DELIVERY_RADIUS_KM * rng.random() ** 0.5  # uniform over the disk
+        angle = rng.uniform(0, 2 * math.pi)
+        dlat = r * math.cos(angle) / 111.2
+        dlon = r * math.sin(angle) / (111.2 * math.cos(math.radians(lat)))
+        return GeoPoint(lat=round(lat + dlat, 6), lon=round(lon + dlon, 6))
 
     def _lines(self, at_ms: int) -> list[tuple[str, int, Decimal]]:
         rng = self._rng

@@ -15,7 +15,13 @@ from core.errors import PermanentError
 from producers.simulators.catalog import Catalog
 from stores.postgres.pool import quote_ident
 
-_STORES = "insert into stores (store_id, name, region) values ($1, $2, $3) on conflict do nothing"
+# Store ids are drawn per seed: another seed may put store-08 in another city. The
+# position follows the catalog being simulated (the shoppers start around it); the name
+# and region stay as first seeded.
+_STORES = (
+    "insert into stores (store_id, name, region, lat, lon) values ($1, $2, $3, $4, $5) "
+    "on conflict (store_id) do update set lat = excluded.lat, lon = excluded.lon"
+)
 _PRODUCTS = (
     "insert into products (sku, name, category, unit_price, currency, low_stock_threshold) "
     "values ($1, $2, $3, $4, $5, $6) on conflict do nothing"
@@ -60,7 +66,7 @@ async def _seed(conn: Any, catalog: Catalog) -> None:
     try:
         async with conn.transaction():
             await conn.executemany(
-                _STORES, [(s.store_id, s.name, s.region) for s in catalog.stores]
+                _STORES, [(s.store_id, s.name, s.region, s.lat, s.lon) for s in catalog.stores]
             )
             await conn.executemany(
                 _PRODUCTS,

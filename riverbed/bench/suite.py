@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.settings import Settings
+from riverbed.bench import dispatch, publisher, recs
 from riverbed.bench import processors as proc
-from riverbed.bench import publisher, recs
 from riverbed.bench import viewing as long_viewing
 from riverbed.bench.children import free_port
 from riverbed.bench.cpu import CpuMeter, per_event_us
@@ -50,12 +50,23 @@ class Plan:
     read_requests: int  # per read endpoint, after the long run
     latency_s: float  # paced seconds per load level
     recs_views: int = 1_000_000  # the recommender's training set (issue 17)
+    dispatch_s: float = 5.0  # seconds of confirmed orders at 1,000/s
     loads: tuple[float, ...] = (0.25, 0.5, 0.8)
     wait_s: float = 600.0
 
 
-QUICK = Plan(10_000, 1, 4_000, 600, 20_000, 200, 2.0, recs_views=10_000, wait_s=60.0)
-FULL = Plan(100_000, 3, 40_000, 5_000, 500_000, 1_000, 20.0)
+QUICK = Plan(
+    10_000, 1, 4_000, 600, 20_000, 200, 2.0, recs_views=10_000, dispatch_s=3.0, wait_s=60.0
+)
+FULL = Plan(100_000, 3, 40_000, 5_000, 500_000, 1_000, 20.0, dispatch_s=10.0)
+
+
+async def run_dispatch(settings: Settings, plan: Plan) -> list[Figure]:
+    """The dispatch figures alone: latency at 1,000 orders/s, then quality (no services)."""
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    tmp = Path(tempfile.mkdtemp(prefix="riverbed-bench-"))
+    figures = await dispatch.latency(settings, tmp, seconds=plan.dispatch_s, wait_s=plan.wait_s)
+    return figures + dispatch.quality()
 
 
 async def run_recs(settings: Settings, plan: Plan) -> list[Figure]:
@@ -184,7 +195,10 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
             Figure(f"peak RSS, {kind} worker", mib, "MiB", None, at_most(RSS_MIB))
             for kind, mib in sorted(peaks.items())
         ]
-        return figures
+        figures += await dispatch.latency(
+            settings, tmp, seconds=plan.dispatch_s, wait_s=plan.wait_s
+        )
+        return figures + dispatch.quality()
     finally:
         progress("stopping workers, dropping namespaces")
         for ns in spaces:  # all at once: each takes a few seconds to leave its group

@@ -28,6 +28,7 @@ from producers.simulators.seed import seed_reference_data
 from riverbed.chaos import slow
 from riverbed.chaos.check import Tally, check_commerce, check_viewing, dead_letter_reasons
 from riverbed.chaos.cluster import longest_stall
+from riverbed.chaos.dispatch import run_dispatch_kill
 from riverbed.chaos.faults import Harness, SlowLink
 from riverbed.chaos.gate import Gate
 from riverbed.chaos.progress import Progress, Sample
@@ -38,7 +39,8 @@ from riverbed.chaos.workload import Message, Publisher, Say, as_message, build
 from riverbed.sandbox import Namespace
 from schemas import ORDERS_TOPIC, VIEWING_TOPIC
 
-GROUPS = WORKER_TOPICS
+# The mix scenarios run the workers of the mix; dispatch has a scenario of its own.
+GROUPS = {kind: topic for kind, topic in WORKER_TOPICS.items() if kind != "dispatch"}
 STREAM_KINDS = ("orders", "viewing")
 MAX_UNEXPECTED_EXITS = 6
 
@@ -93,7 +95,12 @@ async def run_all(
         if only and scenario.key not in only:
             continue
         say(f"== {scenario.fault}")
-        result = await run_scenario(settings, scenario, quick=quick, say=say, seed=seed)
+        if scenario.own:
+            result = await run_dispatch_kill(
+                settings, quick=quick, say=say, seed=seed, fault=scenario.fault
+            )
+        else:
+            result = await run_scenario(settings, scenario, quick=quick, say=say, seed=seed)
         say(
             f"== {scenario.fault}: {'passed' if result.passed else 'FAILED'} "
             f"(lost {result.lost}, duplicated {result.duplicated}, {result.elapsed_s:.0f}s)"

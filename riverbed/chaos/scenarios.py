@@ -23,6 +23,7 @@ class Scenario:
     cluster: bool = False  # needs `stack up --brokers 3` (riverbed chaos --cluster)
     max_stall_s: float | None = None  # longest time without a commit allowed (with lag)
     no_worker_restart: bool = False  # a worker exiting on its own fails the run
+    own: bool = False  # runs its own workload (riverbed/chaos/dispatch.py), not the mix
 
 
 SCENARIOS = (
@@ -46,6 +47,9 @@ SCENARIOS = (
     # riverbed/chaos/slow.py) spans several progress samples.
     Scenario("slow-db", "slow databases (proxy)", 30_000, 8_000, (0.2,), (0.2,), slow=True),
     Scenario("poison", "poison inputs", 30_000, 2_500, (), (), poison=True),
+    Scenario(
+        "dispatch", "kill -9 dispatch worker", 6_000, 600, (1 / 3, 2 / 3), (1 / 3, 2 / 3), own=True
+    ),
 )
 KEYS = tuple(s.key for s in SCENARIOS)
 

@@ -28,6 +28,7 @@ import click
             "leader-kill",
             "rolling",
             "two-down",
+            "dispatch",
         ]
     ),
     help="Run only this scenario (repeatable).",

@@ -176,7 +176,11 @@ def command(duration: float, rate: float, seed: int | None, epoch: datetime | No
         )
         supervisor.stop_all()
         sys.exit(1)
+    # Twenty shoppers per store riding 60x faster than real time (a 10-minute ride takes
+    # 10 s): the map moves at once, and at the demo's ~40 confirmed orders/s the fleet
+    # keeps up (with 6 per store at 20x, 1,000 orders waited after 50 s).
     sim_args = ["simulate", "--duration", "0", "--rate", str(rate), "--via", "gateway"]
+    sim_args += ["--shoppers", "20", "--time-scale", "60"]
     if seed is not None:
         sim_args += ["--seed", str(seed)]
     if epoch is not None:

@@ -74,6 +74,8 @@ class Plan:
     dry_run: bool
     out: Path | None
     batch_size: int
+    shoppers: int = 0
+    time_scale: float = 1.0
 
 
 def _mix_option(ctx: click.Context, param: click.Parameter, value: str) -> dict[str, float]:
@@ -155,6 +157,21 @@ EPOCH_HELP = (
     show_default=True,
     help="Share of orders from customer ids the system does not know.",
 )
+@click.option(
+    "--shoppers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Simulated shoppers per store (they go online, take trips and deliver; needs "
+    "`riverbed worker dispatch`).",
+)
+@click.option(
+    "--time-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="How much faster than real time the shoppers ride (20: a 10-minute ride in 30 s).",
+)
 def command(
     count: int | None,
     duration: float | None,
@@ -169,6 +186,8 @@ def command(
     out: Path | None,
     batch_size: int,
     unknown_customers: float,
+    shoppers: int,
+    time_scale: float,
 ) -> None:
     """Publish a realistic, reproducible stream of orders, stock and viewing events.
 
@@ -190,8 +209,20 @@ def command(
     if out is not None and not dry_run:
         raise click.UsageError("--out goes with --dry-run")
     seed = secrets.randbits(32) if seed is None else seed
+    if shoppers and dry_run:
+        raise click.UsageError("--shoppers needs the running system (not --dry-run)")
     plan = Plan(
-        count, duration or None, rate, via, seed_db, initial_stock, dry_run, out, batch_size
+        count,
+        duration or None,
+        rate,
+        via,
+        seed_db,
+        initial_stock,
+        dry_run,
+        out,
+        batch_size,
+        shoppers,
+        time_scale,
     )
     config = SimulationConfig(unknown_customer_rate=unknown_customers, epoch=epoch)
     sim = Simulation(seed, mix, config)
@@ -216,6 +247,44 @@ async def _simulate(settings: Settings, sim: Simulation, plan: Plan) -> RunStats
     if plan.seed_db and not plan.dry_run:
         await _seed_db(settings, sim)
     total = RunStats()
+    fleet_task = _start_fleet(settings, sim, plan, stop)
+    try:
+        await _phases(settings, sim, plan, stop, total)
+    finally:
+        if fleet_task is not None:
+            stop.set()
+            trips = await fleet_task
+            click.echo(
+                f"shoppers: {trips.trips:,} trips taken, {trips.sent:,} events sent", err=True
+            )
+    return total
+
+
+def _start_fleet(
+    settings: Settings, sim: Simulation, plan: Plan, stop: asyncio.Event
+) -> asyncio.Task[Any] | None:
+    if not plan.shoppers:
+        return None
+    import random
+
+    from producers.simulators.fleet import run_fleet
+    from producers.simulators.shoppers import Fleet
+
+    stores = [(s.store_id, (s.lat, s.lon)) for s in sim.catalog.stores]
+    fleet = Fleet(
+        stores,
+        plan.shoppers,
+        random.Random(sim.seed),  # noqa: S311 - a simulation, not a secret
+        speed_kmh=settings.dispatch_speed_kmh,
+        time_scale=plan.time_scale,
+        shift=secrets.token_hex(2),
+    )
+    return asyncio.create_task(run_fleet(settings, fleet, stop), name="simulate.shoppers")
+
+
+async def _phases(
+    settings: Settings, sim: Simulation, plan: Plan, stop: asyncio.Event, total: RunStats
+) -> None:
     async with _open_sink(settings, plan) as (sink, batch_size):
         phases: list[tuple[str, Any, dict[str, Any]]] = []
         if plan.initial_stock:
@@ -233,7 +302,6 @@ async def _simulate(settings: Settings, sim: Simulation, plan: Plan) -> RunStats
             total.sent += stats.sent
             total.failed += stats.failed
             total.last_error = stats.last_error or total.last_error
-    return total
 
 
 def _on_interrupt(stop: asyncio.Event) -> None:

@@ -10,6 +10,8 @@ everything not granted below is refused.
     inventory   READ inventory; WRITE order-decisions, stock-alerts,  READ, WRITE, CREATE,
                 dlq                                                   DESCRIBE topics
     viewing     READ viewing; WRITE dlq                               PREFIXED <g>-<kind>-
+    dispatch    READ order-decisions, shoppers, deliveries; WRITE
+                deliveries, dlq
     dashboard   DESCRIBE all six topics; READ the three input topics, DESCRIBE groups
                 stock-alerts and dlq (no WRITE anywhere)              <g>-<kind>; no group
     dlq         READ+DESCRIBE dlq; WRITE+DESCRIBE the three input     none: reads by
@@ -42,10 +44,12 @@ from aiokafka.protocol.admin import CreateAclsRequest
 
 from core.errors import StackError
 from schemas.topics import (
+    DELIVERIES_TOPIC,
     DLQ_TOPIC,
     INVENTORY_TOPIC,
     ORDER_DECISIONS_TOPIC,
     ORDERS_TOPIC,
+    SHOPPERS_TOPIC,
     STOCK_ALERTS_TOPIC,
     TOPIC_PARTITIONS,
     VIEWING_TOPIC,
@@ -76,6 +80,12 @@ WORKER_ACCESS: Mapping[str, WorkerAccess] = {
     "orders": WorkerAccess(reads=(ORDERS_TOPIC,), writes=_COMMERCE_OUT),
     "inventory": WorkerAccess(reads=(INVENTORY_TOPIC,), writes=_COMMERCE_OUT),
     "viewing": WorkerAccess(reads=(VIEWING_TOPIC,), writes=(DLQ_TOPIC,)),
+    # Reads the order decisions and the shopper and delivery events of its stores; writes
+    # delivery.assigned (its relay may publish what a crashed dispatch worker staged).
+    "dispatch": WorkerAccess(
+        reads=(ORDER_DECISIONS_TOPIC, SHOPPERS_TOPIC, DELIVERIES_TOPIC),
+        writes=(DELIVERIES_TOPIC, DLQ_TOPIC),
+    ),
 }
 PRINCIPALS = (ADMIN, GATEWAY, *WORKER_ACCESS, DASHBOARD, DLQ)
 

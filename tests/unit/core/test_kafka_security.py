@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from core.kafka import KafkaSecurityError, broker_credentials, client_kwargs
 from core.settings import Settings
-from processors.kinds import KINDS, WORKER_TOPICS
+from processors.kinds import KINDS, WORKER_TOPICS, topics_of
 from riverbed.stack.acls import (
     GATEWAY,
     PRINCIPALS,
@@ -55,8 +55,8 @@ def ops(plan: list[AclBinding], principal: str, name: str) -> set[Operation]:
 
 def test_every_worker_kind_has_a_principal_and_reads_its_real_input() -> None:
     assert set(WORKER_ACCESS) == set(KINDS)
-    for kind, topic in WORKER_TOPICS.items():
-        assert WORKER_ACCESS[kind].reads == (topic,)
+    for kind in WORKER_TOPICS:
+        assert WORKER_ACCESS[kind].reads == topics_of(kind)
     assert set(PRINCIPALS) == {"admin", GATEWAY, *KINDS, "dashboard", "dlq"}
     every = {t for a in WORKER_ACCESS.values() for t in (*a.reads, *a.writes)}
     assert every <= set(TOPIC_PARTITIONS)

@@ -34,4 +34,4 @@ async def test_metrics_off_reads_nothing_and_a_silent_worker_is_unreachable() ->
     sample = await on.sample()
     await on.close()
     assert sample == {"workers": {k: {"unreachable": True} for k in on.urls}}
-    assert list(on.urls) == ["orders", "inventory", "viewing"]
+    assert list(on.urls) == ["orders", "inventory", "viewing", "dispatch"]

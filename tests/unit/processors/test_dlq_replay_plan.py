@@ -81,7 +81,7 @@ def test_output_types_unknown_contracts_and_junk_are_skipped_never_sent() -> Non
     assert ORDER_DECISIONS_TOPIC in reasons[0] and "not an input topic" in reasons[0]
     assert "v99" in reasons[1] and "order.teleported" in reasons[2]
     assert all("not an event" in r for r in reasons[3:])
-    assert {ORDERS_TOPIC, INVENTORY_TOPIC, "riverbed.viewing"} == INPUT_TOPICS
+    assert {ORDERS_TOPIC, INVENTORY_TOPIC, "riverbed.viewing", "riverbed.shoppers"} == INPUT_TOPICS
 
 
 class _Producer:

@@ -4,10 +4,12 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import (
+    DELIVERIES_TOPIC,
     DLQ_TOPIC,
     INVENTORY_TOPIC,
     ORDER_DECISIONS_TOPIC,
     ORDERS_TOPIC,
+    SHOPPERS_TOPIC,
     STOCK_ALERTS_TOPIC,
     TOPIC_PARTITIONS,
     TOPIC_RULES,
@@ -45,6 +47,13 @@ EXPECTED_TOPICS = {
     "playback.resumed": VIEWING_TOPIC,
     "playback.stopped": VIEWING_TOPIC,
     "playback.completed": VIEWING_TOPIC,
+    "shopper.online": SHOPPERS_TOPIC,
+    "shopper.offline": SHOPPERS_TOPIC,
+    "shopper.location": SHOPPERS_TOPIC,
+    "delivery.assigned": DELIVERIES_TOPIC,
+    "delivery.picked_up": DELIVERIES_TOPIC,
+    "delivery.delivered": DELIVERIES_TOPIC,
+    "delivery.failed": DELIVERIES_TOPIC,
 }
 
 
@@ -134,6 +143,8 @@ def test_store_topics_are_co_partitioned() -> None:
         ORDER_DECISIONS_TOPIC,
         INVENTORY_TOPIC,
         STOCK_ALERTS_TOPIC,
+        SHOPPERS_TOPIC,
+        DELIVERIES_TOPIC,
     }
     assert len({r.partitions for r in store_topics}) == 1
 

@@ -1,0 +1,1 @@
+"""Dispatch: confirmed orders batched by store and direction, matched with nearby shoppers."""
