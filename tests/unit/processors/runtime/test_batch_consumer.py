@@ -206,7 +206,9 @@ async def test_a_commit_that_failed_on_the_connection_is_retried_by_the_next_one
     assert consumer.commits == [{}, {TP0: 1, TP1: 2}]  # TP0 came back with TP1
 
 
-async def test_revocation_hook_runs_after_the_flush_and_commit_and_assignment_hook_on_arrival() -> None:
+async def test_revocation_hook_runs_after_the_flush_and_commit_and_assignment_hook_on_arrival() -> (
+    None
+):
     consumer = Consumer(deque([{TP0: [message(0)]}]))
     seen: list[tuple[str, frozenset[TopicPartition], int, int]] = []
 
