@@ -25,7 +25,7 @@ from riverbed.bench.feed import paced, records
 from riverbed.sandbox import Namespace
 
 DEMO_RATE = 200.0  # events/s of every kind: `riverbed demo --rate` default
-SECONDS = 20.0
+SECONDS = 15.0
 MAX_LAG_S = 2.0
 
 
