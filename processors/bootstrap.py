@@ -10,7 +10,7 @@ from processors.kinds import COMMERCE_KINDS, KINDS
 
 
 def build_worker(settings: Settings, kind: str) -> Any:
-    """The worker object (it carries ``.app``, a faust App) for ``kind``."""
+    """The worker object for ``kind``: ``await worker.run()`` until ``worker.stop()``."""
     if kind in COMMERCE_KINDS:
         from processors.commerce.worker import CommerceWorker
 

@@ -71,9 +71,49 @@ def _walk(value: object, path: _Path, depth: int, keys: int) -> int:
     raise _fail("value", path, f"{type(value).__name__} is not a JSON value")
 
 
+def _plain_keys(value: object, depth: int) -> int:
+    """The number of keys in ``value`` when it is plainly fine, else -1.
+
+    Plainly fine: exact ``dict``/``list``/``str``/``int``/``bool``/``None`` and finite
+    ``float`` (what JSON parsing makes), keys that break no rule, within the depth. The
+    precise walk (:func:`_walk`) then runs only for anything else, to name the problem
+    or accept an unusual but legal value. It builds no path per key: the walk with paths
+    was 26 of the 80 us that decoding a playback event cost (issue 13's profile).
+    """
+    n = 0
+    if type(value) is dict:
+        if depth > MAX_CONTEXT_DEPTH:
+            return -1
+        items: Any = value.values()
+        for key in value:
+            if type(key) is not str or not key or key[0] == "$" or "." in key or "\x00" in key:
+                return -1
+        n = len(value)
+    elif type(value) is list:
+        if depth > MAX_CONTEXT_DEPTH:
+            return -1
+        items = value
+    else:
+        return -1
+    for child in items:
+        kind = type(child)
+        if kind is str or kind is int or kind is bool or child is None:
+            continue
+        if kind is float:
+            if not math.isfinite(child):
+                return -1
+            continue
+        inner = _plain_keys(child, depth + 1)
+        if inner < 0:
+            return -1
+        n += inner
+    return n
+
+
 def check_context(context: dict[str, Any]) -> dict[str, Any]:
     """Validate a context tree (see the module docstring); returns it unchanged."""
-    _walk(context, (), 1, 0)
+    if not 0 <= _plain_keys(context, 1) <= MAX_CONTEXT_KEYS:
+        _walk(context, (), 1, 0)
     size = len(to_json(context))
     if size > MAX_CONTEXT_BYTES:
         raise _fail("size", (), f"{size} bytes of JSON, more than {MAX_CONTEXT_BYTES}")

@@ -1,25 +1,25 @@
-"""Periodic retraining on a worker's timer (the viewing worker installs it).
+"""Periodic retraining on a worker's timer (the viewing worker runs :meth:`Retrainer.loop`).
 
 Every ``recs_retrain_s`` a worker trains a new version from the stored views and
 publishes it (:func:`processors.recs.train.train`), unless the newest stored version is
 younger than most of that interval: so with several viewing workers, whichever ticks
 first retrains and the others skip (two that tick at the same moment publish one version
-each, serialised by the publication's advisory lock: harmless). faust's ``on_leader``
-timers cannot do this here: the leader election needs a topic of faust's own, and the
-workers declare no topics (``topic_allow_declare=False``), so no worker is ever leader
-(measured: a demo with ``on_leader`` never trained). The fitting runs in a thread, so consuming goes
+each, serialised by the publication's advisory lock: harmless). No leader election is
+needed (faust's ``on_leader`` timers never fired here: its election needs a topic of its
+own that the workers do not declare; a demo with them never trained). The fitting runs
+in a thread, so consuming goes
 on. A failed training is logged and tried again at the next tick: it never stops the
 worker, and the served rows stay those of the last good version. Emits nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import faust
 from pymongo.asynchronous.database import AsyncDatabase
 
 from core.settings import Settings
@@ -40,9 +40,11 @@ class Retrainer:
         self._running = False
         self.last: Trained | None = None
 
-    def install(self, app: faust.App) -> None:
-        if self.interval > 0:
-            app.timer(self.interval, name="riverbed.recs.retrain")(self.run)
+    async def loop(self) -> None:
+        """Tick every ``interval`` seconds until cancelled (the worker's task)."""
+        while True:
+            await asyncio.sleep(self.interval)
+            await self.run()
 
     def due(self, newest: datetime) -> bool:
         """Whether the newest version is old enough to train another."""

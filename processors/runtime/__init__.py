@@ -1,2 +1,3 @@
-"""What every Riverbed worker shares: the faust app, batching with manual acks,
-retries with backoff, the dead-letter topic and the outbox relay."""
+"""What every Riverbed worker shares: the batch-native consumer loop (offsets committed
+after the flush), isolation of poison events, retries with backoff, the dead-letter
+topic, the outbox relay and the metrics."""

@@ -16,10 +16,14 @@ offsets after the flush:
 * before partitions are revoked (rebalance, shutdown) the pending batch is flushed and
   committed, so the next owner starts where this one stopped;
 * ``skip(headers)`` drops a message before decoding (its offset still commits), e.g. an
-  event whose effect the worker's own kind already applied.
+  event whose effect the worker's own kind already applied;
+* ``on_revoked(partitions)`` runs after that last flush and commit (also when the flush
+  failed), ``on_assigned(partitions)`` when partitions arrive: a worker that keeps state
+  per partition in memory (the viewing worker's sessions) drops it there, so it never
+  serves a partition with state that another owner may have changed in between.
 
 faust keeps the work where it earns its place (tables and windows with changelog
-recovery); the viewing worker still runs on :class:`processors.runtime.batching.BatchRunner`.
+recovery); every Riverbed worker now runs on this loop.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
@@ -46,6 +50,7 @@ from processors.runtime.retry import DEFAULT_POLICY, RetryPolicy
 
 log = logging.getLogger("riverbed.consumer")
 Skip = Callable[[Sequence[tuple[str, bytes]]], bool]
+OnPartitions = Callable[[frozenset[TopicPartition]], Awaitable[None]]
 IDLE_FRACTION = 4  # an idle batch is flushed once its oldest event waited max_wait / 4
 COMMIT_EVERY_S = 1.0  # offsets of flushed batches are committed at most this often
 
@@ -77,6 +82,8 @@ class BatchConsumer:
         retry: RetryPolicy = DEFAULT_POLICY,
         flush_when_idle: bool = True,
         commit_every_s: float = COMMIT_EVERY_S,
+        on_revoked: OnPartitions | None = None,
+        on_assigned: OnPartitions | None = None,
     ) -> None:
         self.name = name
         self._consumer = consumer
@@ -98,6 +105,8 @@ class BatchConsumer:
         self.counters = Counters()
         self._count_retry = self.counters.counting(on_retry)
         self.skipped = 0
+        self.on_revoked = on_revoked
+        self.on_assigned = on_assigned
         self.listener = _FlushOnRevoke(self)
 
     async def run(self) -> None:
@@ -221,8 +230,14 @@ class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        if revoked:
+        if not revoked:
+            return
+        try:
             await self._runner.flush(commit_now=True)
+        finally:
+            if self._runner.on_revoked is not None:
+                await self._runner.on_revoked(frozenset(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        return None
+        if self._runner.on_assigned is not None:
+            await self._runner.on_assigned(frozenset(assigned))

@@ -8,28 +8,32 @@ or a small collection, see :mod:`stores.mongo.viewing`); then one PostgreSQL tra
 stores the changed sessions' state, the index rows, co-watch edges and view starts (see
 :mod:`processors.viewing.index`); then the offsets become committable. Idempotent by
 event id: a replay finds its events already in the state and writes nothing. Emits
-nothing.
+nothing but dead letters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
 from typing import Any
 
 import asyncpg
-import faust
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from core.errors import PermanentError
+from core.kafka import new_consumer, new_producer
 from core.settings import Settings
 from processors.recs.timer import Retrainer
-from processors.runtime.app import create_app, raw_topic, send_raw
-from processors.runtime.batching import BatchRunner
+from processors.runtime.app import app_id
+from processors.runtime.batching import tune_gc
+from processors.runtime.consumer import BatchConsumer
 from processors.runtime.metrics import WorkerMetrics
+from processors.runtime.sending import BatchSender
 from processors.viewing import index, profiles, sessions
 from processors.viewing.state import SessionCache, SessionState, encode_mark, restore
 from schemas import DLQ_TOPIC, VIEWING_TOPIC, Envelope
@@ -39,53 +43,104 @@ from stores.mongo.viewing import write_sessions
 from stores.postgres.pool import create_pool, transaction
 
 log = logging.getLogger("riverbed.viewing")
+KIND = "viewing"
 # How long an ended session keeps its marks, so that an event arriving after the end (out
 # of order) still gives the exact fold; after it, the session is closed (see state.py).
 CLOSE_AFTER_S = 30.0
 
 
 class ViewingWorker:
-    def __init__(self, settings: Settings, app: faust.App | None = None) -> None:
+    """The consumer loop (:class:`~processors.runtime.consumer.BatchConsumer`), the session
+    cache, the MongoDB client, the pool and the metrics of one viewing worker process.
+
+    It runs on the batch-native loop, not a faust agent: it keeps its state itself (see
+    :mod:`processors.viewing.state`) and so uses no faust table, and faust's per-message
+    stream delivery was the largest part of its CPU (BENCHMARKS.md, issue 13).
+    """
+
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.app = app or create_app(settings, "viewing")
         self._client: AsyncMongoClient[Doc] | None = None
         self._db: AsyncDatabase[Doc] | None = None
         self._pool: asyncpg.Pool | None = None
         self._lock = asyncio.Lock()
+        self._stop = asyncio.Event()
         self.cache = SessionCache(close_after_s=CLOSE_AFTER_S)
-        self.metrics = WorkerMetrics(settings, "viewing")
-        self.runner = BatchRunner(
-            name="viewing",
-            flush=self.metrics.observe(self.flush),
-            dead_letters=self.metrics.dead_letters(
-                self._send, "viewing", settings.topic(DLQ_TOPIC)
-            ),
-            max_events=settings.sink_batch_size,
-            max_wait_ms=settings.sink_flush_ms,
-            on_retry=self.metrics.retried,  # riverbed_retries_total, shown by the dashboard
-        )
-        self.app.agent(
-            raw_topic(self.app, settings.topic(VIEWING_TOPIC)),
-            name="riverbed.viewing",
-            concurrency=1,
-        )(self.runner.run)
-        self.app.timer(max(self.runner.max_wait / 2, 0.05), name="riverbed.viewing.tick")(
-            self.runner.tick
-        )
-        # Sessions of partitions that move away may change elsewhere: forget them all, and
-        # load whichever come back from the stored state.
-        self.app.on_partitions_revoked.connect(self._revoked)
-        self.metrics.install(self.app)
+        self.metrics = WorkerMetrics(settings, KIND)
         # The recommender retrains from the stored views on a timer (processors/recs).
-        Retrainer(settings, self.resources).install(self.app)
+        self.retrainer = Retrainer(settings, self.resources)
 
-    async def _revoked(self, *_args: Any, **_kwargs: Any) -> None:
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def revoked(self, _partitions: frozenset[TopicPartition]) -> None:
+        """Sessions of partitions that move away may change elsewhere: forget them all
+        (the group's eager protocol revokes every partition at each rebalance), and load
+        whichever come back from the stored state when a batch meets them."""
         self.cache.clear()
 
-    async def _send(
-        self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> Any:
-        return await send_raw(self.app, topic, key, value, headers)
+    def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
+        s = self.settings
+        consumer = new_consumer(
+            s,
+            group_id=app_id(s, KIND),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # A killed worker's partitions move within seconds (faust's default is 60 s).
+            session_timeout_ms=int(s.worker_session_timeout_s * 1000),
+            heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 5),
+            max_poll_records=s.sink_batch_size,
+        )
+        # Only for dead letters: the viewing worker emits nothing else.
+        producer = new_producer(s, acks="all", linger_ms=s.publisher_linger_ms)
+        return consumer, producer
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; the last batch is flushed and committed on the way out."""
+        s = self.settings
+        consumer, producer = self._clients()
+        await producer.start()
+        sender = BatchSender(producer, s.topic)
+        runner = BatchConsumer(
+            name=KIND,
+            consumer=consumer,
+            flush=self.metrics.observe(self.flush),
+            dead_letters=self.metrics.dead_letters(sender.send_one, KIND, s.topic(DLQ_TOPIC)),
+            max_events=s.sink_batch_size,
+            max_wait_ms=s.sink_flush_ms,
+            on_retry=self.metrics.retried,  # riverbed_retries_total, shown by the dashboard
+            on_revoked=self.revoked,
+        )
+        consumer.subscribe([s.topic(VIEWING_TOPIC)], listener=runner.listener)
+        tune_gc()
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            await consumer.start()
+            tasks = [
+                asyncio.create_task(runner.run(), name=f"{KIND}.consume"),
+                asyncio.create_task(self.metrics.run(consumer), name=f"{KIND}.metrics"),
+            ]
+            if self.retrainer.interval > 0:
+                tasks.append(asyncio.create_task(self.retrainer.loop(), name=f"{KIND}.recs"))
+            stopped = asyncio.create_task(self._stop.wait())
+            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            runner.stop()
+            for task in done:
+                if task is not stopped:
+                    task.result()  # a crashed loop stops the worker with its error
+            await tasks[0]  # the consume loop flushes its last batch
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            await consumer.stop()
+            await producer.stop()
+            if self._pool is not None:
+                await self._pool.close()
+            if self._client is not None:
+                await self._client.close()
 
     async def resources(self) -> tuple[AsyncDatabase[Doc], asyncpg.Pool]:
         async with self._lock:

@@ -21,7 +21,7 @@ from riverbed.supervisor import Supervisor
 
 @click.command("worker")
 @click.argument("kind", type=click.Choice([*KINDS, "all"]))
-@click.option("--loglevel", default=None, help="faust log level (default: RIVERBED_LOG_LEVEL).")
+@click.option("--loglevel", default=None, help="Log level (default: RIVERBED_LOG_LEVEL).")
 def command(kind: str, loglevel: str | None) -> None:
     """Run a stream processor. Start more of one KIND to share its partitions."""
     settings = get_settings()
@@ -30,7 +30,7 @@ def command(kind: str, loglevel: str | None) -> None:
     _ensure_topics(settings)
     worker = build_worker(settings, kind)
     level = (loglevel or settings.log_level).lower()
-    if not hasattr(worker, "app"):  # a batch-native worker (commerce): no faust app
+    if not hasattr(worker, "app"):  # a batch-native worker (every kind now): no faust app
         sys.exit(_run_native(worker, logging_config(settings, level)))
     import faust
 

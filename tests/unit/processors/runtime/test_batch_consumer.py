@@ -204,3 +204,50 @@ async def test_a_commit_that_failed_on_the_connection_is_retried_by_the_next_one
     await runner.poll()
     await runner.poll()
     assert consumer.commits == [{}, {TP0: 1, TP1: 2}]  # TP0 came back with TP1
+
+
+async def test_revocation_hook_runs_after_the_flush_and_commit_and_assignment_hook_on_arrival() -> (
+    None
+):
+    consumer = Consumer(deque([{TP0: [message(0)]}]))
+    seen: list[tuple[str, frozenset[TopicPartition], int, int]] = []
+
+    def hook(what: str) -> Any:
+        async def record(partitions: frozenset[TopicPartition]) -> None:
+            seen.append((what, partitions, len(flush.batches), len(consumer.commits)))
+
+        return record
+
+    runner, flush = runner_for(
+        consumer,
+        max_wait_ms=60_000,
+        flush_when_idle=False,
+        on_revoked=hook("revoked"),
+        on_assigned=hook("assigned"),
+    )
+    await runner.listener.on_partitions_assigned({TP0, TP1})
+    await runner.poll()
+    await runner.listener.on_partitions_revoked(set())  # a first join revokes nothing
+    await runner.listener.on_partitions_revoked({TP0, TP1})
+    assert seen == [
+        ("assigned", frozenset({TP0, TP1}), 0, 0),
+        ("revoked", frozenset({TP0, TP1}), 1, 1),  # the pending batch went first
+    ]
+
+
+async def test_revocation_hook_runs_even_when_the_last_flush_fails() -> None:
+    consumer = Consumer(deque([{TP0: [message(0)]}]))
+    revoked: list[frozenset[TopicPartition]] = []
+
+    async def forget(partitions: frozenset[TopicPartition]) -> None:
+        revoked.append(partitions)
+
+    runner, flush = runner_for(
+        consumer, max_wait_ms=60_000, flush_when_idle=False, on_revoked=forget
+    )
+    flush.outage = True
+    await runner.poll()
+    with pytest.raises(RetriesExhausted):
+        await runner.listener.on_partitions_revoked({TP0})
+    assert revoked == [frozenset({TP0})]  # state dropped although nothing was committed
+    assert consumer.commits == []
