@@ -144,7 +144,9 @@ def size(rate: int, m: Inputs, a: Assumptions) -> Row:
         for kind, us in (("orders", m.orders_us), ("inventory", m.inventory_us))
     }
     gateways = _up(rate / (m.gateway_ev_per_cpu_s * a.gateway_cores * a.utilisation))
-    brokers = max(a.replication, _up(rate * m.broker_us * a.replication / (a.broker_cores * per_core)))
+    brokers = max(
+        a.replication, _up(rate * m.broker_us * a.replication / (a.broker_cores * per_core))
+    )
     pg_cores = rate * m.postgres_us / 1e6
     shards = _up(pg_cores / (a.postgres_cores * a.utilisation))
     needed = max(_up(rate / (m.partition_ev_s * a.utilisation)), *workers.values())

@@ -82,7 +82,9 @@ def test_a_million_splits_postgresql() -> None:
 def test_single_postgres_limit() -> None:
     m = cap.inputs(FIGURES)
     assert cap.single_postgres_limit(m, cap.Assumptions()) == pytest.approx(224_000)  # 11.2e6/50
-    assert cap.single_postgres_limit(m, cap.Assumptions(postgres_cores=32)) == pytest.approx(448_000)
+    assert cap.single_postgres_limit(m, cap.Assumptions(postgres_cores=32)) == pytest.approx(
+        448_000
+    )
 
 
 def test_efficiency_above_one_is_capped_and_rows_are_used_when_measured() -> None:
