@@ -25,6 +25,7 @@ COMMAND_MODULES: dict[str, str] = {
     "simulate": "riverbed.commands.simulate",
     "dashboard": "riverbed.commands.dashboard",
     "bench": "riverbed.commands.bench",
+    "capacity": "riverbed.commands.capacity",
     "chaos": "riverbed.commands.chaos",
     "deploy": "riverbed.commands.deploy",
     "recs": "riverbed.commands.recs",

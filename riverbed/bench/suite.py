@@ -27,6 +27,7 @@ from riverbed.bench.feed import flood, records
 from riverbed.bench.latency import PERCENTILES, latencies_ms, percentiles
 from riverbed.bench.rates import late_early
 from riverbed.bench.report import Figure, at_least, at_most, progress
+from riverbed.bench.rows import rows_written
 from riverbed.sandbox import Namespace
 
 COMMERCE_RATIO, VIEWING_RATIO, END_TO_END = 0.5, 0.5, 10_000.0
@@ -111,11 +112,13 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
         progress(f"orders+inventory, 1 worker per kind: {len(events):,} events")
         fed1: Counter[str] = Counter()
         meter1 = await CpuMeter.of(settings, one, COMMERCE)
+        rows0 = await rows_written(one)
         cpu0 = meter1.read()
         batch1 = records(one, events)
         started1 = await flood(one, batch1)
         rate1 = await proc.finish(one, batch1, fed1, started1, plan.wait_s)
         cpu1 = per_event_us(cpu0, meter1.read(), len(events))
+        rows1 = (await rows_written(one) - rows0) / len(events)
         ids1 = [e.event_id for e in events]
         edges = await late_early(one, ids1)
         late_early_kind = {k: await late_early(one, ids1, k) for k in COMMERCE}
@@ -129,6 +132,8 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
             ),
             Figure("orders+inventory end to end", rate1, "ev/s", copy, at_least(END_TO_END)),
             *cpu_figures(cpu1),
+            # Read by the capacity model (riverbed/bench/capacity.py).
+            Figure("PostgreSQL rows per event, commerce", rows1, "rows/ev"),
             Figure(
                 "late/early rate (last 10 % of the run / first 10 %)",
                 edges,
