@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from core.settings import Settings
 from producers.gateway import KeyStore, ScryptParams, create_app
 from producers.gateway.failures import FailureLimit
-from tests.unit.producers.test_gateway_security import MemoryPublisher, order
+from tests.unit.producers.gateway_fakes import MemoryPublisher, order
 
 pytestmark = pytest.mark.unit
 

@@ -3,7 +3,6 @@ events accepted and flagged), through the real gateway app and an in-memory brok
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,10 @@ from pydantic import SecretStr
 from core.settings import Settings
 from producers.gateway import KeyStore, KeyStoreError
 from producers.gateway.timing import OLD_EVENTS_HEADER
-from tests.unit.producers.test_gateway_security import (
+from tests.unit.producers.gateway_fakes import (
     MemoryPublisher,
-    _client,
     error_of,
+    gateway_client,
     heartbeat,
     order,
     stock,
@@ -47,19 +46,6 @@ def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
 @pytest.fixture
 def key_store(gw_settings: Settings) -> KeyStore:
     return KeyStore(gw_settings.gateway_keys_file)
-
-
-@pytest.fixture
-def publisher(gw_settings: Settings) -> MemoryPublisher:
-    return MemoryPublisher(gw_settings)
-
-
-@pytest.fixture
-async def client(
-    gw_settings: Settings, publisher: MemoryPublisher, key_store: KeyStore
-) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in _client(gw_settings, publisher, key_store):
-        yield c
 
 
 def in_store(item: dict[str, Any], store: str) -> dict[str, Any]:
@@ -191,7 +177,7 @@ async def test_a_player_token_key_may_name_only_the_tokens_user(
     assert KeyStore(local.gateway_keys_file).list()[0].player_tokens
     later = int(time.time()) + 600
     token = mint(SECRET, "u-1", later)
-    async for client in _client(local, publisher, keys):
+    async for client in gateway_client(local, publisher, keys):
         ok = {"X-API-Key": key, HEADER: token}
         mine = for_user(heartbeat(), "u-1")
         assert (await client.post("/v1/events", json=mine, headers=ok)).status_code == 202
