@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from core.settings import Settings
 from producers.gateway import KeyStore, create_app
@@ -14,6 +16,20 @@ from schemas import Envelope
 
 # httpx's own default peer for an ASGI app.
 DEFAULT_PEER = ("127.0.0.1", 123)
+
+
+def gateway_settings(settings: Settings, tmp_path: Path, api_key: str, **more: Any) -> Settings:
+    """``settings`` for a gateway under test: bootstrap key ``api_key``, its key file in
+    ``tmp_path``, no rate limit in the way, and ``more`` on top."""
+    return settings.model_copy(
+        update={
+            "gateway_api_key": SecretStr(api_key),
+            "gateway_keys_file": tmp_path / "api-keys.json",
+            "gateway_rate_per_s": 1e6,
+            "gateway_rate_burst": 10**6,
+            **more,
+        }
+    )
 
 
 class MemoryPublisher(Publisher):

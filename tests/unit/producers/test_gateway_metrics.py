@@ -11,14 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
 from core.settings import Settings
 from producers.errors import PublishRejected, PublishTimeout
 from producers.gateway import KeyStore
 from producers.gateway.metrics import UNMATCHED, GatewayMetrics, RequestMetrics, route_of
 from schemas.registry import OTHER_TYPE
-from tests.unit.producers.gateway_fakes import MemoryPublisher, order, stock
+from tests.unit.producers.gateway_fakes import MemoryPublisher, gateway_settings, order, stock
 
 pytestmark = pytest.mark.unit
 
@@ -29,15 +28,12 @@ JSON = {"content-type": "application/json"}
 
 @pytest.fixture
 def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "gateway_api_key": SecretStr(BOOTSTRAP),
-            "gateway_keys_file": tmp_path / "api-keys.json",
-            "gateway_rate_per_s": 1e6,
-            "gateway_rate_burst": 10**6,
-            "gateway_max_batch": 5,
-            "gateway_auth_failures_per_min": 2,
-        }
+    return gateway_settings(
+        settings,
+        tmp_path,
+        BOOTSTRAP,
+        gateway_max_batch=5,
+        gateway_auth_failures_per_min=2,
     )
 
 

@@ -18,6 +18,7 @@ from tests.unit.producers.gateway_fakes import (
     MemoryPublisher,
     error_of,
     gateway_client,
+    gateway_settings,
     heartbeat,
     order,
     stock,
@@ -31,15 +32,12 @@ AUTH = {"X-API-Key": BOOTSTRAP}
 
 @pytest.fixture
 def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "gateway_api_key": SecretStr(BOOTSTRAP),
-            "gateway_keys_file": tmp_path / "api-keys.json",
-            "gateway_rate_per_s": 1e6,
-            "gateway_rate_burst": 10**6,
-            "gateway_max_future_skew_s": 300.0,
-            "gateway_old_event_age_s": 3600.0,
-        }
+    return gateway_settings(
+        settings,
+        tmp_path,
+        BOOTSTRAP,
+        gateway_max_future_skew_s=300.0,
+        gateway_old_event_age_s=3600.0,
     )
 
 

@@ -14,7 +14,6 @@ from uuid import UUID
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from core.settings import Settings
 from producers.gateway import KeyStore, ScryptParams
@@ -23,6 +22,7 @@ from tests.unit.producers.gateway_fakes import (
     MemoryPublisher,
     error_of,
     gateway_client,
+    gateway_settings,
     heartbeat,
     order,
     stock,
@@ -36,14 +36,7 @@ AUTH = {"X-API-Key": BOOTSTRAP}
 
 @pytest.fixture
 def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "gateway_api_key": SecretStr(BOOTSTRAP),
-            "gateway_keys_file": tmp_path / "api-keys.json",
-            "gateway_rate_per_s": 1e6,
-            "gateway_rate_burst": 10**6,
-        }
-    )
+    return gateway_settings(settings, tmp_path, BOOTSTRAP)
 
 
 # -- 401, 403, 202: who may publish what ----------------------------------------------
