@@ -118,10 +118,15 @@ def span_context_of(traceparent: str | None) -> SpanContext | None:
     )
 
 
+def context_in(remote: SpanContext) -> Context:
+    """An OpenTelemetry context whose parent is the (remote) span ``remote``."""
+    return trace.set_span_in_context(NonRecordingSpan(remote))
+
+
 def context_of(traceparent: str | None) -> Context | None:
     """An OpenTelemetry context whose parent is the span a ``traceparent`` names."""
     remote = span_context_of(traceparent)
-    return None if remote is None else trace.set_span_in_context(NonRecordingSpan(remote))
+    return None if remote is None else context_in(remote)
 
 
 def first_sampled(contexts: Sequence[SpanContext]) -> SpanContext | None:
