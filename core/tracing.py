@@ -75,6 +75,11 @@ _components: dict[tuple[str, str], Tracing] = {}
 _lock = threading.Lock()
 
 
+def service_name(settings: Settings, component: str) -> str:
+    """The service a component's spans report as (``<otel_service_name>-<component>``)."""
+    return f"{settings.otel_service_name}-{component}"
+
+
 def tracing_for(settings: Settings, component: str) -> Tracing | None:
     """The component's tracing when ``otel_endpoint`` is set, else None (tracing off).
 
@@ -83,7 +88,7 @@ def tracing_for(settings: Settings, component: str) -> Tracing | None:
     endpoint = settings.otel_endpoint
     if not endpoint:
         return None
-    service = f"{settings.otel_service_name}-{component}"
+    service = service_name(settings, component)
     with _lock:
         found = _components.get((endpoint, service))
         if found is None:
@@ -118,10 +123,15 @@ def span_context_of(traceparent: str | None) -> SpanContext | None:
     )
 
 
+def context_in(remote: SpanContext) -> Context:
+    """An OpenTelemetry context whose parent is the (remote) span ``remote``."""
+    return trace.set_span_in_context(NonRecordingSpan(remote))
+
+
 def context_of(traceparent: str | None) -> Context | None:
     """An OpenTelemetry context whose parent is the span a ``traceparent`` names."""
     remote = span_context_of(traceparent)
-    return None if remote is None else trace.set_span_in_context(NonRecordingSpan(remote))
+    return None if remote is None else context_in(remote)
 
 
 def first_sampled(contexts: Sequence[SpanContext]) -> SpanContext | None:

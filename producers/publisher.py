@@ -192,16 +192,19 @@ class Publisher:
         with use_span(span, end_on_exit=True):
             if not span.is_recording():  # not sampled: the batch's context, no span per event
                 return await self._publish_many([stamped(e, span, replace=False) for e in events])
+            # Stamping changes no type or key: these serve the stamped copies too.
+            destinations = [self._destination(event) for event in events]
             creates = [
                 None if e.traceparent is not None else create_span(self._tracer, t, e)
-                for e, (t, _) in zip(events, map(self._destination, events), strict=True)
+                for e, (t, _) in zip(events, destinations, strict=True)
             ]
             try:
                 deliveries = await self._publish_many(
                     [
                         e if c is None else stamped(e, c, replace=True)
                         for e, c in zip(events, creates, strict=True)
-                    ]
+                    ],
+                    destinations,
                 )
                 for c, d in zip(creates, deliveries, strict=True):
                     if c is not None:
@@ -212,9 +215,14 @@ class Publisher:
                     if c is not None:
                         c.end()
 
-    async def _publish_many(self, events: Sequence[Envelope[Any]]) -> list[Delivery]:
+    async def _publish_many(
+        self,
+        events: Sequence[Envelope[Any]],
+        destinations: list[tuple[str, bytes]] | None = None,
+    ) -> list[Delivery]:
         writer = self._running_writer()
-        destinations = [self._destination(event) for event in events]
+        if destinations is None:
+            destinations = [self._destination(event) for event in events]
         loop = asyncio.get_running_loop()
         handed: list[tuple[asyncio.Future[Any], float, list[int]]] = []
         chunk = min(CHUNK, self._limit.limit)

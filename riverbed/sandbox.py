@@ -68,37 +68,40 @@ class Namespace:
         return f"test_{self.uid}"
 
     @property
-    def env(self) -> dict[str, str]:
-        return {
-            "RIVERBED_TOPIC_PREFIX": self.prefix,
-            # The namespace's broker(s): a local cluster lists every node.
-            "RIVERBED_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
-            "RIVERBED_GROUP_PREFIX": f"t{self.uid}",
-            "RIVERBED_POSTGRES_SCHEMA": self.schema,
-            "RIVERBED_SINK_FLUSH_MS": "100",
-            "RIVERBED_MONGO_DB": self.mongo_db,
-        }
+    def group_prefix(self) -> str:
+        return f"t{self.uid}"
 
     @property
     def mongo_db(self) -> str:
         return f"test_{self.uid}"
 
+    def _names(self) -> dict[str, str]:
+        """The namespace's settings (field names): topics, groups, schema, database."""
+        return {
+            "topic_prefix": self.prefix,
+            "group_prefix": self.group_prefix,
+            "postgres_schema": self.schema,
+            "mongo_db": self.mongo_db,
+        }
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **{f"RIVERBED_{name.upper()}": value for name, value in self._names().items()},
+            # The namespace's broker(s): a local cluster lists every node.
+            "RIVERBED_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
+            "RIVERBED_SINK_FLUSH_MS": "100",
+        }
+
     def local_settings(self) -> Settings:
         """The settings with this namespace's names, for in-process apps and clients."""
-        return self.settings.model_copy(
-            update={
-                "topic_prefix": self.prefix,
-                "group_prefix": f"t{self.uid}",
-                "postgres_schema": self.schema,
-                "mongo_db": self.mongo_db,
-            }
-        )
+        return self.settings.model_copy(update=self._names())
 
     def topic(self, logical: str) -> str:
         return f"{self.prefix}{logical}"
 
     def group(self, kind: str) -> str:
-        return f"t{self.uid}-{kind}"
+        return f"{self.group_prefix}-{kind}"
 
     async def create(self) -> None:
         admin = new_admin(self.settings)
@@ -122,7 +125,9 @@ class Namespace:
 
     def owns(self, name: str) -> bool:
         """A topic or consumer group of this namespace (workers', bench's, tests')."""
-        return name.startswith((self.prefix, f"t{self.uid}-")) or name.endswith(f"-{self.uid}")
+        return name.startswith((self.prefix, f"{self.group_prefix}-")) or name.endswith(
+            f"-{self.uid}"
+        )
 
     async def drop(self) -> None:
         """Stop the workers, then delete every topic, group, schema and database of ours."""

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
+from core.tracing import service_name
 from dashboard import queries
 from dashboard.api.models import NOT_FOUND
 from dashboard.components import Dashboard, dashboard
@@ -57,7 +58,7 @@ async def order_trace(order_id: str, state: State) -> OrderTrace:
         raise ApiError(404, f"order {order_id!r} not found")
     settings = state.settings
     jaeger = Jaeger(settings.jaeger_url, ui_url=settings.jaeger_ui_url)
-    services = [f"{settings.otel_service_name}-{c}" for c in ("gateway", "publisher")]
+    services = [service_name(settings, c) for c in ("gateway", "publisher")]
     try:
         trace_id = await jaeger.find(services, str(event_id))
         found: dict[str, Any] | None = await jaeger.trace(trace_id) if trace_id else None

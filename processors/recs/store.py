@@ -43,10 +43,6 @@ LATEST = """
 select version, trained_at, training_s, views, users, titles, params, metrics
 from recs_models order by version desc limit 1
 """
-USER_ITEMS = """
-select title_id, score, version from recs_user_items
-where user_id = $1 and bucket = $2 order by rank
-"""
 ITEM_COLUMNS = ("user_id", "bucket", "rank", "title_id", "score", "version")
 
 
@@ -115,8 +111,3 @@ async def publish_documents(
 async def latest(conn: asyncpg.Connection) -> dict[str, Any] | None:
     row = await conn.fetchrow(LATEST)
     return dict(row) if row else None
-
-
-async def user_items(conn: asyncpg.Connection, user_id: str, bucket: int) -> list[dict[str, Any]]:
-    """The current version's titles for the user at that time of day, best first."""
-    return [dict(r) for r in await conn.fetch(USER_ITEMS, user_id, bucket)]

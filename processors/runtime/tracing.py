@@ -26,11 +26,10 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanContext, SpanKind
+from opentelemetry.trace import Link, Span, SpanKind
 
 from core.settings import Settings
-from core.tracing import Tracing, first_sampled, span_context_of, tracing_for
+from core.tracing import Tracing, context_in, first_sampled, span_context_of, tracing_for
 from processors.runtime.consumer import Skip
 from processors.runtime.isolation import Flush
 from schemas import HEADER_TYPE, Envelope
@@ -85,7 +84,7 @@ class BatchTracing:
         sampled = parent is not None and parent.trace_flags.sampled
         span = self._tracer.start_span(
             f"process {self.topic}",
-            context=None if parent is None else _in(parent),
+            context=None if parent is None else context_in(parent),
             kind=SpanKind.CONSUMER,
             attributes={**self._attributes, "messaging.batch.message_count": len(envelopes)},
             links=[Link(c) for c in contexts] if sampled else None,
@@ -102,7 +101,7 @@ class BatchTracing:
                 for c in others:
                     self._tracer.start_span(
                         f"process {self.topic}",
-                        context=_in(c),
+                        context=context_in(c),
                         kind=SpanKind.CONSUMER,
                         attributes=self._own,
                         links=link,
@@ -126,7 +125,7 @@ class BatchTracing:
                 event_type = named.get(HEADER_TYPE, b"").decode(errors="replace")
                 span = self._tracer.start_span(
                     f"skip {event_type}",
-                    context=_in(remote),
+                    context=context_in(remote),
                     kind=SpanKind.CONSUMER,
                     attributes={
                         **self._attributes,
@@ -141,10 +140,6 @@ class BatchTracing:
             return True
 
         return traced
-
-
-def _in(parent: SpanContext) -> Context:
-    return trace.set_span_in_context(trace.NonRecordingSpan(parent))
 
 
 def child(

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from opentelemetry import context as otel_context
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from core import __version__
 from core.settings import Settings
@@ -20,7 +20,7 @@ from producers.gateway.metrics import install_metrics
 from producers.gateway.ratelimit import RateLimiter
 from producers.gateway.routes import router
 from producers.gateway.shared import Gateway
-from producers.gateway.web import SecurityHeaders, install_docs
+from producers.gateway.web import HttpMiddleware, SecurityHeaders, install_docs
 from producers.publisher import Publisher
 
 
@@ -101,16 +101,10 @@ def trace_requests(app: FastAPI, tracing: Tracing) -> None:
     app.add_middleware(FreshTraceContext)  # added last: runs first
 
 
-class FreshTraceContext:
+class FreshTraceContext(HttpMiddleware):
     """Runs each HTTP request with an empty OpenTelemetry context."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = otel_context.attach(otel_context.Context())
         try:
             await self.app(scope, receive, send)

@@ -42,6 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from producers.errors import PublishRejected
 from producers.gateway.errors import REFUSAL_KEY
+from producers.gateway.web import HttpMiddleware
 from schemas import registry as contracts
 from schemas.envelope import Envelope
 
@@ -156,18 +157,15 @@ def route_of(scope: Scope, root_path: str = "") -> str:
     return UNMATCHED
 
 
-class RequestMetrics:
+class RequestMetrics(HttpMiddleware):
     """ASGI middleware: counts and times every HTTP request, and counts the events of
     refused ones (reason and count from the request's state, else from the status)."""
 
     def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
-        self.app = app
+        super().__init__(app)
         self.metrics = metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         t0 = time.perf_counter()
         root_path = scope.get("root_path", "")
         status: int | None = None

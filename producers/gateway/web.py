@@ -32,8 +32,9 @@ _HEADERS = [
 ]
 
 
-class SecurityHeaders:
-    """Adds the CSP and the usual hardening headers to every HTTP response."""
+class HttpMiddleware:
+    """An ASGI middleware that acts on HTTP requests only: lifespan and other scopes pass
+    straight through to the wrapped app."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,6 +43,16 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(HttpMiddleware):
+    """Adds the CSP and the usual hardening headers to every HTTP response."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         csp = DOCS_CSP if scope["path"].startswith("/docs") else CSP
 
         async def send_with_headers(message: Message) -> None:

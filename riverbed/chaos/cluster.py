@@ -27,12 +27,11 @@ from collections.abc import Sequence
 from aiokafka import TopicPartition
 
 from core.kafka import new_admin, new_consumer
-from riverbed.chaos.faults import FaultError, Harness, _kill_9
+from riverbed.chaos.faults import FaultError, Harness, _kill_9, own_pid
 from riverbed.chaos.progress import Sample
 from riverbed.stack.kafka import Kafka
 from riverbed.stack.kafka_quorum import describe_cluster
 from riverbed.stack.manager import Stack
-from riverbed.stack.process import RunState, pid_alive
 from schemas import ORDERS_TOPIC, TOPIC_PARTITIONS, VIEWING_TOPIC
 
 LEADER_DOWN_S = 5.0
@@ -47,14 +46,13 @@ def nodes(h: Harness) -> list[tuple[Kafka, int]]:
     stack = Stack(h.settings)
     found = []
     for node in stack.kafka():
-        state = RunState.load(stack.paths.run, node.name)
-        if state is None or not state.managed or not pid_alive(state.pid, node.marker):
+        pid = own_pid(stack, node)
+        if pid is None:
             raise FaultError(
                 f"{node.name} at {node.address} is not running from `riverbed stack up` with "
                 f"data dir {stack.paths.data}: the cluster faults act only on our own nodes"
             )
-        assert state.pid is not None
-        found.append((node, state.pid))
+        found.append((node, pid))
     if len(found) < 3:
         raise FaultError(
             f"the local Kafka has {len(found)} node(s): run `riverbed stack up --brokers 3` "

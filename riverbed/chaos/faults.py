@@ -21,7 +21,7 @@ from core.errors import RiverbedError
 from core.settings import Settings
 from riverbed.chaos.proxy import LatencyProxy
 from riverbed.sandbox import Namespace
-from riverbed.stack.base import Say
+from riverbed.stack.base import Say, Service
 from riverbed.stack.manager import Stack
 from riverbed.stack.process import RunState, pid_alive
 
@@ -91,23 +91,31 @@ async def restart_service(h: Harness, name: str, *, kill: bool, down_s: float) -
             f"this stack has no {name} service ({', '.join(s.name for s in stack.services)}): "
             "on a Kafka cluster run `riverbed chaos --cluster`"
         )
-    state = RunState.load(stack.paths.run, name)
-    if state is None or not state.managed or not pid_alive(state.pid, service.marker):
+    pid = own_pid(stack, service)
+    if pid is None:
         raise FaultError(
             f"{name} at {service.address} was not started by `riverbed stack up` with "
             f"data dir {stack.paths.data}: refusing to stop somebody else's server"
         )
-    assert state.pid is not None
     t0 = time.monotonic()
     if kill:
-        await asyncio.to_thread(_kill_9, state.pid, service.marker)
+        await asyncio.to_thread(_kill_9, pid, service.marker)
     else:
-        await asyncio.to_thread(service.stop, state.pid)
-    h.say(f"{name}: {'killed -9' if kill else 'stopped'} (pid {state.pid}); down for {down_s:.0f}s")
+        await asyncio.to_thread(service.stop, pid)
+    h.say(f"{name}: {'killed -9' if kill else 'stopped'} (pid {pid}); down for {down_s:.0f}s")
     await asyncio.sleep(down_s)
     await Stack(h.settings, [service]).up(lambda m: h.say(f"  {m}"))
     verb = "kill -9" if kill else "restart"
     return f"{verb} {name}: healthy again after {time.monotonic() - t0:.1f}s"
+
+
+def own_pid(stack: Stack, service: Service) -> int | None:
+    """The pid of ``service`` when this data dir's ``stack up`` started it and it runs;
+    None for somebody else's server, or one that is down."""
+    state = RunState.load(stack.paths.run, service.name)
+    if state is None or not state.managed or not pid_alive(state.pid, service.marker):
+        return None
+    return state.pid
 
 
 def _kill_9(pid: int, marker: str) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,3 +117,16 @@ def run_step(args: list[str], *, what: str, fix: str, log_file: Path, **kwargs: 
             f"{what} failed (exit {proc.returncode}):\n    " + "\n    ".join(out), fix=fix
         )
     return str(proc.stdout)
+
+
+@contextmanager
+def writable_source(module_dir: str, prefix: str) -> Iterator[Path]:
+    """A writable copy of a downloaded Go module (the module cache's is read-only), for
+    ``go build`` in place: ``go install`` fails on the replace directives of the modules
+    built here (FerretDB, Jaeger). Removed on exit."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        src = Path(tmp) / "src"
+        shutil.copytree(module_dir, src)
+        for path in src.rglob("*"):
+            path.chmod(path.stat().st_mode | 0o200)
+        yield src

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pymongo import AsyncMongoClient
 
-from riverbed.stack.base import Say, Service, require_tool, run_step
+from riverbed.stack.base import Say, Service, require_tool, run_step, writable_source
 from riverbed.stack.process import spawn, terminate
 
 MODULE = "github.com/FerretDB/FerretDB"
@@ -67,11 +66,7 @@ class FerretDB(Service):
             )
         )
         self.binary.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="ferretdb-src-") as tmp:
-            src = Path(tmp) / "src"
-            shutil.copytree(info["Dir"], src)
-            for path in src.rglob("*"):
-                path.chmod(path.stat().st_mode | 0o200)
+        with writable_source(info["Dir"], prefix="ferretdb-src-") as src:
             # The module lacks this generated file; without it the binary panics at start.
             (src / "build" / "version" / "version.txt").write_text(version)
             staging = self.binary.with_suffix(".tmp")

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from riverbed.stack.base import REPO_STACK_DIR, Say, Service, require_tool
+from riverbed.stack.base import REPO_STACK_DIR, Say, Service, require_tool, writable_source
 from riverbed.stack.process import spawn, terminate
 
 MODULE = "github.com/jaegertracing/jaeger"
@@ -136,11 +136,7 @@ def build(binary: Path, version: str) -> None:
                 cwd=tempfile.gettempdir(),
             ).stdout
         )
-        with tempfile.TemporaryDirectory(prefix="jaeger-src-") as tmp:
-            src = Path(tmp) / "src"
-            shutil.copytree(info["Dir"], src)
-            for path in src.rglob("*"):
-                path.chmod(path.stat().st_mode | 0o200)
+        with writable_source(info["Dir"], prefix="jaeger-src-") as src:
             staging = binary.with_suffix(".tmp")
             subprocess.run(
                 [

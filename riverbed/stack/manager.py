@@ -130,31 +130,11 @@ class Stack:
 
         await asyncio.to_thread(service.provision, say)
         if service.starts_later:
-            pid = await asyncio.to_thread(service.start, say)
-            started.append((service, pid))
-            state = RunState(
-                service.name,
-                service.address,
-                managed=True,
-                pid=pid,
-                marker=service.marker,
-                started_at=time.time(),
-            )
-            state.save(self.paths.run)
+            _, state = await self._launch(service, say, started)
             return self._status(service, state, healthy=False)
         t0 = time.monotonic()
         for attempt in (1, 2):
-            pid = await asyncio.to_thread(service.start, say)
-            started.append((service, pid))
-            started_state = RunState(
-                service.name,
-                service.address,
-                managed=True,
-                pid=pid,
-                marker=service.marker,
-                started_at=time.time(),
-            )
-            started_state.save(self.paths.run)
+            pid, started_state = await self._launch(service, say, started)
             try:
                 await self._wait_healthy(service, pid, say)
                 break
@@ -173,6 +153,24 @@ class Stack:
             f"{service.name}: healthy at {service.address} after {started_state.startup_seconds:.1f}s"
         )
         return self._status(service, started_state, healthy=True)
+
+    async def _launch(
+        self, service: Service, say: Say, started: list[tuple[Service, int]]
+    ) -> tuple[int, RunState]:
+        """Start ``service``, note it in ``started`` (stopped again if a later one fails)
+        and record its run state."""
+        pid = await asyncio.to_thread(service.start, say)
+        started.append((service, pid))
+        state = RunState(
+            service.name,
+            service.address,
+            managed=True,
+            pid=pid,
+            marker=service.marker,
+            started_at=time.time(),
+        )
+        state.save(self.paths.run)
+        return pid, state
 
     async def _wait_healthy(self, service: Service, pid: int, say: Say) -> None:
         deadline = time.monotonic() + self.settings.stack_start_timeout

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import functools
 import random
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -28,6 +26,7 @@ from riverbed.stack.base import StackPaths
 from riverbed.stack.kafka_cluster import PORT_STEP
 from riverbed.stack.kafka_quorum import describe_cluster
 from riverbed.stack.manager import Stack, kafka_nodes
+from tests.integration.ports import below_ephemeral, pick_free
 
 pytestmark = pytest.mark.integration
 
@@ -35,22 +34,12 @@ pytestmark = pytest.mark.integration
 def free_base_port() -> int:
     """A port p with p, p+1 and the same two PORT_STEP and 2*PORT_STEP higher free, all
     below the kernel's ephemeral range (outgoing connections would take them)."""
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    while True:
-        base = random.randrange(20_000, min(low, 30_000) - 3 * PORT_STEP)
-        ports = [base + n * PORT_STEP + c for n in range(3) for c in (0, 1)]
-        sockets = []
-        try:
-            for port in ports:
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
+
+    def candidates() -> list[int]:
+        base = random.randrange(20_000, below_ephemeral() - 3 * PORT_STEP)
+        return [base + n * PORT_STEP + c for n in range(3) for c in (0, 1)]
+
+    return pick_free(candidates)[0]
 
 
 @pytest.fixture(scope="module")

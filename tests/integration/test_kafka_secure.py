@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
-import socket
 import stat
 import subprocess
 import sys
@@ -48,6 +46,7 @@ from schemas import (
     decode,
     new_event,
 )
+from tests.integration.ports import free_ports
 
 
 @dataclass
@@ -87,26 +86,6 @@ class Secure:
             "request_timeout_ms": 10_000,
             **client_kwargs(creds),
         }
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports free now and outside the kernel's ephemeral range, where outgoing connections
-    of other programs would otherwise grab them before the broker binds."""
-    low, _high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    while True:
-        ports = random.sample(range(20_000, min(low, 30_000)), count)
-        sockets = []
-        try:
-            for port in ports:
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return ports
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
 
 
 @pytest.fixture(scope="module")

@@ -213,13 +213,16 @@ async def this_minute(page: Any) -> tuple[float, int]:
 
 
 @asynccontextmanager
-async def live_dashboard(ns: Namespace, log_path: Path) -> AsyncIterator[str]:
-    """The dashboard over ``ns`` in a process of its own; yields its base URL."""
+async def live_dashboard(
+    ns: Namespace, log_path: Path, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[str]:
+    """The dashboard over ``ns`` (and ``extra_env``) in a process of its own; yields its
+    base URL."""
     port = free_port()
     with log_path.open("ab") as log:
         proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
             [sys.executable, "-m", "dashboard", "--port", str(port)],
-            env={**os.environ, **ns.env},
+            env={**os.environ, **ns.env, **(extra_env or {})},
             stdout=log,
             stderr=log,
         )

@@ -40,9 +40,8 @@ from tests.integration.dashboard.test_browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    free_port,
+    live_dashboard,
     playwright,
-    wait_http,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -215,18 +214,7 @@ async def test_the_default_time_is_now_and_the_stream_adds_co_watch_at_once(
 async def test_the_dashboard_shows_recommendations_with_their_source(
     seeded: Seeded, tmp_path: Path
 ) -> None:
-    port = free_port()
-    log_path = tmp_path / "dashboard.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
-            [sys.executable, "-m", "dashboard", "--port", str(port)],
-            env={**os.environ, **seeded.ns.env},
-            stdout=log,
-            stderr=log,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        await wait_http(f"{base}/readyz", 60)
+    async with live_dashboard(seeded.ns, tmp_path / "dashboard.log") as base:
         async with playwright.async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1440, "height": 1300})
@@ -258,6 +246,3 @@ async def test_the_dashboard_shows_recommendations_with_their_source(
         assert meta is not None and meta.startswith("morning · model v")
         assert missing is not None and "no viewing history" in missing
         assert errors == [], errors
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

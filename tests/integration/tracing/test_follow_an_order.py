@@ -10,10 +10,7 @@ saved to ``artifacts/follow-an-order.png`` (git-ignored).
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,7 +29,7 @@ from riverbed.sandbox import Namespace
 from riverbed.stack.jaeger import Jaeger
 from schemas import INVENTORY_TOPIC, ORDERS_TOPIC
 from tests.integration.dashboard.conftest import ns_settings
-from tests.integration.dashboard.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_http
+from tests.integration.dashboard.test_browser import CHROMIUM, CHROMIUM_ARGS, live_dashboard
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -178,16 +175,12 @@ async def test_follow_the_order_on_the_dashboard(sent: Sent, tmp_path: Path) -> 
     assert CHROMIUM.is_file(), "Debian's chromium is missing: apt-get install -y chromium"
     playwright = pytest.importorskip("playwright.async_api")
     await whole_trace(sent)
-    port = free_port()
-    env = {**os.environ, **sent.ns.env, "RIVERBED_OTEL_SERVICE_NAME": sent.service}
-    log = (tmp_path / "dashboard.log").open("wb")
-    dashboard = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
-        [sys.executable, "-m", "dashboard", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "dashboard.log"
     try:
-        await wait_http(f"{base}/readyz", 60)
-        async with playwright.async_playwright() as pw:
+        async with (
+            live_dashboard(sent.ns, log_path, {"RIVERBED_OTEL_SERVICE_NAME": sent.service}) as base,
+            playwright.async_playwright() as pw,
+        ):
             browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1440, "height": 1400})
             errors: list[str] = []
@@ -216,7 +209,4 @@ async def test_follow_the_order_on_the_dashboard(sent: Sent, tmp_path: Path) -> 
         assert link == f"{sent.settings.jaeger_url.rstrip('/')}/trace/{sent.trace_id}"
         assert errors == []
     finally:
-        dashboard.terminate()
-        dashboard.wait(timeout=30)
-        log.close()
-        print((tmp_path / "dashboard.log").read_text()[-3000:])
+        print(log_path.read_text()[-3000:])

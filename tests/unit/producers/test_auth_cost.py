@@ -10,12 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from core.settings import Settings
 from producers.gateway import KeyStore, ScryptParams, create_app
 from producers.gateway.failures import FailureLimit
-from tests.unit.producers.test_gateway_security import MemoryPublisher, order
+from tests.unit.producers.gateway_fakes import MemoryPublisher, gateway_settings, order
 
 pytestmark = pytest.mark.unit
 
@@ -24,14 +23,11 @@ BURST = 300
 
 @pytest.fixture
 def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "gateway_api_key": SecretStr("bootstrap-key-for-unit-tests"),
-            "gateway_keys_file": tmp_path / "api-keys.json",
-            "gateway_rate_per_s": 1e6,
-            "gateway_rate_burst": 10**6,
-            "gateway_auth_failures_per_min": 10**6,  # measure hashing, not the client limit
-        }
+    return gateway_settings(
+        settings,
+        tmp_path,
+        "bootstrap-key-for-unit-tests",
+        gateway_auth_failures_per_min=10**6,  # measure hashing, not the client limit
     )
 
 

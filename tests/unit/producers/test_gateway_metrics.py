@@ -5,22 +5,19 @@ known methods, registered event types)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
 from core.settings import Settings
 from producers.errors import PublishRejected, PublishTimeout
-from producers.gateway import KeyStore, ScryptParams, create_app
+from producers.gateway import KeyStore
 from producers.gateway.metrics import UNMATCHED, GatewayMetrics, RequestMetrics, route_of
-from producers.publisher import Delivery, Publisher
-from schemas import Envelope
 from schemas.registry import OTHER_TYPE
+from tests.unit.producers.gateway_fakes import MemoryPublisher, gateway_settings, order, stock
 
 pytestmark = pytest.mark.unit
 
@@ -29,87 +26,20 @@ AUTH = {"X-API-Key": BOOTSTRAP}
 JSON = {"content-type": "application/json"}
 
 
-class MemoryPublisher(Publisher):
-    """Acknowledges at once, or raises ``fail`` when set (no broker)."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.fail: Exception | None = None
-
-    @property
-    def started(self) -> bool:
-        return True
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def publish(self, event: Envelope[Any]) -> Delivery:
-        if self.fail is not None:
-            raise self.fail
-        return Delivery(event.event_id, "memory", 0, 0)
-
-    async def publish_many(self, events: Sequence[Envelope[Any]]) -> list[Delivery]:
-        return [await self.publish(e) for e in events]
-
-
-def order(n: int = 0, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "order.placed",
-        "version": 1,
-        "payload": {
-            "order_id": f"o-{n}",
-            "customer_id": "c-1",
-            "store_id": "store-1",
-            "lines": [{"sku": "A", "quantity": 1, "unit_price": "3.10", "currency": "EUR"}],
-        },
-        **extra,
-    }
-
-
-def stock(n: int = 0) -> dict[str, Any]:
-    return {
-        "type": "stock.received",
-        "version": 1,
-        "payload": {"store_id": "store-1", "sku": f"S{n}", "quantity": 5},
-    }
-
-
 @pytest.fixture
 def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "gateway_api_key": SecretStr(BOOTSTRAP),
-            "gateway_keys_file": tmp_path / "api-keys.json",
-            "gateway_rate_per_s": 1e6,
-            "gateway_rate_burst": 10**6,
-            "gateway_max_batch": 5,
-            "gateway_auth_failures_per_min": 2,
-        }
+    return gateway_settings(
+        settings,
+        tmp_path,
+        BOOTSTRAP,
+        gateway_max_batch=5,
+        gateway_auth_failures_per_min=2,
     )
 
 
 @pytest.fixture
-def key_store(gw_settings: Settings) -> KeyStore:
-    return KeyStore(gw_settings.gateway_keys_file, params=ScryptParams(n=16, r=1, p=1))
-
-
-@pytest.fixture
-def publisher(gw_settings: Settings) -> MemoryPublisher:
-    return MemoryPublisher(gw_settings)
-
-
-@pytest.fixture
-async def client(
-    gw_settings: Settings, publisher: MemoryPublisher, key_store: KeyStore
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(gw_settings, publisher=publisher, keys=key_store)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app, client=("10.0.0.7", 4000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
-            yield c
+def peer() -> tuple[str, int]:
+    return ("10.0.0.7", 4000)
 
 
 async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, frozenset[Any]], float]:

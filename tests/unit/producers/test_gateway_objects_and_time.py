@@ -3,7 +3,6 @@ events accepted and flagged), through the real gateway app and an in-memory brok
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,11 @@ from pydantic import SecretStr
 from core.settings import Settings
 from producers.gateway import KeyStore, KeyStoreError
 from producers.gateway.timing import OLD_EVENTS_HEADER
-from tests.unit.producers.test_gateway_security import (
+from tests.unit.producers.gateway_fakes import (
     MemoryPublisher,
-    _client,
     error_of,
+    gateway_client,
+    gateway_settings,
     heartbeat,
     order,
     stock,
@@ -32,34 +32,18 @@ AUTH = {"X-API-Key": BOOTSTRAP}
 
 @pytest.fixture
 def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "gateway_api_key": SecretStr(BOOTSTRAP),
-            "gateway_keys_file": tmp_path / "api-keys.json",
-            "gateway_rate_per_s": 1e6,
-            "gateway_rate_burst": 10**6,
-            "gateway_max_future_skew_s": 300.0,
-            "gateway_old_event_age_s": 3600.0,
-        }
+    return gateway_settings(
+        settings,
+        tmp_path,
+        BOOTSTRAP,
+        gateway_max_future_skew_s=300.0,
+        gateway_old_event_age_s=3600.0,
     )
 
 
 @pytest.fixture
 def key_store(gw_settings: Settings) -> KeyStore:
     return KeyStore(gw_settings.gateway_keys_file)
-
-
-@pytest.fixture
-def publisher(gw_settings: Settings) -> MemoryPublisher:
-    return MemoryPublisher(gw_settings)
-
-
-@pytest.fixture
-async def client(
-    gw_settings: Settings, publisher: MemoryPublisher, key_store: KeyStore
-) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in _client(gw_settings, publisher, key_store):
-        yield c
 
 
 def in_store(item: dict[str, Any], store: str) -> dict[str, Any]:
@@ -191,7 +175,7 @@ async def test_a_player_token_key_may_name_only_the_tokens_user(
     assert KeyStore(local.gateway_keys_file).list()[0].player_tokens
     later = int(time.time()) + 600
     token = mint(SECRET, "u-1", later)
-    async for client in _client(local, publisher, keys):
+    async for client in gateway_client(local, publisher, keys):
         ok = {"X-API-Key": key, HEADER: token}
         mine = for_user(heartbeat(), "u-1")
         assert (await client.post("/v1/events", json=mine, headers=ok)).status_code == 202

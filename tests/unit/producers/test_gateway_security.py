@@ -8,20 +8,25 @@ Each refusal is a uniform error body with field details, never a 5xx.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from core.settings import Settings
-from producers.gateway import KeyStore, ScryptParams, create_app
-from producers.publisher import Delivery, Publisher
-from schemas import Envelope
+from producers.gateway import KeyStore, ScryptParams
 from schemas.context import MAX_CONTEXT_BYTES, MAX_CONTEXT_DEPTH, MAX_CONTEXT_KEYS
+from tests.unit.producers.gateway_fakes import (
+    MemoryPublisher,
+    error_of,
+    gateway_client,
+    gateway_settings,
+    heartbeat,
+    order,
+    stock,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -29,109 +34,9 @@ BOOTSTRAP = "bootstrap-key-for-unit-tests"
 AUTH = {"X-API-Key": BOOTSTRAP}
 
 
-class MemoryPublisher(Publisher):
-    """Acknowledges every event at once and keeps it (no broker)."""
-
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
-        self.sent: list[Envelope[Any]] = []
-
-    @property
-    def started(self) -> bool:
-        return True
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def ping(self, within_s: float) -> bool:
-        return True
-
-    async def publish(self, event: Envelope[Any]) -> Delivery:
-        self.sent.append(event)
-        return Delivery(event.event_id, "memory", 0, len(self.sent) - 1)
-
-    async def publish_many(self, events: Sequence[Envelope[Any]]) -> list[Delivery]:
-        return [await self.publish(event) for event in events]
-
-
-def order(n: int = 0, **extra: Any) -> dict[str, Any]:
-    return {
-        "type": "order.placed",
-        "version": 1,
-        "payload": {
-            "order_id": f"o-{n}",
-            "customer_id": "c-1",
-            "store_id": "store-1",
-            "lines": [{"sku": "A", "quantity": 1, "unit_price": "3.10", "currency": "EUR"}],
-        },
-        **extra,
-    }
-
-
-def stock(n: int = 0) -> dict[str, Any]:
-    return {
-        "type": "stock.received",
-        "version": 1,
-        "payload": {"store_id": "store-1", "sku": f"S{n}", "quantity": 5},
-    }
-
-
-def heartbeat(context: Any = None) -> dict[str, Any]:
-    payload: dict[str, Any] = {"session_id": "s", "user_id": "u", "title_id": "t", "position_s": 1}
-    if context is not None:
-        payload["context"] = context
-    return {"type": "playback.heartbeat", "version": 1, "payload": payload}
-
-
 @pytest.fixture
 def gw_settings(settings: Settings, tmp_path: Path) -> Settings:
-    return settings.model_copy(
-        update={
-            "gateway_api_key": SecretStr(BOOTSTRAP),
-            "gateway_keys_file": tmp_path / "api-keys.json",
-            "gateway_rate_per_s": 1e6,
-            "gateway_rate_burst": 10**6,
-        }
-    )
-
-
-@pytest.fixture
-def key_store(gw_settings: Settings) -> KeyStore:
-    return KeyStore(gw_settings.gateway_keys_file, params=ScryptParams(n=16, r=1, p=1))
-
-
-@pytest.fixture
-def publisher(gw_settings: Settings) -> MemoryPublisher:
-    return MemoryPublisher(gw_settings)
-
-
-async def _client(
-    settings: Settings, publisher: Publisher, keys: KeyStore
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, publisher=publisher, keys=keys)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
-
-
-@pytest.fixture
-async def client(
-    gw_settings: Settings, publisher: MemoryPublisher, key_store: KeyStore
-) -> AsyncIterator[httpx.AsyncClient]:
-    async for c in _client(gw_settings, publisher, key_store):
-        yield c
-
-
-def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["status"] == status
-    error: dict[str, Any] = body["error"]
-    return error
+    return gateway_settings(settings, tmp_path, BOOTSTRAP)
 
 
 # -- 401, 403, 202: who may publish what ----------------------------------------------
@@ -208,7 +113,7 @@ async def test_the_bootstrap_key_and_a_key_from_before_scopes_publish_every_type
         del entry["scopes"]
     path.write_text(json.dumps({**document, "version": 1}))
 
-    async for client in _client(gw_settings, publisher, KeyStore(path, params=params)):
+    async for client in gateway_client(gw_settings, publisher, KeyStore(path, params=params)):
         for headers in (AUTH, {"X-API-Key": key}):
             batch = [order(), stock(), heartbeat()]
             response = await client.post("/v1/events/batch", json=batch, headers=headers)
@@ -223,7 +128,7 @@ async def test_429_with_retry_after_once_the_keys_bucket_is_empty(
     gw_settings: Settings, publisher: MemoryPublisher, key_store: KeyStore
 ) -> None:
     slow = gw_settings.model_copy(update={"gateway_rate_per_s": 0.5, "gateway_rate_burst": 3})
-    async for client in _client(slow, publisher, key_store):
+    async for client in gateway_client(slow, publisher, key_store):
         response = await client.post(
             "/v1/events/batch", json=[order(n) for n in range(3)], headers=AUTH
         )

@@ -77,18 +77,29 @@ def order(order_id: str = "o-1") -> dict[str, Any]:
     }
 
 
-async def post(tracing: Tracing, body: dict[str, Any], headers: dict[str, str]) -> Any:
-    """POST one event through the real gateway app; the message the producer got."""
-    settings = Settings(gateway_api_key=SecretStr(KEY))
-    producer = CapturingProducer()
-    publisher = Publisher(settings, producer=producer, tracer=tracing.tracer)  # type: ignore[arg-type]
-    app = create_app(settings, publisher=publisher, tracing=tracing)
+async def gateway_post(
+    producer: CapturingProducer,
+    tracing: Tracing | None,
+    path: str,
+    body: Any,
+    headers: dict[str, str],
+    **settings: Any,
+) -> httpx.Response:
+    """POST ``body`` through the real gateway app, its publisher sending to ``producer``."""
+    config = Settings(gateway_api_key=SecretStr(KEY), **settings)
+    tracer = None if tracing is None else tracing.tracer
+    publisher = Publisher(config, producer=producer, tracer=tracer)  # type: ignore[arg-type]
+    app = create_app(config, publisher=publisher, tracing=tracing)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            answer = await client.post(
-                "/v1/events", json=body, headers={"X-API-Key": KEY, **headers}
-            )
+            return await client.post(path, json=body, headers={"X-API-Key": KEY, **headers})
+
+
+async def post(tracing: Tracing, body: dict[str, Any], headers: dict[str, str]) -> Any:
+    """POST one event through the real gateway app; the message the producer got."""
+    producer = CapturingProducer()
+    answer = await gateway_post(producer, tracing, "/v1/events", body, headers)
     assert answer.status_code == 202, answer.text
     assert len(producer.sent) == 1
     return producer.sent[0]
@@ -231,18 +242,15 @@ def test_tracing_is_off_without_an_endpoint() -> None:
 
 
 async def test_tracing_off_leaves_the_envelope_as_sent() -> None:
-    settings = Settings(gateway_api_key=SecretStr(KEY), otel_endpoint=None)
     producer = CapturingProducer()
-    publisher = Publisher(settings, producer=producer)  # type: ignore[arg-type]
-    app = create_app(settings, publisher=publisher)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            answer = await client.post(
-                "/v1/events",
-                json=order(),
-                headers={"X-API-Key": KEY, "traceparent": f"00-{TRACE_ID}-{PARENT}-01"},
-            )
+    answer = await gateway_post(
+        producer,
+        None,
+        "/v1/events",
+        order(),
+        {"traceparent": f"00-{TRACE_ID}-{PARENT}-01"},
+        otel_endpoint=None,
+    )
     assert answer.status_code == 202
     _, value, headers = producer.sent[0]
     assert decode(value, headers).traceparent is None
@@ -250,18 +258,14 @@ async def test_tracing_off_leaves_the_envelope_as_sent() -> None:
 
 
 async def post_batch(tracing: Tracing, traceparent: str) -> list[Any]:
-    settings = Settings(gateway_api_key=SecretStr(KEY))
     producer = BatchProducer()
-    publisher = Publisher(settings, producer=producer, tracer=tracing.tracer)  # type: ignore[arg-type]
-    app = create_app(settings, publisher=publisher, tracing=tracing)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            answer = await client.post(
-                "/v1/events/batch",
-                json=[order("o-1"), order("o-2")],
-                headers={"X-API-Key": KEY, "traceparent": traceparent},
-            )
+    answer = await gateway_post(
+        producer,
+        tracing,
+        "/v1/events/batch",
+        [order("o-1"), order("o-2")],
+        {"traceparent": traceparent},
+    )
     assert answer.status_code == 202, answer.text
     return [decode(value, headers) for value, headers in producer.records]
 
