@@ -56,7 +56,7 @@ class Plan:
     dispatch_s: float = 5.0  # seconds of confirmed orders at 1,000/s
     loads: tuple[float, ...] = (0.25, 0.5, 0.8)
     wait_s: float = 600.0
-    tracing_rounds: int = 4  # the commerce events in this many rounds per side, in turns
+    tracing_rounds: int = 8  # the commerce events in this many rounds per side, in turns
 
 
 QUICK = Plan(
@@ -70,7 +70,7 @@ QUICK = Plan(
     recs_views=10_000,
     dispatch_s=3.0,
     wait_s=60.0,
-    tracing_rounds=2,
+    tracing_rounds=4,
 )
 FULL = Plan(100_000, 3, 40_000, 5_000, 500_000, 1_000, 20.0, dispatch_s=10.0)
 
