@@ -4,7 +4,8 @@ Order of the run: start every worker (three namespaces) and wait until each cons
 group is stable, so that no start-up competes with a measurement; then the publisher and
 gateway; the raw baselines; the orders+inventory workers (1 per kind) at full speed; the
 same workers at 25/50/80 % of that rate (latency); 2 workers per kind on the same events
-and partitions (scaling); the viewing worker; the recommender (training, serving); peak
+and partitions (scaling); tracing on vs off (1 per kind, two more namespaces, rounds
+taken in turns: riverbed/bench/tracing.py); the viewing worker; the recommender (training, serving); peak
 RSS of every worker. Idle workers of
 later phases stay running meanwhile (a few wake-ups per second each).
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.settings import Settings
-from riverbed.bench import dispatch, publisher, recs
+from riverbed.bench import dispatch, publisher, recs, tracing
 from riverbed.bench import processors as proc
 from riverbed.bench import viewing as long_viewing
 from riverbed.bench.children import free_port
@@ -38,6 +39,8 @@ P99_MS, P99_AT, SCALING, RSS_MIB = 250.0, 0.5, 1.6, 300.0
 CPU_US, CPU_EFFICIENCY, LATE_EARLY = 150.0, 0.9, 0.8
 # Issue 13: viewing at >= 5,000 ev/s, as fast late in a long run as early, reads <= 50 ms.
 VIEWING_RATE, READ_P99_MS = 5_000.0, 50.0
+# Issue 14: throughput with tracing on at the default ratio over off (bench/tracing.py).
+TRACING_RATIO = tracing.TRACING_RATIO
 COMMERCE = ("orders", "inventory")
 
 
@@ -54,10 +57,21 @@ class Plan:
     dispatch_s: float = 5.0  # seconds of confirmed orders at 1,000/s
     loads: tuple[float, ...] = (0.25, 0.5, 0.8)
     wait_s: float = 600.0
+    tracing_rounds: int = 8  # the commerce events in this many rounds per side, in turns
 
 
 QUICK = Plan(
-    10_000, 1, 4_000, 600, 20_000, 200, 2.0, recs_views=10_000, dispatch_s=3.0, wait_s=60.0
+    10_000,
+    1,
+    4_000,
+    600,
+    20_000,
+    200,
+    2.0,
+    recs_views=10_000,
+    dispatch_s=3.0,
+    wait_s=60.0,
+    tracing_rounds=4,
 )
 FULL = Plan(100_000, 3, 40_000, 5_000, 500_000, 1_000, 20.0, dispatch_s=10.0)
 
@@ -78,6 +92,25 @@ async def run_recs(settings: Settings, plan: Plan) -> list[Figure]:
         plan.read_requests,
         Path(tempfile.mkdtemp(prefix="riverbed-bench-")),
     )
+
+
+async def run_tracing(settings: Settings, plan: Plan) -> list[Figure]:
+    """Only tracing on vs off (``riverbed bench --only tracing``)."""
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    tmp = Path(tempfile.mkdtemp(prefix="riverbed-bench-"))
+    sim, events, _stream = proc.commerce_workload(plan.commerce_events)
+    spaces: list[Namespace] = []
+    try:
+        return await tracing.run(
+            settings, tmp, sim, events, plan.tracing_rounds, spaces, plan.wait_s
+        )
+    finally:
+        for ns in spaces:
+            for workers in ns.workers.values():
+                for worker in workers:
+                    worker.terminate()
+        for ns in spaces:
+            await ns.drop()
 
 
 async def run(settings: Settings, plan: Plan) -> list[Figure]:
@@ -178,6 +211,10 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
                 at_least(CPU_EFFICIENCY, on="ratio"),
             ),
         ]
+
+        figures += await tracing.run(
+            settings, tmp, sim, events, plan.tracing_rounds, spaces, plan.wait_s
+        )
 
         progress(f"viewing worker: {len(views):,} events into MongoDB (FerretDB)")
         vrate = await proc.through_viewing(one, records(one, views), metrics_port, plan.wait_s)

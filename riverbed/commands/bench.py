@@ -1,4 +1,4 @@
-"""``riverbed bench [--quick] [--only recs|dispatch] [--json PATH]``: benchmarks on the local stack."""
+"""``riverbed bench [--quick] [--only recs|dispatch|tracing] [--json PATH]``: benchmarks on the local stack."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ from core.settings import get_settings
 @click.option("--check", is_flag=True, help="Exit 1 when a figure misses its target.")
 @click.option(
     "--only",
-    type=click.Choice(["recs", "dispatch"]),
+    type=click.Choice(["recs", "dispatch", "tracing"]),
     default=None,
     help="Only this part: recs = the recommender's training time and serving p99; "
-    "dispatch = dispatch latency and assignment quality.",
+    "dispatch = dispatch latency and assignment quality; "
+    "tracing = orders+inventory throughput with tracing on vs off.",
 )
 def command(quick: bool, json_path: Path | None, check: bool, only: str | None) -> None:
     """Publisher, gateway and workers, each next to a raw baseline from the same run.
@@ -31,10 +32,12 @@ def command(quick: bool, json_path: Path | None, check: bool, only: str | None) 
     up after itself. Progress goes to stderr, the table to stdout.
     """
     from riverbed.bench.report import table, write_json
-    from riverbed.bench.suite import FULL, QUICK, run, run_dispatch, run_recs
+    from riverbed.bench.suite import FULL, QUICK, run, run_dispatch, run_recs, run_tracing
 
     plan = QUICK if quick else FULL
-    runner = {"recs": run_recs, "dispatch": run_dispatch}.get(only or "", run)
+    runner = {"recs": run_recs, "dispatch": run_dispatch, "tracing": run_tracing}.get(
+        only or "", run
+    )
     figures = asyncio.run(runner(get_settings(), plan))
     click.echo(table(figures))
     if json_path is not None:
