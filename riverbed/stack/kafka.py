@@ -75,6 +75,16 @@ class Kafka(Service):
         return self.paths.data / self.name
 
     async def healthy(self) -> bool:
+        brokers = await self.brokers_seen()
+        if brokers is None:
+            return False
+        if self.node.nodes == 1:  # may be a user's own broker, of any node id
+            return bool(brokers)
+        # A cluster's node serves once registered and unfenced: then it lists itself.
+        return self.node.node_id in brokers
+
+    async def brokers_seen(self) -> set[int] | None:
+        """The broker ids this node's metadata lists; None when it does not answer."""
         # aiokafka logs every refused connection at ERROR; a probe expects refusals.
         quiet = logging.getLogger("aiokafka")
         level = quiet.level
@@ -87,16 +97,13 @@ class Kafka(Service):
             )
         except (OSError, KeyError, ValueError):  # secure mode before its files exist
             quiet.setLevel(level)
-            return False
+            return None
         try:
             await client.bootstrap()
             metadata = await client.fetch_all_metadata()
-            if self.node.nodes == 1:  # may be a user's own broker, of any node id
-                return bool(metadata.brokers())
-            # A cluster's node serves once registered and unfenced: then it lists itself.
-            return self.node.node_id in {b.nodeId for b in metadata.brokers()}
+            return {b.nodeId for b in metadata.brokers()}
         except Exception:
-            return False
+            return None
         finally:
             with contextlib.suppress(Exception):
                 await client.close()

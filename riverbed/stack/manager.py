@@ -98,7 +98,37 @@ class Stack:
             raise StackError(
                 "\n".join(str(e) for e in errors), fix="fix the problems above and run again"
             )
+        if self.brokers > 1 and len(self.kafka()) == self.brokers:
+            await self._wait_registered(say)
         return [r for r in results if isinstance(r, ServiceStatus)]
+
+    async def _wait_registered(self, say: Say, timeout_s: float = 60.0) -> None:
+        """Until every node's metadata lists every node of the cluster.
+
+        A node answers once it lists itself, which can be before the others see it: a
+        test found brokers [1, 2] on a node right after all three answered.
+        """
+        nodes = self.kafka()
+        want = {n.node.node_id for n in nodes}
+        deadline = time.monotonic() + timeout_s
+        said = False
+        while True:
+            seen = [await n.brokers_seen() for n in nodes]
+            if all(s is not None and want <= s for s in seen):
+                return
+            if time.monotonic() > deadline:
+                views = ", ".join(
+                    f"{n.name}: {sorted(s) if s else s}" for n, s in zip(nodes, seen, strict=True)
+                )
+                raise StackError(
+                    f"kafka: {timeout_s:.0f}s after every node answered, not every node lists "
+                    f"brokers {sorted(want)} ({views})",
+                    fix="see the nodes' logs under the data dir's logs/",
+                )
+            if not said:
+                say("kafka: waiting for every node to list the whole cluster")
+                said = True
+            await asyncio.sleep(0.5)
 
     async def _up_one(
         self, service: Service, say: Say, started: list[tuple[Service, int]]
