@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from processors.kinds import KINDS
 from tests.integration.dashboard.conftest import (
     INVENTORY_S1,
     ORDERS,
@@ -235,7 +236,7 @@ async def test_health_readiness_metrics_and_snapshot(running: Running) -> None:
     # Playing or paused, started in the 15 minutes up to the clock: u-1's last two
     # sessions (08:23 and 08:24); u-2's, playing since 08:00, is too old.
     assert snapshot["viewing"]["active_viewers"] == 2
-    assert [g["kind"] for g in snapshot["kafka"]["groups"]] == ["orders", "inventory", "viewing"]
+    assert [g["kind"] for g in snapshot["kafka"]["groups"]] == list(KINDS)  # dispatch too
     metrics = (await running.client.get("/metrics")).text
     assert "riverbed_dashboard_polls_total" in metrics
     assert 'riverbed_dashboard_service_up{service="postgres"} 1.0' in metrics
