@@ -133,8 +133,10 @@ async def test_reader_selects_every_table_and_writes_none(
         t = quote_ident(table)
         assert await reader.fetchval(f"select count(*) from {t}") is not None
         column = await reader.fetchval(
+            # An identity column refuses `set c = c` before the privilege check does.
             "select quote_ident(column_name) from information_schema.columns"
-            " where table_schema = $1 and table_name = $2 order by ordinal_position limit 1",
+            " where table_schema = $1 and table_name = $2 and is_identity = 'NO'"
+            " order by ordinal_position limit 1",
             schema,
             table,
         )
