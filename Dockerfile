@@ -74,6 +74,12 @@ RUN target="$(/app/.venv/bin/python -I -c 'import dashboard, pathlib; print(path
 
 FROM ${PYTHON_IMAGE} AS runtime
 
+# The recommender's ALS (implicit's wheel) is built with OpenMP: it loads libgomp.so.1,
+# which slim Debian bases do not carry (the viewing worker failed to import without it).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
+
 # A fixed, unprivileged uid so volume ownership is predictable. /data is the only place
 # the app writes (workers' state, the gateway's key store): created here owned by that
 # user, so a new named volume mounted on it starts with the same owner. The root
