@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from core.settings import Settings
 
@@ -63,6 +63,17 @@ async def test_table_is_recovered_from_changelog_after_restart(
                         assert m.key is not None and m.value is not None
                         latest[m.key.decode()] = int(m.value)
 
+    async def changelog_written(records: int) -> None:
+        # faust produces a table's changelog records asynchronously, after the agent has
+        # sent its output: in one CI run the worker was stopped as soon as the sink showed
+        # a=3, b=2 and its changelog held 4 of the 5 records, so the restarted worker
+        # counted b on from 1. Stopping only once all 5 are in makes this test about
+        # recovery from the changelog, which is what it claims.
+        changelog = TopicPartition(f"{env['COUNTER_APP_ID']}-counts-changelog", 0)
+        async with asyncio.timeout(60):
+            while (await consumer.end_offsets([changelog]))[changelog] < records:  # noqa: ASYNC110 (polls the broker)
+                await asyncio.sleep(0.2)
+
     async def send(key: str, times: int) -> None:
         for _ in range(times):
             await producer.send(source, b"{}", key=key.encode())
@@ -73,6 +84,7 @@ async def test_table_is_recovered_from_changelog_after_restart(
         await send("a", 3)
         await send("b", 2)
         await wait_for({"a": 3, "b": 2})
+        await changelog_written(5)
         stop_worker(worker)
         assert worker.returncode is not None
 
