@@ -60,8 +60,8 @@ class Plan:
     # Tracing on vs off: this many pairs of rounds of tracing_round events each, on
     # events of their own (bench/tracing.py: rounds long enough for throughput, not
     # the batches' latency, to set their time; the median pair's ratio).
-    tracing_pairs: int = 7
-    tracing_round: int = 10_000
+    tracing_pairs: int = 15
+    tracing_round: int = 6_000
 
 
 QUICK = Plan(
@@ -75,8 +75,8 @@ QUICK = Plan(
     recs_views=10_000,
     dispatch_s=3.0,
     wait_s=60.0,
-    tracing_pairs=5,
-    tracing_round=5_000,
+    tracing_pairs=9,
+    tracing_round=3_000,
 )
 FULL = Plan(100_000, 3, 40_000, 5_000, 500_000, 1_000, 20.0, dispatch_s=10.0)
 

@@ -124,19 +124,22 @@ async def run(
     for side, ns in sides.items():
         progress(f"tracing {side}: warm-up, {WARMUP:,} events (untimed)")
         await proc.through_workers(ns, records(ns, traced[:WARMUP]), fed[side], wait_s)
+    # Encoded before any clock starts (each side's own topic names), not between rounds.
+    rounds = {
+        side: [records(ns, timed[n * per_round : (n + 1) * per_round]) for n in range(pairs)]
+        for side, ns in sides.items()
+    }
     cpu = {side: dict.fromkeys(KINDS, 0.0) for side in sides}
     meters = {side: await CpuMeter.of(settings, ns, KINDS) for side, ns in sides.items()}
     measured: list[tuple[float, float]] = []
     for n in range(pairs):
-        chunk = timed[n * per_round : (n + 1) * per_round]
         rate: dict[str, float] = {}
         for side in ("off", "on") if n % 2 == 0 else ("on", "off"):
-            ns = sides[side]
-            batch = records(ns, chunk)
+            ns, batch = sides[side], rounds[side][n]
             before = meters[side].read()
             started = await flood(ns, batch)
             await proc.settled(ns, fed[side], batch, wait_s)
-            rate[side] = len(chunk) / (await proc.last_commit(ns) - started)
+            rate[side] = len(batch) / (await proc.last_commit(ns) - started)
             after = meters[side].read()
             for kind in KINDS:
                 cpu[side][kind] += after[f"{kind} worker"] - before[f"{kind} worker"]
