@@ -63,7 +63,7 @@ class BatchTracing:
         return None if tracing is None else cls(tracing, kind=kind, topic=topic, group=group)
 
     def flush(self, flush: Flush) -> Flush:
-        """``flush`` inside a batch span linked to every message it applies."""
+        """``flush`` inside a batch span linked to every sampled message it applies."""
 
         async def traced(envelopes: list[Envelope[Any]]) -> None:
             with self.batch_span(envelopes):
