@@ -18,9 +18,10 @@ import heapq
 import itertools
 import json
 import math
+import operator
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -120,28 +121,41 @@ def plan(store: Point, st: StoreState, now: datetime, rules: Rules) -> list[Matc
         for oid, w in itertools.islice(st.waiting.items(), MAX_WAITING)
     ]
     most = max(s.capacity for s, _ in st.idle.values())
-    ready = [
-        t for t in make_batches(store, wait, max_size=most, window_s=rules.window_s) if t.ready
-    ]
+    ready = make_batches(store, wait, max_size=most, window_s=rules.window_s, only_ready=True)
     if not ready:
         return []
-    near = _near(store, rules)
-    inside = [s for s, c in st.idle.values() if c in near]
-    free = nearest(store, inside, len(ready) + SPARE, max(len(t.orders) for t in ready))
+    ranked = rank(store, st, _near(store, rules))
+    free = nearest(ranked, len(ready) + SPARE, max(len(t.orders) for t in ready))
     return assign(store, ready, free)
 
 
-def nearest(store: Point, shoppers: Iterable[IdleShopper], k: int, big: int) -> list[IdleShopper]:
-    """The ``k`` nearest shoppers, and the ``k`` nearest able to carry ``big`` orders."""
+def rank(store: Point, st: StoreState, near: frozenset[str]) -> list[tuple[float, IdleShopper]]:
+    """The idle shoppers within the store's disk with their planar distance (cached)."""
+    if st.ranked_for != store:
+        st.rank, st.ranked_for = {}, store
     c = math.cos(math.radians(store[0]))
+    out = []
+    for sid, (s, cell) in st.idle.items():
+        if sid in st.rank:
+            r = st.rank[sid]
+        else:
+            r = st.rank[sid] = (
+                (s.position[0] - store[0]) ** 2 + ((s.position[1] - store[1]) * c) ** 2
+                if cell in near
+                else None
+            )
+        if r is not None:
+            out.append((r, s))
+    return out
 
-    def key(s: IdleShopper) -> float:
-        return (s.position[0] - store[0]) ** 2 + ((s.position[1] - store[1]) * c) ** 2
 
-    pool = list(shoppers)
-    first = heapq.nsmallest(k, pool, key=key)
-    able = heapq.nsmallest(k, (s for s in pool if s.capacity >= big), key=key)
-    return list({s.shopper_id: s for s in first + able}.values())
+def nearest(ranked: Sequence[tuple[float, IdleShopper]], k: int, big: int) -> list[IdleShopper]:
+    """The ``k`` nearest shoppers, and the ``k`` nearest able to carry ``big`` orders."""
+    first = heapq.nsmallest(k, ranked, key=operator.itemgetter(0))
+    able = heapq.nsmallest(
+        k, (x for x in ranked if x[1].capacity >= big), key=operator.itemgetter(0)
+    )
+    return list({s.shopper_id: s for _, s in first + able}.values())
 
 
 async def write(

@@ -44,6 +44,7 @@ from processors.dispatch.solver import (
     nearest_neighbour,
     route_length,
 )
+from processors.dispatch.worker import FETCH_MAX_WAIT_MS
 from producers.simulators.simulation import Simulation
 from riverbed.bench import processors as proc
 from riverbed.bench.cpu import CpuMeter, per_event_us
@@ -180,7 +181,12 @@ async def latency(settings: Settings, tmp: Path, *, seconds: float, wait_s: floa
 async def _listen(
     ns: Namespace, got: dict[str, float], trips: dict[str, int], ready: asyncio.Event
 ) -> None:
-    consumer = new_consumer(ns.settings, enable_auto_commit=False, group_id=None)
+    # fetch_max_wait as the worker's (processors/dispatch/worker.py): with aiokafka's 500 ms
+    # default a fetch for the partitions that had nothing buffered held back the others,
+    # and the figure measured the bench's own consumer.
+    consumer = new_consumer(
+        ns.settings, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=FETCH_MAX_WAIT_MS
+    )
     await consumer.start()
     try:
         topic = ns.topic(DELIVERIES_TOPIC)
