@@ -21,7 +21,7 @@ import math
 import operator
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -164,11 +164,16 @@ async def write(
     now: datetime,
     rules: Rules,
     stage: Stage[S],
+    locked: Collection[str] = (),
 ) -> list[S]:
-    """Record the planned trips (store, store position, match); the staged events."""
+    """Record the planned trips (store, store position, match); the staged events.
+
+    Locks the plans' stores first, except those the transaction ``locked`` already."""
     if not plans:
         return []
-    await conn.fetchval(LOCK, sorted({p[0] for p in plans}))  # in store order: no deadlock
+    lock = sorted({p[0] for p in plans} - set(locked))
+    if lock:
+        await conn.fetchval(LOCK, lock)  # in store order: no deadlock
     events = [_event(store_id, store, m, now, rules) for store_id, store, m in plans]
     order_ids = [o for e in events for o in e.order_ids]
     row = await conn.fetchrow(

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -206,7 +206,12 @@ class DispatchWorker:
         self._swept = False
 
     async def _pass(
-        self, conn: asyncpg.Connection, view: View, stores: Sequence[str], now: datetime
+        self,
+        conn: asyncpg.Connection,
+        view: View,
+        stores: Sequence[str],
+        now: datetime,
+        locked: Collection[str],
     ) -> list[Staged]:
         """Plan ``stores`` from the view, write the trips; the view follows."""
         # Every store is loaded at the start of the transaction, before its writes.
@@ -218,7 +223,7 @@ class DispatchWorker:
                 for m in plan(where[store_id], view.state(store_id), now, self.rules)
             ]
         assert self._outbox is not None
-        staged = await write(conn, plans, now, self.rules, self._outbox.stage)
+        staged = await write(conn, plans, now, self.rules, self._outbox.stage, locked)
         for store_id, _, m in plans:
             view.assigned(store_id, (o.order_id for o in m.trip.orders), m.shopper.shopper_id)
         view.passed([s for s in stores if view.known(s)], now)  # also those with no position
@@ -231,7 +236,14 @@ class DispatchWorker:
             view = self.memory.view()
             try:
                 async with transaction(pool) as conn:
-                    fresh = await claim(conn, KIND, envelopes)
+                    # The stores this pass will most likely write, locked with the claim.
+                    locked = sorted(
+                        {e.payload.store_id for e in envelopes}
+                        | set(self.memory.due(datetime.now(UTC), self.window))
+                    )
+                    fresh = await claim(conn, KIND, envelopes, locked)
+                    if not envelopes:
+                        locked = []  # no statement ran: nothing is locked yet
                     now = datetime.now(UTC)
                     stores = {e.payload.store_id for e in fresh}
                     if not self._swept:
@@ -241,7 +253,7 @@ class DispatchWorker:
                     changes = await apply_events(conn, fresh, now)
                     view.orders(changes.orders)
                     view.shoppers(changes.shoppers)
-                    staged = await self._pass(conn, view, view.due(now, self.window), now)
+                    staged = await self._pass(conn, view, view.due(now, self.window), now, locked)
             except Conflict:
                 self.memory.clear()  # someone else wrote the tables: reload and plan again
                 if attempt == 2:
