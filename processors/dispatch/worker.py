@@ -259,6 +259,12 @@ class DispatchWorker:
                 if attempt == 2:
                     raise
                 continue
+            except BaseException:
+                # The commit may have happened (a connection lost during COMMIT) while the
+                # view was not kept: start again from the tables, sweep included.
+                self.memory.clear()
+                self._swept = False
+                raise
             if self.memory.install(view):
                 self._swept = True
             self._passed_at = time.monotonic()
