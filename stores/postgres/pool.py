@@ -21,6 +21,10 @@ async def _init(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep(conn: asyncpg.Connection) -> None:
+    """A pool ``reset`` that sends nothing (see ``keep_session``)."""
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -28,12 +32,17 @@ async def create_pool(
     max_size: int = 5,
     schema: str | None = None,
     statement_timeout_ms: int | None = None,
+    keep_session: bool = False,
 ) -> asyncpg.Pool:
     """A pool whose connections decode jsonb and, given ``schema``, resolve names in it.
 
     ``search_path`` is a connection start-up parameter rather than a ``SET`` in ``init``:
     asyncpg runs ``RESET ALL`` when a connection goes back to the pool, which would undo a
     ``SET`` after the first use but resets to the start-up value.
+
+    ``keep_session`` skips that reset (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL``, a round trip per release) for a caller that leaves no session state
+    behind: only transaction-scoped locks, no ``SET``, ``LISTEN`` or open cursors.
     """
     server_settings = {"search_path": quote_ident(schema)} if schema else {}
     if statement_timeout_ms is not None:
@@ -45,6 +54,7 @@ async def create_pool(
         max_size=max_size,
         init=_init,
         server_settings=server_settings or None,
+        **({"reset": _keep} if keep_session else {}),
     )
     return pool
 
