@@ -31,11 +31,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka import AIOKafkaConsumer
 from aiokafka.partitioner import murmur2
 
-from core.kafka import new_consumer, new_producer
+from core.kafka import new_producer
 from core.settings import Settings
 from processors.dispatch.geo import Point
 from processors.dispatch.matching import (
@@ -50,13 +49,12 @@ from processors.dispatch.memory import Memory, View
 from processors.dispatch.solver import Match
 from processors.dispatch.state import apply_events, claim
 from processors.kinds import topic_of, topics_of
-from processors.runtime.app import app_id
-from processors.runtime.batching import tune_gc
 from processors.runtime.consumer import BatchConsumer
 from processors.runtime.metrics import WorkerMetrics
 from processors.runtime.outbox import HEADER_APPLIED_BY, Outbox, Staged
 from processors.runtime.retry import is_transient
 from processors.runtime.sending import BatchSender
+from processors.runtime.shell import group_consumer, serve
 from schemas import DLQ_TOPIC, Envelope
 from stores.postgres.pool import create_pool, transaction
 
@@ -130,27 +128,12 @@ class DispatchWorker:
     def stop(self) -> None:
         self._stop.set()
 
-    def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
-        s = self.settings
-        consumer = new_consumer(
-            s,
-            group_id=app_id(s, KIND),
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=int(s.worker_session_timeout_s * 1000),
-            heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 5),
-            max_poll_records=s.sink_batch_size,
-            # Range, not aiokafka's round robin: partition n of every topic to one member.
-            partition_assignment_strategy=(RangePartitionAssignor,),
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
-        )
-        producer = new_producer(s, acks="all", linger_ms=s.publisher_linger_ms)
-        return consumer, producer
-
     async def run(self) -> None:
         """Consume until :meth:`stop`; the last batch is flushed and committed on the way out."""
         s = self.settings
-        consumer, producer = self._clients()
+        # The range assignor (the shell's) puts partition n of all three topics on one member.
+        consumer = group_consumer(s, KIND, fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+        producer = new_producer(s, acks="all", linger_ms=s.publisher_linger_ms)
         self._consumer = consumer
         await producer.start()
         sender = BatchSender(producer, s.topic)
@@ -168,37 +151,30 @@ class DispatchWorker:
             on_assigned=self._rebalanced,
         )
         consumer.subscribe([s.topic(t) for t in topics_of(KIND)], listener=runner.listener)
-        tune_gc()
-        tasks: list[asyncio.Task[Any]] = []
         try:
-            await consumer.start()
-            await outbox.relay()  # what a crashed predecessor left behind
-            tasks = [
-                asyncio.create_task(runner.run(), name="dispatch.consume"),
-                asyncio.create_task(self._tick(outbox), name="dispatch.tick"),
-                asyncio.create_task(self._relay(outbox), name="dispatch.relay"),
-                asyncio.create_task(self._publisher(outbox), name="dispatch.publish"),
-                asyncio.create_task(self.metrics.run(consumer), name="dispatch.metrics"),
-            ]
-            stopped = asyncio.create_task(self._stop.wait())
-            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            runner.stop()
-            for task in done:
-                if task is not stopped:
-                    task.result()
-            await tasks[0]
-            with contextlib.suppress(TimeoutError):  # the last trips out before we stop
-                await asyncio.wait_for(self._staged.join(), timeout=RELAY_EVERY_S)
+            await serve(
+                KIND,
+                consumer,
+                producer,
+                runner,
+                self._stop,
+                side=[
+                    ("tick", lambda: self._tick(outbox)),
+                    ("relay", lambda: self._relay(outbox)),
+                    ("publish", lambda: self._publisher(outbox)),
+                    ("metrics", lambda: self.metrics.run(consumer)),
+                ],
+                on_start=outbox.relay,  # what a crashed predecessor left behind
+                on_drained=self._last_trips_out,
+            )
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
-            await consumer.stop()
-            await producer.stop()
             if self._pool is not None:
                 await self._pool.close()
+
+    async def _last_trips_out(self) -> None:
+        """The publisher sends what the last batches staged before the worker stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._staged.join(), timeout=RELAY_EVERY_S)
 
     async def _rebalanced(self, partitions: frozenset[Any]) -> None:
         """Partitions moved: forget the view (reloaded from the tables when needed)."""

@@ -60,12 +60,14 @@ async def serve(
     *,
     side: Sequence[tuple[str, SideTask]] = (),
     on_start: Callable[[], Awaitable[Any]] | None = None,
+    on_drained: Callable[[], Awaitable[Any]] | None = None,
 ) -> None:
     """Run ``runner`` and the ``side`` tasks until ``stop`` is set or one of them ends.
 
     The producer must be started (the caller built the sender on it). ``on_start`` runs
-    once the consumer has started, before the first batch (the outbox's left-overs).
-    On the way out the consume loop flushes and commits its last batch, then the side
+    once the consumer has started, before the first batch (the outbox's left-overs);
+    ``on_drained`` after the consume loop flushed its last batch, while the side tasks
+    still run (the dispatch worker's publisher sends the last trips). On the way out the consume loop flushes and commits its last batch, then the side
     tasks are cancelled and both clients stopped. A loop that crashed stops the worker
     with its error: a worker that keeps running without its relay or its timer would
     look healthy and do half its job.
@@ -86,6 +88,8 @@ async def serve(
             if task is not stopped:
                 task.result()  # a crashed loop stops the worker with its error
         await tasks[0]  # the consume loop flushes its last batch
+        if on_drained is not None:
+            await on_drained()
     finally:
         if stopped is not None:
             stopped.cancel()

@@ -56,6 +56,9 @@ async def test_stop_flushes_the_last_batch_cancels_side_tasks_and_stops_both_cli
     async def on_start() -> None:
         started.append("relay")
 
+    async def on_drained() -> None:
+        started.append(f"drained after the last flush: {runner.flushed_last}")
+
     async def stopper() -> None:
         await asyncio.sleep(0.01)
         stop.set()
@@ -69,11 +72,12 @@ async def test_stop_flushes_the_last_batch_cancels_side_tasks_and_stops_both_cli
         stop,
         side=[("side", side)],
         on_start=on_start,
+        on_drained=on_drained,
     )
     await stopping
     assert runner.flushed_last
     assert side_cancelled.is_set()
-    assert started == ["relay"]
+    assert started == ["relay", "drained after the last flush: True"]
     assert consumer.calls == ["start", "stop"]
     assert producer.calls == ["stop"]  # the caller started it
 
