@@ -16,6 +16,9 @@ app = faust.App(
     store="memory://",
     topic_partitions=1,
     web_enabled=False,
+    # faust's worker binds its web port even with the web disabled (6066 by default): a
+    # port of the test's own, so a leftover worker of an interrupted run cannot fail it.
+    web_port=int(os.environ["COUNTER_WEB_PORT"]),
     consumer_auto_offset_reset="earliest",
 )
 source = app.topic(os.environ["COUNTER_IN"], key_type=str, value_type=bytes, value_serializer="raw")

@@ -13,6 +13,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from core.settings import Settings
+from tests.integration.ports import free_ports
 
 APP = Path(__file__).with_name("faust_counter_app.py")
 
@@ -45,6 +46,7 @@ async def test_table_is_recovered_from_changelog_after_restart(
         "COUNTER_BROKER": settings.kafka_bootstrap,
         "COUNTER_IN": source,
         "COUNTER_OUT": sink,
+        "COUNTER_WEB_PORT": str(free_ports(1)[0]),
     }
     log = tmp_path / "worker.log"
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
