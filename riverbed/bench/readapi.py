@@ -58,15 +58,18 @@ class DashboardProcess:
             await self.process.wait()
 
     async def wait_ready(self, client: httpx.AsyncClient, wait_s: float = 60) -> None:
-        """Until ``/healthz`` answers (the process serves; the stores open on first use)."""
+        """Until ``/readyz`` answers 200, as a load balancer would route traffic: the
+        first poll reached Kafka, PostgreSQL and MongoDB, so the start-up's work (imports,
+        consumers joining) is over. The stores' pool still opens on first use: the
+        warm-up requests pay for it."""
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
             if self.process is None or self.process.returncode is not None:
                 raise RuntimeError(f"the dashboard process exited; see {self.log}")
             try:
-                if (await client.get("/healthz")).status_code == 200:
+                if (await client.get("/readyz")).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.1)
-        raise RuntimeError(f"the dashboard did not answer within {wait_s:.0f} s; see {self.log}")
+        raise RuntimeError(f"the dashboard was not ready within {wait_s:.0f} s; see {self.log}")
