@@ -15,6 +15,7 @@ which shows what the machine's load alone costs, and the host's load average.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import statistics
@@ -23,8 +24,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-
-import httpx
 
 from core.settings import Settings
 from processors.recs.train import train
@@ -162,7 +161,7 @@ async def serve_p99(ns: Namespace, users: list[str], requests: int, tmp: Path) -
     loads: list[float] = []
     async with (
         DashboardProcess(ns, tmp / "dashboard.log") as server,
-        httpx.AsyncClient(base_url=server.base_url, timeout=30) as c,
+        server.client() as c,
     ):
         await server.wait_ready(c)
         for n in range(WARMUP + requests):
@@ -172,11 +171,12 @@ async def serve_p99(ns: Namespace, users: list[str], requests: int, tmp: Path) -
             at = start + timedelta(minutes=rng.randrange(28 * 24 * 60))
             for path, params in (("recommendations", {"at": at.isoformat()}), ("sessions", {})):
                 t0 = time.perf_counter()
-                r = await c.get(f"/api/users/{user}/{path}", params=params)
+                async with c.get(f"/api/users/{user}/{path}", params=params) as r:
+                    body = await r.read()
                 if n >= WARMUP:
                     timings[path].append((time.perf_counter() - t0) * 1000)
-                if r.status_code != 200 or not r.json()["items"]:
-                    raise RuntimeError(f"{user} {path} at {at}: {r.status_code} {r.text[:200]}")
+                if r.status != 200 or not json.loads(body)["items"]:
+                    raise RuntimeError(f"{user} {path} at {at}: {r.status} {body[:200]!r}")
     loads.append(os.getloadavg()[0])
     cuts = percentiles(timings["recommendations"])
     return Served(cuts[50], cuts[99], percentiles(timings["sessions"])[99], statistics.mean(loads))
