@@ -18,7 +18,6 @@ envelope already validated it (``schemas.traceparent``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -134,9 +133,11 @@ def context_of(traceparent: str | None) -> Context | None:
     return None if remote is None else context_in(remote)
 
 
-def first_sampled(contexts: Sequence[SpanContext]) -> SpanContext | None:
-    """The first sampled context, else the first one, else None."""
-    for c in contexts:
-        if c.trace_flags.sampled:
-            return c
-    return contexts[0] if contexts else None
+def is_sampled(traceparent: str | None) -> bool:
+    """Whether a ``traceparent`` says "sampled", read from its flags' last hex digit
+    (the sampled bit is the flags' lowest bit) without parsing the rest: a worker asks
+    this of every message and builds a context only for the ~ratio that say yes."""
+    return traceparent is not None and len(traceparent) >= 55 and traceparent[54] in _ODD_HEX
+
+
+_ODD_HEX = frozenset("13579bdfBDF")

@@ -39,7 +39,7 @@ class Stores:
                         statement_timeout_ms=self._settings.dashboard_statement_timeout_ms,
                         # Nothing here changes a session (reader role, plain SELECTs;
                         # the timeout and search_path are start-up parameters).
-                        reset_sessions=False,
+                        keep_session=True,
                     ),
                     timeout=5.0,
                 )

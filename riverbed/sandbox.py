@@ -45,7 +45,7 @@ DOMAIN_TABLES = {
     "inventory": "store_id, sku",
     "inventory_movements": "movement_id",
     "processed_events": "consumer, event_id",
-    "outbox": "event_id",
+    "outbox": "id",
     "dispatch_orders": "order_id",
     "shoppers": "shopper_id",
     "deliveries": "delivery_id",
@@ -281,7 +281,7 @@ class Namespace:
                 lags = [await self.lag(kind, topic) for kind, topic in groups.items()]
                 conn = await self.owner()
                 try:
-                    unpublished = await conn.fetchval("select count(*) from outbox")
+                    unpublished = await conn.fetchval("select coalesce(sum(events), 0) from outbox")
                 finally:
                     await conn.close()
                 if not any(lags) and unpublished == 0:
@@ -322,14 +322,7 @@ class Namespace:
             out = {}
             for table, order in DOMAIN_TABLES.items():
                 buf = io.BytesIO()
-                cols = (
-                    "*"
-                    if table != "outbox"
-                    else "id, event_id, topic, key, value, headers, created_at"
-                )
-                await conn.copy_from_query(
-                    f"select {cols} from {table} order by {order}", output=buf
-                )
+                await conn.copy_from_query(f"select * from {table} order by {order}", output=buf)
                 out[table] = buf.getvalue()
             return out
         finally:

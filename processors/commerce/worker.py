@@ -16,25 +16,24 @@ and applied as no-ops: one extra event per order). Other consumers receive them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
-from core.kafka import new_consumer, new_producer
+from core.kafka import new_producer
 from core.settings import Settings
 from processors.commerce import repository
 from processors.commerce.logic import APPLIED_WHEN_EMITTED
 from processors.kinds import COMMERCE_KINDS, topic_of
 from processors.runtime.app import app_id
-from processors.runtime.batching import tune_gc
 from processors.runtime.consumer import BatchConsumer, Skip
 from processors.runtime.metrics import WorkerMetrics
 from processors.runtime.outbox import HEADER_APPLIED_BY, Outbox
 from processors.runtime.sending import BatchSender
+from processors.runtime.shell import group_consumer, serve
 from processors.runtime.tracing import BatchTracing, child
 from schemas import DLQ_TOPIC, Envelope
 from stores.postgres.pool import create_pool, transaction
@@ -83,31 +82,20 @@ class CommerceWorker:
     def stop(self) -> None:
         self._stop.set()
 
-    def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
+    def _producer(self) -> AIOKafkaProducer:
         s = self.settings
-        consumer = new_consumer(
-            s,
-            group_id=app_id(s, self.kind),
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            # A killed worker's partitions move within seconds (faust's default is 60 s).
-            session_timeout_ms=int(s.worker_session_timeout_s * 1000),
-            heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 5),
-            max_poll_records=s.sink_batch_size,
-        )
-        producer = new_producer(
+        return new_producer(
             s,
             acks="all",
             linger_ms=s.publisher_linger_ms,
             max_batch_size=s.publisher_batch_bytes,
             compression_type=None if s.publisher_compression == "none" else s.publisher_compression,
         )
-        return consumer, producer
 
     async def run(self) -> None:
         """Consume until :meth:`stop`; the last batch is flushed and committed on the way out."""
         s = self.settings
-        consumer, producer = self._clients()
+        consumer, producer = group_consumer(s, self.kind), self._producer()
         await producer.start()
         sender = BatchSender(producer, s.topic)
         outbox = Outbox(sender, self.pool, applied_by)
@@ -133,31 +121,20 @@ class CommerceWorker:
         consumer.subscribe(
             [s.topic(topic_of(self.kind))], listener=self.metrics.listening(runner.listener)
         )
-        tune_gc()
-        tasks: list[asyncio.Task[Any]] = []
         try:
-            await consumer.start()
-            await outbox.relay()  # what a crashed predecessor left behind
-            tasks = [
-                asyncio.create_task(runner.run(), name=f"{self.kind}.consume"),
-                asyncio.create_task(self._relay(outbox), name=f"{self.kind}.relay"),
-                asyncio.create_task(self.metrics.run(consumer), name=f"{self.kind}.metrics"),
-            ]
-            stopped = asyncio.create_task(self._stop.wait())
-            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            runner.stop()
-            for task in done:
-                if task is not stopped:
-                    task.result()  # a crashed loop stops the worker with its error
-            await tasks[0]  # the consume loop flushes its last batch
+            await serve(
+                self.kind,
+                consumer,
+                producer,
+                runner,
+                self._stop,
+                side=[
+                    ("relay", lambda: self._relay(outbox)),
+                    ("metrics", lambda: self.metrics.run(consumer)),
+                ],
+                on_start=outbox.relay,  # what a crashed predecessor left behind
+            )
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
-            await consumer.stop()
-            await producer.stop()
             if self._pool is not None:
                 await self._pool.close()
 

@@ -1,22 +1,27 @@
-"""One store's matching pass, in the caller's transaction: load, solve, write, stage.
+"""Matching passes: plan from the in-memory view (no I/O), then write the plan, stage events.
 
-A transaction-scoped advisory lock per store serialises passes over one store (the
-worker's flush and its timer, or two replicas during a rebalance), and every write is
-conditional (an order only while ``waiting``, a shopper only while idle and online): if
-either finds fewer rows than the plan needs, the pass raises and the transaction rolls
-back, so an order is never given to two trips nor a shopper to two trips. Emits one
-``delivery.assigned`` per trip through the outbox, with an event id derived from the
-trip id (itself derived from its orders), so a re-published row is a duplicate that
-consumers drop by id.
+:func:`plan` gives one store's ready trips to its nearest idle shoppers from the worker's
+view of the store (:mod:`processors.dispatch.memory`); :func:`write` records the trips in
+the caller's transaction. A transaction-scoped advisory lock per store serialises writes
+over one store (two replicas during a rebalance), and every write is conditional (an
+order only while ``waiting``, a shopper only while idle, online and still the store's):
+if either finds fewer rows than the plan needs, the pass raises :class:`Conflict`, the
+transaction rolls back and the worker reloads its view, so an order is never given to
+two trips nor a shopper to two trips. Emits one ``delivery.assigned`` per trip through
+the outbox, with an event id derived from the trip id (itself derived from its orders),
+so a re-published row is a duplicate that consumers drop by id.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import math
+import operator
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -24,7 +29,8 @@ from typing import Any, TypeVar
 import asyncpg
 
 from processors.dispatch.geo import Point, cells_within
-from processors.dispatch.solver import IdleShopper, Match, Trip, WaitingOrder, assign, make_batches
+from processors.dispatch.memory import StoreState
+from processors.dispatch.solver import IdleShopper, Match, WaitingOrder, assign, make_batches
 from schemas import DeliveryAssigned, Envelope, GeoPoint, Stop, new_event
 
 S = TypeVar("S")
@@ -32,58 +38,36 @@ Stage = Callable[[asyncpg.Connection, Sequence[Envelope[Any]]], Awaitable[list[S
 NAMESPACE = uuid.UUID("7f0c5d0e-3b7a-4f43-9a55-2f1f3d6c9b10")
 MAX_WAITING = 200  # per pass and store: enough for 10 s of a busy store's orders
 SOURCE = "dispatch"
+# The nearest idle shoppers of a store are offered its ready trips: as many as it has
+# ready trips plus SPARE, and as many again among those who can carry its largest trip
+# (else a full trip waits while the nearest shoppers carry less). Planar distance in
+# degrees orders them (fine within a city); the assignment then uses street metres.
+# Offering all of them (500 a store in the bench) cost a street distance each per pass.
+SPARE = 10
 
-# One statement per step for every store of the pass (a pass covers the stores of a batch
-# or of a timer tick): per-store statements were 7 round trips per store, and at 1,000
-# orders/s over 8 stores the worker spent most of its time waiting on them.
 LOCK = (
     "select count(pg_advisory_xact_lock(hashtext('riverbed.dispatch'), hashtext(s))) "
     "from (select unnest($1::text[]) as s order by 1) as u"
 )
-WAITING = (
-    "select store_id, order_id, lat, lon, received_at from (select *, row_number() over "
-    "(partition by store_id order by received_at) as n from dispatch_orders "
-    "where store_id = any($1::text[]) and status = 'waiting') as w where n <= $2"
+# The trips, their orders and their shoppers in one statement (three were three round
+# trips per pass); the counts say whether every order was still waiting and every
+# shopper still idle.
+ASSIGN = (
+    "with t as (insert into deliveries (delivery_id, shopper_id, store_id, order_ids, route, "
+    "to_store_m, route_m, assigned_at, eta) select d, s, st, string_to_array(o, ','), r::jsonb, "
+    "t, m, $3, e from unnest($1::text[], $2::text[], $4::text[], $5::text[], $6::float8[], "
+    "$7::float8[], $8::timestamptz[], $9::text[]) as u(d, s, o, r, t, m, e, st) returning 1), "
+    "o as (update dispatch_orders o set status = 'assigned', delivery_id = u.d, assigned_at = $3 "
+    "from unnest($10::text[], $11::text[]) as u(id, d) "
+    "where o.order_id = u.id and o.status = 'waiting' returning 1), "
+    "s as (update shoppers s set delivery_id = u.d "
+    "from unnest($2::text[], $1::text[], $9::text[]) as u(id, d, st) "
+    "where s.shopper_id = u.id and s.store_id = u.st and s.delivery_id is null and s.online "
+    "returning 1) "
+    "select (select count(*) from t) as trips, (select count(*) from o) as orders, "
+    "(select count(*) from s) as shoppers"
 )
-CAPACITY = (
-    "select store_id, max(capacity) as most from shoppers where store_id = any($1::text[]) "
-    "and online and delivery_id is null group by store_id"
-)
-# The nearest idle shoppers of each store with ready trips: as many as it has ready trips
-# plus SPARE, and as many again among those who can carry its largest trip (else a full
-# trip waits while the nearest shoppers carry less). Planar distance in degrees orders
-# them (fine within a city); the assignment then uses street metres. Reading every idle
-# shopper was 300 rows per store and pass at 1,000 orders/s.
-IDLE = (
-    "select st.id as store_id, x.shopper_id, x.lat, x.lon, x.capacity, x.cell "
-    "from unnest($1::text[], $2::float8[], $3::float8[], $4::int[], $5::float8[], $7::int[]) "
-    "as st(id, lat, lon, k, c, big) cross join lateral (("
-    "select shopper_id, lat, lon, capacity, cell from shoppers s where s.store_id = st.id "
-    "and s.online and s.delivery_id is null and s.cell = any($6::text[]) "
-    "order by (s.lat - st.lat) ^ 2 + ((s.lon - st.lon) * st.c) ^ 2 limit st.k"
-    ") union ("
-    "select shopper_id, lat, lon, capacity, cell from shoppers s where s.store_id = st.id "
-    "and s.online and s.delivery_id is null and s.cell = any($6::text[]) "
-    "and s.capacity >= st.big "
-    "order by (s.lat - st.lat) ^ 2 + ((s.lon - st.lon) * st.c) ^ 2 limit st.k"
-    ")) as x"
-)
-SPARE = 10
-INSERT_TRIPS = (
-    "insert into deliveries (delivery_id, shopper_id, store_id, order_ids, route, to_store_m, "
-    "route_m, assigned_at, eta) select d, s, st, string_to_array(o, ','), r::jsonb, t, m, $3, e "
-    "from unnest($1::text[], $2::text[], $4::text[], $5::text[], $6::float8[], $7::float8[], "
-    "$8::timestamptz[], $9::text[]) as u(d, s, o, r, t, m, e, st)"
-)
-TAKE_ORDERS = (
-    "update dispatch_orders o set status = 'assigned', delivery_id = u.d, assigned_at = $3 "
-    "from unnest($1::text[], $2::text[]) as u(id, d) "
-    "where o.order_id = u.id and o.status = 'waiting'"
-)
-TAKE_SHOPPERS = (
-    "update shoppers s set delivery_id = u.d from unnest($1::text[], $2::text[]) as u(id, d) "
-    "where s.shopper_id = u.id and s.delivery_id is null and s.online"
-)
+# The stores of this worker's partitions that need a pass after a start or a rebalance.
 WAITING_STORES = (
     "select distinct o.store_id from dispatch_orders o where o.status = 'waiting' and exists "
     "(select 1 from shoppers s where s.store_id = o.store_id and s.online "
@@ -92,7 +76,7 @@ WAITING_STORES = (
 
 
 class Conflict(RuntimeError):
-    """The dispatch tables changed under a pass (cannot happen under the store lock)."""
+    """The tables changed under the worker's view (a second replica wrote them): retry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,72 +112,72 @@ def _event(store_id: str, store: Point, m: Match, now: datetime, rules: Rules) -
     )
 
 
-async def match_stores(
+def plan(store: Point, st: StoreState, now: datetime, rules: Rules) -> list[Match]:
+    """One store's ready trips matched with its nearest idle shoppers (pure: no I/O)."""
+    if not st.waiting or not st.idle:
+        return []
+    wait = [
+        WaitingOrder(oid, w.dropoff, (now - w.received_at).total_seconds())
+        for oid, w in itertools.islice(st.waiting.items(), MAX_WAITING)
+    ]
+    most = max(s.capacity for s, _ in st.idle.values())
+    ready = make_batches(store, wait, max_size=most, window_s=rules.window_s, only_ready=True)
+    if not ready:
+        return []
+    ranked = rank(store, st, _near(store, rules))
+    free = nearest(ranked, len(ready) + SPARE, max(len(t.orders) for t in ready))
+    return assign(store, ready, free)
+
+
+def rank(store: Point, st: StoreState, near: frozenset[str]) -> list[tuple[float, IdleShopper]]:
+    """The idle shoppers within the store's disk with their planar distance (cached)."""
+    if st.ranked_for != store:
+        st.rank, st.ranked_for = {}, store
+    c = math.cos(math.radians(store[0]))
+    out = []
+    for sid, (s, cell) in st.idle.items():
+        if sid in st.rank:
+            r = st.rank[sid]
+        else:
+            r = st.rank[sid] = (
+                (s.position[0] - store[0]) ** 2 + ((s.position[1] - store[1]) * c) ** 2
+                if cell in near
+                else None
+            )
+        if r is not None:
+            out.append((r, s))
+    return out
+
+
+def nearest(ranked: Sequence[tuple[float, IdleShopper]], k: int, big: int) -> list[IdleShopper]:
+    """The ``k`` nearest shoppers, and the ``k`` nearest able to carry ``big`` orders."""
+    first = heapq.nsmallest(k, ranked, key=operator.itemgetter(0))
+    able = heapq.nsmallest(
+        k, (x for x in ranked if x[1].capacity >= big), key=operator.itemgetter(0)
+    )
+    return list({s.shopper_id: s for _, s in first + able}.values())
+
+
+async def write(
     conn: asyncpg.Connection,
-    stores: Mapping[str, Point],
+    plans: Sequence[tuple[str, Point, Match]],
     now: datetime,
     rules: Rules,
     stage: Stage[S],
+    locked: Collection[str] = (),
 ) -> list[S]:
-    """Give each store's ready trips to its idle shoppers nearby; the staged events."""
-    if not stores:
+    """Record the planned trips (store, store position, match); the staged events.
+
+    Locks the plans' stores first, except those the transaction ``locked`` already."""
+    if not plans:
         return []
-    ids = sorted(stores)
-    await conn.fetchval(LOCK, ids)  # in store order: two passes never wait on each other
-    waiting = await conn.fetch(WAITING, ids, MAX_WAITING)
-    if not waiting:
-        return []
-    orders: dict[str, list[WaitingOrder]] = {}
-    for r in waiting:
-        waited = (now - r["received_at"]).total_seconds()
-        orders.setdefault(r["store_id"], []).append(
-            WaitingOrder(r["order_id"], (r["lat"], r["lon"]), waited)
-        )
-    most = dict(await conn.fetch(CAPACITY, sorted(orders)))
-    trips: dict[str, list[Trip]] = {}
-    for store_id, wait in orders.items():
-        if most.get(store_id):
-            ready = [
-                t
-                for t in make_batches(
-                    stores[store_id], wait, max_size=most[store_id], window_s=rules.window_s
-                )
-                if t.ready
-            ]
-            if ready:
-                trips[store_id] = ready
-    if not trips:
-        return []
-    ids = sorted(trips)
-    cells = sorted({c for s in ids for c in _disk(stores[s], rules)})
-    idle = await conn.fetch(
-        IDLE,
-        ids,
-        [stores[s][0] for s in ids],
-        [stores[s][1] for s in ids],
-        [len(trips[s]) + SPARE for s in ids],
-        [math.cos(math.radians(stores[s][0])) for s in ids],
-        cells,
-        [max(len(t.orders) for t in trips[s]) for s in ids],
-    )
-    shoppers: dict[str, list[tuple[IdleShopper, str]]] = {}
-    for r in idle:
-        shoppers.setdefault(r["store_id"], []).append(
-            (IdleShopper(r["shopper_id"], (r["lat"], r["lon"]), r["capacity"]), r["cell"])
-        )
-    events: list[DeliveryAssigned] = []
-    matches: list[Match] = []
-    for store_id in ids:
-        # The pass read the union of the stores' disks: keep those near this store.
-        near = set(_disk(stores[store_id], rules))
-        free = [f for f, c in shoppers.get(store_id, ()) if c in near]
-        for m in assign(stores[store_id], trips[store_id], free):
-            matches.append(m)
-            events.append(_event(store_id, stores[store_id], m, now, rules))
-    if not events:
-        return []
-    await conn.execute(
-        INSERT_TRIPS,
+    lock = sorted({p[0] for p in plans} - set(locked))
+    if lock:
+        await conn.fetchval(LOCK, lock)  # in store order: no deadlock
+    events = [_event(store_id, store, m, now, rules) for store_id, store, m in plans]
+    order_ids = [o for e in events for o in e.order_ids]
+    row = await conn.fetchrow(
+        ASSIGN,
         [e.delivery_id for e in events],
         [e.shopper_id for e in events],
         now,
@@ -202,20 +186,18 @@ async def match_stores(
             json.dumps([s.model_dump(mode="json", exclude_none=True) for s in e.route])
             for e in events
         ],
-        [m.to_store_m for m in matches],
-        [m.trip.route_m for m in matches],
+        [m.to_store_m for _, _, m in plans],
+        [m.trip.route_m for _, _, m in plans],
         [e.eta for e in events],
         [e.store_id for e in events],
+        order_ids,
+        [e.delivery_id for e in events for _ in e.order_ids],
     )
-    order_ids = [o for e in events for o in e.order_ids]
-    taken = await conn.execute(
-        TAKE_ORDERS, order_ids, [e.delivery_id for e in events for _ in e.order_ids], now
-    )
-    busy = await conn.execute(
-        TAKE_SHOPPERS, [e.shopper_id for e in events], [e.delivery_id for e in events]
-    )
-    if taken != f"UPDATE {len(order_ids)}" or busy != f"UPDATE {len(events)}":
-        raise Conflict(f"{taken} of {len(order_ids)} orders, {busy} of {len(events)} shoppers")
+    if row["orders"] != len(order_ids) or row["shoppers"] != len(events):
+        raise Conflict(
+            f"{row['orders']} of {len(order_ids)} orders, "
+            f"{row['shoppers']} of {len(events)} shoppers still free"
+        )
     envelopes = [
         new_event(e, source=SOURCE, occurred_at=now, event_id=uuid.uuid5(NAMESPACE, e.delivery_id))
         for e in events
@@ -223,13 +205,16 @@ async def match_stores(
     return await stage(conn, envelopes)
 
 
-def _disk(store: Point, rules: Rules) -> list[str]:
-    return _DISKS.get((store, rules.radius_km)) or _DISKS.setdefault(
-        (store, rules.radius_km), cells_within(store, rules.radius_km)
-    )
+def _near(store: Point, rules: Rules) -> frozenset[str]:
+    """The H3 cells of shoppers close enough to be offered the store's trips (cached)."""
+    key = (store, rules.radius_km)
+    near = _DISKS.get(key)
+    if near is None:
+        near = _DISKS[key] = frozenset(cells_within(store, rules.radius_km))
+    return near
 
 
-_DISKS: dict[tuple[Point, float], list[str]] = {}
+_DISKS: dict[tuple[Point, float], frozenset[str]] = {}
 
 
 async def waiting_stores(conn: asyncpg.Connection) -> list[str]:

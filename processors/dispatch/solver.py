@@ -173,8 +173,13 @@ def make_batches(
     *,
     max_size: int,
     window_s: float,
+    only_ready: bool = False,
 ) -> list[Trip]:
-    """Group ``orders`` (oldest first) into trips of up to ``max_size`` going the same way."""
+    """Group ``orders`` (oldest first) into trips of up to ``max_size`` going the same way.
+
+    ``only_ready`` leaves out (and does not route) the trips still waiting for more orders:
+    the worker's pass routes only what it can assign now.
+    """
     if max_size < 1:
         return []
     ordered = sorted(orders, key=lambda o: -o.waited_s)
@@ -193,14 +198,11 @@ def make_batches(
             if not taken[j] and cells[j] in near[i]:
                 taken[j] = True
                 members.append(ordered[j])
+        ready = len(members) >= max_size or seed.waited_s >= window_s
+        if only_ready and not ready:
+            continue
         visit, length = plan_route(store, [o.dropoff for o in members])
-        trips.append(
-            Trip(
-                orders=tuple(members[k] for k in visit),
-                route_m=length,
-                ready=len(members) >= max_size or seed.waited_s >= window_s,
-            )
-        )
+        trips.append(Trip(orders=tuple(members[k] for k in visit), route_m=length, ready=ready))
     return trips
 
 

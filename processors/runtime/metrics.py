@@ -13,7 +13,7 @@ A worker wires them in these places (see processors/commerce/worker.py):
   partition is revoked (and at the next update if it is no longer assigned), so a
   rebalance leaves no frozen lag behind; and, when
   ``settings.metrics_port`` is non-zero, the HTTP endpoints on
-  ``metrics_port + index of the kind`` (orders +0, inventory +1, viewing +2), so
+  ``metrics_port + index of the kind`` (orders +0, inventory +1, viewing +2, dispatch +3), so
   ``riverbed worker all`` serves each kind on its own port. A port already taken is
   logged and skipped: metrics never stop a worker;
 * ``metrics.outbox(await outbox.backlog())`` on the relay's timer (commerce workers):

@@ -1,19 +1,21 @@
 """The transactional outbox, one owner: stage in the transaction, publish the staged bytes.
 
 * :meth:`Outbox.stage` runs inside the transaction that decided: each emitted event is
-  encoded **once** and its bytes and headers are written to ``outbox`` with the state
-  change (the worker then records its processed ids, the last statement).
-* :meth:`Outbox.publish` runs right after the commit, with the staged rows it got back.
+  encoded **once**, and the batch's bytes and headers are written to ``outbox`` as one
+  row (arrays in emitted order) with the state change (the worker then records its
+  processed ids, the last statement). One row per batch, not per event: migration 0010
+  has the measurement.
+* :meth:`Outbox.publish` runs right after the commit, with the staged events it got back.
 * :meth:`Outbox.relay` runs at start and on a timer, for rows a crashed batch left.
 
-Both publish through one path (:meth:`Outbox._publish`): in a transaction, claim the rows
-(``FOR UPDATE SKIP LOCKED`` for the relay, ``DELETE ... RETURNING`` for the batch's own
-rows, which waits for a relay holding them and then finds them gone), send the staged
-bytes in one record batch per partition, delete them and commit: the table holds only
-what is not yet published (migration 0006 says what marking them cost). A row is
-therefore never published by two workers at once (replicas, or the orders and
-inventory workers); a crash between the send and the commit publishes it again later,
-which is harmless: emitted ids derive from the cause.
+Both publish through one path: in a transaction, claim the rows (``FOR UPDATE SKIP
+LOCKED`` for the relay, ``DELETE ... RETURNING`` for the batch's own row, which waits for
+a relay holding it and then finds it gone), send the staged bytes in one record batch
+per partition, delete them and commit: the table holds only what is not yet published
+(migration 0006 says what marking them cost). A row is therefore never published by two
+workers at once (replicas, or the orders and inventory workers); a crash between the
+send and the commit publishes it again later, which is harmless: emitted ids derive
+from the cause.
 """
 
 from __future__ import annotations
@@ -30,32 +32,33 @@ from schemas import Envelope, encode, topic_for
 
 log = logging.getLogger("riverbed.outbox")
 
-RELAY_BATCH = 1000
+# Rows (batches of up to a consumer batch's emitted events each) per relay transaction.
+RELAY_BATCH = 20
 # Set on an emitted event whose effect the emitting worker already applied in the same
 # transaction (e.g. the orders worker's own stock reservations): consumers of the same
 # state skip it by header, before decoding; every other consumer receives it as usual.
 HEADER_APPLIED_BY = "riverbed-applied-by"
 
 STAGE = (
-    "insert into outbox (event_id, topic, key, value, headers, created_at) "
-    "select e, t, k, v, h::jsonb, c from unnest($1::uuid[], $2::text[], $3::text[], "
-    "$4::bytea[], $5::text[], $6::timestamptz[]) with ordinality as u(e, t, k, v, h, c, n) "
-    "order by u.n "  # outbox ids follow the emitted order: the relay publishes by id
-    "on conflict do nothing returning id, event_id"
+    "insert into outbox (events, topics, keys, payloads, header_sets, created_at) "
+    "values ($1, $2, $3, $4, $5, $6) returning id"
 )
 CLAIM_OWN = "delete from outbox where id = any($1::bigint[]) returning id"
 CLAIM_LEFT = (
-    "select id, topic, key, value, headers from outbox order by id limit $1 for update skip locked"
+    "select id, topics, keys, payloads, header_sets from outbox order by id limit $1 "
+    "for update skip locked"
 )
 MARK = "delete from outbox where id = any($1::bigint[])"
-# Unpublished rows (the outbox keeps nothing else), counted on its primary key and
-# capped: past the cap the figure only has to say "far too many", and the count stays cheap.
-BACKLOG_CAP = 100_000
-BACKLOG = "select count(*) from (select 1 from outbox limit $1) as waiting"
+# Unpublished events (the outbox keeps nothing else), summed over the rows on the primary
+# key and capped: past the cap the figure only has to say "far too many", and it stays
+# cheap (``events`` is a plain column: the arrays are never read for it).
+BACKLOG_CAP = 10_000
+BACKLOG = "select coalesce(sum(events), 0) from (select events from outbox limit $1) as waiting"
 
 
 class Staged(NamedTuple):
-    """One outbox row as published: logical topic, key, the encoded value and headers."""
+    """One staged event as published: its outbox row (batch) id, logical topic, key, the
+    encoded value and headers."""
 
     id: int
     topic: str
@@ -88,47 +91,43 @@ class Outbox:
     async def stage(
         self, conn: asyncpg.Connection, events: Sequence[Envelope[Any]]
     ) -> list[Staged]:
-        """Encode once and write ``events`` in the caller's transaction; the new rows.
+        """Encode once and write ``events`` in the caller's transaction, as one row; the
+        staged events in emitted order.
 
-        Rows still present (a replayed batch whose first run crashed before publishing)
-        are not returned: the relay publishes them. A replay of a published batch
-        stages nothing: ``processed_events`` filtered its events before they were applied.
+        A replay of a batch stages nothing: ``processed_events`` filtered its events
+        before they were applied, in the same transaction that staged them the first time.
         """
         if not events:
             return []
         # Plain lists, one append each: a loop over zip(columns, row) and a frozen
         # dataclass per row were ~8 % of the orders worker's CPU (py-spy, 40,000 events).
-        ids, topics, keys, values, headers, texts, times = [], [], [], [], [], [], []
+        topics, keys, values, headers, texts = [], [], [], [], []
         for env in events:
             value, heads = encode(env)
             if self._extra is not None:
                 heads += self._extra(env)
-            ids.append(env.event_id)
             topics.append(topic_for(env.type))
             keys.append(env.key)
             values.append(value)
             headers.append(heads)
             texts.append(json.dumps({k: v.decode() for k, v in heads}))
-            times.append(env.occurred_at)
-        rows = await conn.fetch(STAGE, ids, topics, keys, values, texts, times)
-        at = {e: n for n, e in enumerate(ids)}
-        staged = []
-        for r in rows:
-            n = at[r["event_id"]]
-            staged.append(Staged(r["id"], topics[n], keys[n].encode(), values[n], headers[n]))
-        staged.sort()  # by outbox id: the emitted order
-        return staged
+        at = min(env.occurred_at for env in events)
+        row_id = await conn.fetchval(STAGE, len(events), topics, keys, values, texts, at)
+        return [
+            Staged(row_id, topic, key.encode(), value, heads)
+            for topic, key, value, heads in zip(topics, keys, values, headers, strict=True)
+        ]
 
     async def publish(self, staged: Sequence[Staged]) -> None:
         """Publish a committed batch's own rows (those no relay took meanwhile)."""
         if not staged:
             return
-        by_id = {s.id: s for s in staged}
         pool = await self._pool()
         async with pool.acquire() as conn, conn.transaction():
-            claimed = await conn.fetch(CLAIM_OWN, list(by_id))
-            await self._send([by_id[r["id"]] for r in sorted(claimed, key=lambda r: r["id"])])
-        self.published += len(claimed)
+            claimed = {r["id"] for r in await conn.fetch(CLAIM_OWN, list({s.id for s in staged}))}
+            mine = [s for s in staged if s.id in claimed]  # emitted order kept
+            await self._send(mine)
+        self.published += len(mine)
 
     async def relay(self) -> int:
         """Publish every row a crashed batch left behind; returns how many.
@@ -145,7 +144,7 @@ class Outbox:
             return 0
 
     async def backlog(self) -> int | None:
-        """Rows staged and not yet published (at most :data:`BACKLOG_CAP`); ``None``
+        """Events staged and not yet published (in at most :data:`BACKLOG_CAP` rows); ``None``
         when the database is unreachable (transient), like a failed relay tick."""
         try:
             pool = await self._pool()
@@ -166,18 +165,18 @@ class Outbox:
                 rows = await conn.fetch(CLAIM_LEFT, RELAY_BATCH)
                 if not rows:
                     return total
-                await self._send(
-                    [
-                        Staged(
-                            r["id"],
-                            r["topic"],
-                            r["key"].encode(),
-                            r["value"],
-                            [(k, str(v).encode()) for k, v in r["headers"].items()],
-                        )
-                        for r in rows
-                    ]
-                )
+                staged = [
+                    Staged(r["id"], topic, key.encode(), value, _headers(text))
+                    for r in rows
+                    for topic, key, value, text in zip(
+                        r["topics"], r["keys"], r["payloads"], r["header_sets"], strict=True
+                    )
+                ]
+                await self._send(staged)
                 await conn.execute(MARK, [r["id"] for r in rows])
-            total += len(rows)
-            self.published += len(rows)
+            total += len(staged)
+            self.published += len(staged)
+
+
+def _headers(text: str) -> list[tuple[str, bytes]]:
+    return [(k, str(v).encode()) for k, v in json.loads(text).items()]

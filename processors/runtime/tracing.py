@@ -2,11 +2,13 @@
 
 * :meth:`BatchTracing.flush` wraps a batch's flush (the ``flush`` a
   :class:`~processors.runtime.consumer.BatchConsumer` calls, once per attempt): a
-  ``process <topic>`` span with a **link to every message** of the batch (the
-  OpenTelemetry messaging conventions for batches). Its parent is the first *sampled*
-  message's context, so a kept trace shows the worker, its database transaction and
-  what it published under the request that caused them; the other messages reach it
-  through their links. Events emitted by the batch carry their cause's ``traceparent``
+  ``process <topic>`` span with a **link to every kept message** of the batch (the
+  OpenTelemetry messaging conventions for batches, less the links to dropped traces,
+  which no backend holds). Its parent is the first *sampled* message's context, so a
+  kept trace shows the worker, its database transaction and what it published under
+  the request that caused them; each other kept message gets a ``process`` span in its
+  own trace, linked to the batch span. An unsampled message costs one character
+  compare: no context, link or span. Events emitted by the batch carry their cause's ``traceparent``
   (``processors/commerce/logic.py``), so their consumers join the same trace.
 * :meth:`BatchTracing.child` opens a child of the batch span (decision, transaction,
   outbox publish).
@@ -26,10 +28,10 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.trace import Link, Span, SpanContext, SpanKind
 
 from core.settings import Settings
-from core.tracing import Tracing, context_in, first_sampled, span_context_of, tracing_for
+from core.tracing import Tracing, context_in, is_sampled, span_context_of, tracing_for
 from processors.runtime.consumer import Skip
 from processors.runtime.isolation import Flush
 from schemas import HEADER_TYPE, Envelope
@@ -61,7 +63,7 @@ class BatchTracing:
         return None if tracing is None else cls(tracing, kind=kind, topic=topic, group=group)
 
     def flush(self, flush: Flush) -> Flush:
-        """``flush`` inside a batch span linked to every message it applies."""
+        """``flush`` inside a batch span linked to every sampled message it applies."""
 
         async def traced(envelopes: list[Envelope[Any]]) -> None:
             with self.batch_span(envelopes):
@@ -71,42 +73,58 @@ class BatchTracing:
 
     @contextlib.contextmanager
     def batch_span(self, envelopes: Sequence[Envelope[Any]]) -> Iterator[Span]:
-        contexts = []
+        # Only kept (sampled) traces get anything per message: a message's flags are read
+        # from one character of its traceparent (core.tracing.is_sampled) and a context is
+        # built only when it says "sampled". A link to a dropped trace names a span no
+        # backend holds, and the SDK's per-link work was the cost: with a link to every
+        # message, ~every 2,000-event batch at ratio 0.1 holds a sampled message, so every
+        # batch span linked all 2,000 (cProfile: 20 us per event, most of it in
+        # Span._new_links; linking only the kept ones: see BENCHMARKS.md, Tracing).
+        kept: list[SpanContext] = []
+        first: str | None = None
         for e in envelopes:
-            remote = span_context_of(e.traceparent)
-            if remote is not None:
-                contexts.append(remote)
-        parent = first_sampled(contexts)
-        # Links carry no attributes: each names the span that sent its message, which has
-        # the message id. With attributes, the SDK's attribute checks were most of the
-        # cost (py-spy/cProfile: ~60 % of 16.6 us per event with a 2,000-event batch
-        # and 10 % sampled). An unsampled batch span drops its links: none are built.
-        sampled = parent is not None and parent.trace_flags.sampled
+            traceparent = e.traceparent
+            if traceparent is None:
+                continue
+            if first is None:
+                first = traceparent
+            if is_sampled(traceparent):
+                remote = span_context_of(traceparent)
+                if remote is not None:
+                    kept.append(remote)
+        # The parent: the first kept message, else the first one's dropped trace (so
+        # ParentBased drops the batch too), else none (a root, sampled by the ratio).
+        parent = kept[0] if kept else span_context_of(first)
         span = self._tracer.start_span(
             f"process {self.topic}",
             context=None if parent is None else context_in(parent),
             kind=SpanKind.CONSUMER,
             attributes={**self._attributes, "messaging.batch.message_count": len(envelopes)},
-            links=[Link(c) for c in contexts] if sampled else None,
+            links=[Link(c) for c in kept] if kept else None,
         )
-        others = [c for c in contexts if c.trace_flags.sampled and c is not parent]
         try:
             with trace.use_span(span, end_on_exit=False):
                 yield span
         finally:
             span.end()
-            if others and span.get_span_context().is_valid:
-                link = [Link(span.get_span_context())]
-                started = getattr(span, "start_time", None)
-                for c in others:
-                    self._tracer.start_span(
-                        f"process {self.topic}",
-                        context=context_in(c),
-                        kind=SpanKind.CONSUMER,
-                        attributes=self._own,
-                        links=link,
-                        start_time=started,
-                    ).end(end_time=getattr(span, "end_time", None))
+            if len(kept) > 1 and span.get_span_context().is_valid:
+                self._in_own_traces(span, kept[1:])
+
+    def _in_own_traces(self, batch: Span, others: Sequence[SpanContext]) -> None:
+        """A span in each other kept message's trace, linked to the batch span: so any
+        kept order's trace shows where it was processed ("Follow an order")."""
+        link = [Link(batch.get_span_context())]
+        started = getattr(batch, "start_time", None)
+        ended = getattr(batch, "end_time", None)
+        for c in others:
+            self._tracer.start_span(
+                f"process {self.topic}",
+                context=context_in(c),
+                kind=SpanKind.CONSUMER,
+                attributes=self._own,
+                links=link,
+                start_time=started,
+            ).end(end_time=ended)
 
     def child(self, name: str, **attributes: Any) -> AbstractContextManager[Any]:
         """A child span of the current (batch) span."""
@@ -118,28 +136,29 @@ class BatchTracing:
         def traced(headers: Sequence[tuple[str, bytes]]) -> bool:
             if not skip(headers):
                 return False
-            named = dict(headers)
-            raw = named.get(HEADER_TRACEPARENT)
-            remote = span_context_of(raw.decode(errors="replace")) if raw else None
-            if remote is not None and remote.trace_flags.sampled:
-                event_type = named.get(HEADER_TYPE, b"").decode(errors="replace")
-                span = self._tracer.start_span(
-                    f"skip {event_type}",
-                    context=context_in(remote),
-                    kind=SpanKind.CONSUMER,
-                    attributes={
-                        **self._attributes,
-                        "messaging.message.id": named.get(HEADER_EVENT_ID, b"").decode(
-                            errors="replace"
-                        ),
-                        "riverbed.event.type": event_type,
-                        "riverbed.skipped": "already applied by the emitting worker",
-                    },
-                )
-                span.end()
+            raw = next((v for k, v in headers if k == HEADER_TRACEPARENT), None)
+            traceparent = raw.decode(errors="replace") if raw else None
+            if is_sampled(traceparent):  # dropped traces: nothing more per message
+                remote = span_context_of(traceparent)
+                if remote is not None:
+                    self._skipped(remote, dict(headers))
             return True
 
         return traced
+
+    def _skipped(self, remote: SpanContext, named: dict[str, bytes]) -> None:
+        event_type = named.get(HEADER_TYPE, b"").decode(errors="replace")
+        self._tracer.start_span(
+            f"skip {event_type}",
+            context=context_in(remote),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                **self._attributes,
+                "messaging.message.id": named.get(HEADER_EVENT_ID, b"").decode(errors="replace"),
+                "riverbed.event.type": event_type,
+                "riverbed.skipped": "already applied by the emitting worker",
+            },
+        ).end()
 
 
 def child(

@@ -14,26 +14,24 @@ nothing but dead letters.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from core.errors import PermanentError
-from core.kafka import new_consumer, new_producer
+from core.kafka import new_producer
 from core.settings import Settings
 from processors.recs.timer import Retrainer
-from processors.runtime.app import app_id
-from processors.runtime.batching import tune_gc
 from processors.runtime.consumer import BatchConsumer
 from processors.runtime.metrics import WorkerMetrics
 from processors.runtime.sending import BatchSender
+from processors.runtime.shell import SideTask, group_consumer, serve
 from processors.viewing import index, profiles, sessions
 from processors.viewing.state import SessionCache, SessionState, encode_mark, restore
 from schemas import DLQ_TOPIC, VIEWING_TOPIC, Envelope
@@ -79,26 +77,12 @@ class ViewingWorker:
         whichever come back from the stored state when a batch meets them."""
         self.cache.clear()
 
-    def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
-        s = self.settings
-        consumer = new_consumer(
-            s,
-            group_id=app_id(s, KIND),
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            # A killed worker's partitions move within seconds (faust's default is 60 s).
-            session_timeout_ms=int(s.worker_session_timeout_s * 1000),
-            heartbeat_interval_ms=int(s.worker_session_timeout_s * 1000 / 5),
-            max_poll_records=s.sink_batch_size,
-        )
-        # Only for dead letters: the viewing worker emits nothing else.
-        producer = new_producer(s, acks="all", linger_ms=s.publisher_linger_ms)
-        return consumer, producer
-
     async def run(self) -> None:
         """Consume until :meth:`stop`; the last batch is flushed and committed on the way out."""
         s = self.settings
-        consumer, producer = self._clients()
+        consumer = group_consumer(s, KIND)
+        # Only for dead letters: the viewing worker emits nothing else.
+        producer = new_producer(s, acks="all", linger_ms=s.publisher_linger_ms)
         await producer.start()
         sender = BatchSender(producer, s.topic)
         runner = BatchConsumer(
@@ -112,31 +96,12 @@ class ViewingWorker:
             on_revoked=self.revoked,
         )
         consumer.subscribe([s.topic(VIEWING_TOPIC)], listener=runner.listener)
-        tune_gc()
-        tasks: list[asyncio.Task[Any]] = []
+        side: list[tuple[str, SideTask]] = [("metrics", lambda: self.metrics.run(consumer))]
+        if self.retrainer.interval > 0:
+            side.append(("recs", self.retrainer.loop))
         try:
-            await consumer.start()
-            tasks = [
-                asyncio.create_task(runner.run(), name=f"{KIND}.consume"),
-                asyncio.create_task(self.metrics.run(consumer), name=f"{KIND}.metrics"),
-            ]
-            if self.retrainer.interval > 0:
-                tasks.append(asyncio.create_task(self.retrainer.loop(), name=f"{KIND}.recs"))
-            stopped = asyncio.create_task(self._stop.wait())
-            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            runner.stop()
-            for task in done:
-                if task is not stopped:
-                    task.result()  # a crashed loop stops the worker with its error
-            await tasks[0]  # the consume loop flushes its last batch
+            await serve(KIND, consumer, producer, runner, self._stop, side=side)
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
-            await consumer.stop()
-            await producer.stop()
             if self._pool is not None:
                 await self._pool.close()
             if self._client is not None:

@@ -18,6 +18,7 @@ nearest shopper per trip (the same trips), and nearest shopper per order (no bat
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import os
 import random
@@ -44,6 +45,7 @@ from processors.dispatch.solver import (
     nearest_neighbour,
     route_length,
 )
+from processors.dispatch.worker import FETCH_MAX_WAIT_MS
 from producers.simulators.simulation import Simulation
 from riverbed.bench import processors as proc
 from riverbed.bench.cpu import CpuMeter, per_event_us
@@ -104,6 +106,12 @@ async def latency(settings: Settings, tmp: Path, *, seconds: float, wait_s: floa
                 )
             )
         batch = records(ns, orders)
+        # The workload (10,000 envelopes and records) into the permanent generation: a
+        # full collection that scanned it paused this process, listener included, for
+        # 520 ms mid-run (gc.callbacks), and every delivery.assigned it then received
+        # counted those 520 ms. The workers do the same at start (tune_gc).
+        gc.collect()
+        gc.freeze()
         proc.start(ns, {"dispatch": 1})
         progress(f"dispatch: {len(online):,} shoppers online, one worker")
         await proc.wait_ready([(ns, {"dispatch": 1})])
@@ -171,6 +179,7 @@ async def latency(settings: Settings, tmp: Path, *, seconds: float, wait_s: floa
             Figure("dispatch: street metres per order", float(metres or 0), "m"),
         ]
     finally:
+        gc.unfreeze()
         for workers in ns.workers.values():
             for w in workers:
                 w.terminate()
@@ -180,7 +189,12 @@ async def latency(settings: Settings, tmp: Path, *, seconds: float, wait_s: floa
 async def _listen(
     ns: Namespace, got: dict[str, float], trips: dict[str, int], ready: asyncio.Event
 ) -> None:
-    consumer = new_consumer(ns.settings, enable_auto_commit=False, group_id=None)
+    # fetch_max_wait as the worker's (processors/dispatch/worker.py): with aiokafka's 500 ms
+    # default a fetch for the partitions that had nothing buffered held back the others,
+    # and the figure measured the bench's own consumer.
+    consumer = new_consumer(
+        ns.settings, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=FETCH_MAX_WAIT_MS
+    )
     await consumer.start()
     try:
         topic = ns.topic(DELIVERIES_TOPIC)

@@ -57,7 +57,11 @@ class Plan:
     dispatch_s: float = 5.0  # seconds of confirmed orders at 1,000/s
     loads: tuple[float, ...] = (0.25, 0.5, 0.8)
     wait_s: float = 600.0
-    tracing_rounds: int = 8  # the commerce events in this many rounds per side, in turns
+    # Tracing on vs off: this many pairs of rounds of tracing_round events each, on
+    # events of their own (bench/tracing.py: rounds long enough for throughput, not
+    # the batches' latency, to set their time; the median pair's ratio).
+    tracing_pairs: int = 15
+    tracing_round: int = 6_000
 
 
 QUICK = Plan(
@@ -71,7 +75,8 @@ QUICK = Plan(
     recs_views=10_000,
     dispatch_s=3.0,
     wait_s=60.0,
-    tracing_rounds=4,
+    tracing_pairs=9,
+    tracing_round=3_000,
 )
 FULL = Plan(100_000, 3, 40_000, 5_000, 500_000, 1_000, 20.0, dispatch_s=10.0)
 
@@ -98,11 +103,10 @@ async def run_tracing(settings: Settings, plan: Plan) -> list[Figure]:
     """Only tracing on vs off (``riverbed bench --only tracing``)."""
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     tmp = Path(tempfile.mkdtemp(prefix="riverbed-bench-"))
-    sim, events, _stream = proc.commerce_workload(plan.commerce_events)
     spaces: list[Namespace] = []
     try:
         return await tracing.run(
-            settings, tmp, sim, events, plan.tracing_rounds, spaces, plan.wait_s
+            settings, tmp, plan.tracing_pairs, plan.tracing_round, spaces, plan.wait_s
         )
     finally:
         for ns in spaces:
@@ -213,7 +217,7 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
         ]
 
         figures += await tracing.run(
-            settings, tmp, sim, events, plan.tracing_rounds, spaces, plan.wait_s
+            settings, tmp, plan.tracing_pairs, plan.tracing_round, spaces, plan.wait_s
         )
 
         progress(f"viewing worker: {len(views):,} events into MongoDB (FerretDB)")

@@ -4,11 +4,24 @@ The events carry a ``traceparent`` each, as the gateway gives them: one trace pe
 request, sampled by the default ratio's own sampler (``TraceIdRatioBased``), so ~10 % of
 them say "sampled". Two namespaces get the same events: one whose workers trace (OTLP to
 the local stack's Jaeger, each kept batch exported for real), one whose workers do not.
-After an untimed warm-up on each side (:data:`WARMUP`), the namespaces take turns in
-rounds (off, on, then on, off, ...), so a change of the machine's load between rounds
-weighs on both sides alike; each side's rate is its timed events over the sum of its
-rounds' times (first write to last commit, as the other
-worker figures), its CPU the sum over its rounds.
+
+How the ratio is made stable on a shared machine:
+
+* An untimed warm-up on each side (:data:`WARMUP` events): a new worker's first batches
+  pay for lazy imports, prepared statements and cold caches.
+* Then ``pairs`` pairs of rounds, each side taking the *same* ``per_round`` events in
+  turn, the order flipping every pair (off, on / on, off / ...). A round runs from the
+  first write to the last commit; ``per_round`` is large enough that the batches' own
+  latency (two 250 ms batch windows, orders then inventory) is a small part of it: with
+  990-event rounds a round was mostly that latency (~1,300 ev/s either side, rounds of
+  one side 900 to 1,590 ev/s).
+* Each pair gives a ratio (on over off, measured seconds apart, so a change of the
+  machine's load weighs on both alike); the figure is the pair with the **median**
+  ratio, so one round hit by someone else's build does not move it. Sums over all
+  rounds (the former figure) let one slow round weigh on its side alone.
+
+CPU per event (the orders and the inventory worker's own utime+stime) is summed over
+all rounds: it does not depend on what else the machine runs, only on the code.
 
 After the rounds, Jaeger must list the traced orders worker's service: otherwise the
 "on" side exported nothing and the ratio would not be about tracing.
@@ -26,7 +39,6 @@ import httpx
 from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
 
 from core.settings import Settings
-from producers.simulators.simulation import Simulation
 from riverbed.bench import processors as proc
 from riverbed.bench.cpu import CpuMeter
 from riverbed.bench.feed import flood, records
@@ -38,10 +50,10 @@ from schemas import Envelope
 TRACING_RATIO = 0.9
 DEFAULT_RATIO: float = Settings.model_fields["otel_sample_ratio"].default
 KINDS = ("orders", "inventory")
-# Each side first applies the first events (the opening stock, mostly) untimed: a new
-# worker's first batches pay for lazy imports, prepared statements and cold caches, and
-# without it two runs of 2 rounds gave on/off 0.99 and 1.68.
-WARMUP = 1_000
+# Each side first applies the first events (the opening stock, 960, and orders) untimed:
+# a new worker's first batches pay for lazy imports, prepared statements and cold caches,
+# and without it two runs of 2 rounds gave on/off 0.99 and 1.68.
+WARMUP = 2_000
 JAEGER_WAIT_S = 30.0  # workers export every 5 s (BatchSpanProcessor's default)
 
 
@@ -67,16 +79,23 @@ def sampled_share(events: list[Envelope[Any]]) -> float:
     return sum(1 for e in events if (e.traceparent or "").endswith("-01")) / max(len(events), 1)
 
 
+def median_pair(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The (on, off) rates of the pair whose on/off ratio is the median (the upper
+    middle one of an even count: the figure stays one measured pair)."""
+    ranked = sorted(pairs, key=lambda p: p[0] / p[1])
+    return ranked[len(ranked) // 2]
+
+
 async def run(
     settings: Settings,
     tmp: Path,
-    sim: Simulation,
-    events: list[Envelope[Any]],
-    rounds: int,
+    pairs: int,
+    per_round: int,
     spaces: list[Namespace],
     wait_s: float,
 ) -> list[Figure]:
     """The on/off figures; the namespaces go into ``spaces`` (the caller drops them)."""
+    sim, events, _stream = proc.commerce_workload(WARMUP + pairs * per_round)
     traced = with_gateway_traceparents(events)
     off = await proc.fresh(settings, tmp, sim)
     spaces.append(off)
@@ -94,54 +113,63 @@ async def run(
             "RIVERBED_OTEL_SERVICE_NAME": service,
         },
     )
+    timed = traced[WARMUP : WARMUP + pairs * per_round]
     progress(
-        f"tracing on vs off: 4 workers; {sampled_share(traced):.1%} of {len(traced):,} "
-        f"events sampled; spans to {endpoint}"
+        f"tracing on vs off: 4 workers; {sampled_share(timed):.1%} of {len(timed):,} timed "
+        f"events sampled; {pairs} pairs of {per_round:,}-event rounds; spans to {endpoint}"
     )
     await proc.wait_ready([(off, dict.fromkeys(KINDS, 1)), (on, dict.fromkeys(KINDS, 1))])
     fed: dict[str, Counter[str]] = {"off": Counter(), "on": Counter()}
-    for side, ns in (("off", off), ("on", on)):
-        progress(f"tracing {side}: warm-up, {min(WARMUP, len(traced)):,} events (untimed)")
-        await proc.through_workers(ns, records(ns, traced[:WARMUP]), fed[side], wait_s)
-    timed = traced[WARMUP:]
-    size = -(-len(timed) // rounds)
-    chunks = [timed[i : i + size] for i in range(0, len(timed), size)]
-    seconds = {"off": 0.0, "on": 0.0}
-    cpu = {"off": 0.0, "on": 0.0}
     sides = {"off": off, "on": on}
+    for side, ns in sides.items():
+        progress(f"tracing {side}: warm-up, {WARMUP:,} events (untimed)")
+        await proc.through_workers(ns, records(ns, traced[:WARMUP]), fed[side], wait_s)
+    # Encoded before any clock starts (each side's own topic names), not between rounds.
+    rounds = {
+        side: [records(ns, timed[n * per_round : (n + 1) * per_round]) for n in range(pairs)]
+        for side, ns in sides.items()
+    }
+    cpu = {side: dict.fromkeys(KINDS, 0.0) for side in sides}
     meters = {side: await CpuMeter.of(settings, ns, KINDS) for side, ns in sides.items()}
-    for n, chunk in enumerate(chunks):
-        order = ("off", "on") if n % 2 == 0 else ("on", "off")
-        for side in order:
-            ns = sides[side]
-            batch = records(ns, chunk)
-            before = meters[side].read()["orders worker"]
+    measured: list[tuple[float, float]] = []
+    for n in range(pairs):
+        rate: dict[str, float] = {}
+        for side in ("off", "on") if n % 2 == 0 else ("on", "off"):
+            ns, batch = sides[side], rounds[side][n]
+            before = meters[side].read()
             started = await flood(ns, batch)
             await proc.settled(ns, fed[side], batch, wait_s)
-            took = await proc.last_commit(ns) - started
-            seconds[side] += took
-            cpu[side] += meters[side].read()["orders worker"] - before
-            progress(
-                f"tracing {side}: round {n + 1}/{len(chunks)}, {len(chunk):,} events "
-                f"at {len(chunk) / took:,.0f} ev/s"
-            )
+            rate[side] = len(batch) / (await proc.last_commit(ns) - started)
+            after = meters[side].read()
+            for kind in KINDS:
+                cpu[side][kind] += after[f"{kind} worker"] - before[f"{kind} worker"]
+        measured.append((rate["on"], rate["off"]))
+        progress(
+            f"tracing pair {n + 1}/{pairs}: on {rate['on']:,.0f} ev/s, off {rate['off']:,.0f} "
+            f"ev/s, on/off {rate['on'] / rate['off']:.3f}"
+        )
     await exported(settings, f"{service}-orders")
-    for ns in (off, on):
+    for ns in sides.values():
         for procs in ns.workers.values():
             for p in procs:
                 p.terminate()
-    rate = {side: len(timed) / s for side, s in seconds.items()}
-    us = {side: c / len(timed) * 1e6 for side, c in cpu.items()}
+    on_rate, off_rate = median_pair(measured)
+    us = {side: {k: c / len(timed) * 1e6 for k, c in by.items()} for side, by in cpu.items()}
     share = f"ratio {DEFAULT_RATIO:g}, traceparents as from the gateway"
     return [
         Figure(
-            f"orders+inventory, tracing on ({share}) vs off",
-            rate["on"],
+            f"orders+inventory, tracing on ({share}) vs off, median of {pairs} pairs",
+            on_rate,
             "ev/s",
-            rate["off"],
+            off_rate,
             at_least(TRACING_RATIO, on="ratio"),
         ),
-        Figure("orders worker CPU per event, tracing on vs off", us["on"], "us/ev", us["off"]),
+        *(
+            Figure(
+                f"{k} worker CPU per event, tracing on vs off", us["on"][k], "us/ev", us["off"][k]
+            )
+            for k in KINDS
+        ),
     ]
 
 

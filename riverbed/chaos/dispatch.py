@@ -200,7 +200,7 @@ async def _settled(ns: Namespace, count: int, wait_s: float) -> bool:
         [row] = await _fetch(
             ns,
             "select count(*) filter (where status = 'delivered') as done, "
-            "(select count(*) from outbox) as left from dispatch_orders",
+            "(select coalesce(sum(events), 0) from outbox) as left from dispatch_orders",
         )
         if row["done"] == count and row["left"] == 0:
             return True

@@ -90,7 +90,7 @@ class Progress:
         except Exception:
             return None
         try:
-            n: int = await conn.fetchval("select count(*) from outbox")
+            n: int = await conn.fetchval("select coalesce(sum(events), 0) from outbox")
             return n
         except Exception:
             return None

@@ -12,14 +12,16 @@ everything not granted below is refused.
     viewing     READ viewing; WRITE dlq                               PREFIXED <g>-<kind>-
     dispatch    READ order-decisions, shoppers, deliveries; WRITE
                 deliveries, dlq
-    dashboard   DESCRIBE all six topics; READ the three input topics, DESCRIBE groups
-                stock-alerts and dlq (no WRITE anywhere)              <g>-<kind>; no group
+    dashboard   DESCRIBE every topic; READ each worker kind's main     DESCRIBE groups
+                input (orders, inventory, viewing, order-decisions),  <g>-<kind>; no group
+                stock-alerts and dlq (no WRITE anywhere)
     dlq         READ+DESCRIBE dlq; WRITE+DESCRIBE the three input     none: reads by
                 topics (never an output or internal topic)            assignment
 
 No component needs ``admin`` at run time: the dashboard reads offsets, group state and
 the alert/dead-letter tails (and one message per partition at a worker's committed
-offset, for lag in seconds: hence READ on the input topics), and ``riverbed dlq``
+offset on its main topic, ``processors.kinds.WORKER_TOPICS``, for lag in seconds: hence
+READ on those topics, the dispatch worker's ``order-decisions`` among them), and ``riverbed dlq``
 replays only to input topics (see ``processors/runtime/dlq_replay.py``).
 
 Both commerce workers may write both commerce outputs: they share one outbox table, and
@@ -43,6 +45,7 @@ from aiokafka import AIOKafkaClient
 from aiokafka.protocol.admin import CreateAclsRequest
 
 from core.errors import StackError
+from processors.kinds import WORKER_TOPICS
 from schemas.topics import (
     DELIVERIES_TOPIC,
     DLQ_TOPIC,
@@ -63,8 +66,10 @@ DASHBOARD = "dashboard"
 DLQ = "dlq"
 GATEWAY_TOPICS = (ORDERS_TOPIC, INVENTORY_TOPIC, VIEWING_TOPIC)
 ALL_TOPICS = tuple(TOPIC_PARTITIONS)  # every topic Riverbed creates
-# The dashboard's tails (alerts, dead letters) and its lag-in-seconds reads (inputs).
-DASHBOARD_READS = (*GATEWAY_TOPICS, STOCK_ALERTS_TOPIC, DLQ_TOPIC)
+# The dashboard's tails (alerts, dead letters) and its lag-in-seconds reads: the main
+# topic of every worker kind, as dashboard/sources/kafka.py reads it (a kind added to
+# WORKER_TOPICS is covered without another list to keep in step).
+DASHBOARD_READS = (*dict.fromkeys(WORKER_TOPICS.values()), STOCK_ALERTS_TOPIC, DLQ_TOPIC)
 _COMMERCE_OUT = (ORDER_DECISIONS_TOPIC, STOCK_ALERTS_TOPIC, DLQ_TOPIC)
 
 

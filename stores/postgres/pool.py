@@ -21,8 +21,8 @@ async def _init(conn: asyncpg.Connection) -> None:
     )
 
 
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """A pool ``reset`` that sends nothing (asyncpg still rolls back an open transaction)."""
+async def _keep(conn: asyncpg.Connection) -> None:
+    """A pool ``reset`` that sends nothing (see ``keep_session``)."""
 
 
 async def create_pool(
@@ -32,19 +32,17 @@ async def create_pool(
     max_size: int = 5,
     schema: str | None = None,
     statement_timeout_ms: int | None = None,
-    reset_sessions: bool = True,
+    keep_session: bool = False,
 ) -> asyncpg.Pool:
     """A pool whose connections decode jsonb and, given ``schema``, resolve names in it.
-
-    ``reset_sessions=False`` is for code that never changes a session (no ``SET``,
-    ``LISTEN``, advisory lock or cursor outside a transaction): asyncpg's default reset
-    sends ``RESET ALL`` and friends to the server each time a connection goes back to
-    the pool, one more round trip that the releasing request waits for (the read API's
-    recommendations: two round trips instead of one; BENCHMARKS.md).
 
     ``search_path`` is a connection start-up parameter rather than a ``SET`` in ``init``:
     asyncpg runs ``RESET ALL`` when a connection goes back to the pool, which would undo a
     ``SET`` after the first use but resets to the start-up value.
+
+    ``keep_session`` skips that reset (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL``, a round trip per release) for a caller that leaves no session state
+    behind: only transaction-scoped locks, no ``SET``, ``LISTEN`` or open cursors.
     """
     server_settings = {"search_path": quote_ident(schema)} if schema else {}
     if statement_timeout_ms is not None:
@@ -55,8 +53,8 @@ async def create_pool(
         min_size=min_size,
         max_size=max_size,
         init=_init,
-        reset=None if reset_sessions else _keep_session,
         server_settings=server_settings or None,
+        **({"reset": _keep} if keep_session else {}),
     )
     return pool
 

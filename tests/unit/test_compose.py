@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from core.settings import DEV_PASSWORDS, SECRETS_DIR, Settings
+from processors.kinds import KINDS
 from tests.compose_spec import schema
 from tests.containers.compose import interpolate, load, start_order
 
@@ -46,13 +47,19 @@ APP_COMMANDS = {
     "worker-orders": ["worker", "orders"],
     "worker-inventory": ["worker", "inventory"],
     "worker-viewing": ["worker", "viewing"],
+    "worker-dispatch": ["worker", "dispatch"],
     "gateway": ["gateway", "--host", "0.0.0.0", "--port", "8000"],
     "dashboard": ["dashboard", "--host", "0.0.0.0", "--port", "8080"],
     "simulator": ["simulate", "--duration", "0", "--rate", "200", "--via", "gateway"],
 }
 ONE_SHOT = ["migrate", "topics"]
 LONG_RUNNING = sorted(set(APP_COMMANDS) - set(ONE_SHOT))
-WORKER_METRICS = {"worker-orders": 0, "worker-inventory": 1, "worker-viewing": 2}
+WORKER_METRICS = {
+    "worker-orders": 0,
+    "worker-inventory": 1,
+    "worker-viewing": 2,
+    "worker-dispatch": 3,
+}
 # Node.js release lines and their end of life (nodejs.org release schedule): even majors
 # are the LTS lines an image may pin.
 NODE_END_OF_LIFE = {22: "2027-04-30", 24: "2028-04-30"}
@@ -226,6 +233,22 @@ def test_worker_healthcheck_calls_its_own_metrics_port(name: str, offset: int) -
     env = _environment(_service(name))
     port = int(env["RIVERBED_METRICS_PORT"]) + offset
     assert f"http://127.0.0.1:{port}/healthz" in _service(name)["healthcheck"]["test"][3]
+
+
+def test_every_worker_kind_runs_as_a_compose_service() -> None:
+    """``riverbed worker all`` runs every kind; compose runs each in its own service, and
+    a kind without one (dispatch had none) would silently never run there."""
+    services = _compose()["services"]
+    workers = {
+        s["command"][1]: name
+        for name, s in services.items()
+        if (s.get("command") or [""])[0] == "worker"
+    }
+    assert sorted(workers) == sorted(KINDS)
+    for kind, name in workers.items():
+        assert name == f"worker-{kind}"
+        # Each serves /metrics at the offset `riverbed worker` gives its kind.
+        assert WORKER_METRICS[name] == KINDS.index(kind)
 
 
 @pytest.mark.parametrize(("name", "port"), [("gateway", 8000), ("dashboard", 8080)])

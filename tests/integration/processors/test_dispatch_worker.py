@@ -87,7 +87,7 @@ async def caught_up(ns: Namespace, *, waiting: int = 0, wait_s: float = 60) -> N
             lags = [await ns.lag("dispatch", t) for t in TOPICS]
             conn = await ns.owner()
             try:
-                left = await conn.fetchval("select count(*) from outbox")
+                left = await conn.fetchval("select coalesce(sum(events), 0) from outbox")
                 still = await conn.fetchval(
                     "select count(*) from dispatch_orders where status = 'waiting'"
                 )

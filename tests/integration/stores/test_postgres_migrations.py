@@ -188,10 +188,9 @@ async def test_app_role_reads_and_writes_but_cannot_change_the_schema(
     await app.execute("update orders set status = 'cancelled' where order_id = 'o1'")
     assert await app.fetchval("select status from orders where order_id = 'o1'") == "cancelled"
     assert await app.fetchval(
-        "insert into outbox (event_id, topic, key, value, headers) values ($1, 't', 'k', $2, '{}')"
-        " returning id",
-        uuid4(),
-        b"v",
+        "insert into outbox (events, topics, keys, payloads, header_sets)"
+        " values (1, '{t}', '{k}', $1, '{\"{}\"}') returning id",
+        [b"v"],
     )
     # No foreign key cascades (migration 0007): the lines go with the order, by hand.
     await app.execute("delete from order_lines where order_id = 'o1'")
@@ -292,7 +291,7 @@ READ_QUERIES: dict[str, tuple[str, list[Any], str]] = {
         "title_views_minute_minute_idx",
     ),
     "unpublished outbox, oldest first": (
-        "select id, topic, key, value, headers from outbox order by id limit 100",
+        "select id, topics, keys, payloads, header_sets from outbox order by id limit 100",
         [],
         "outbox_pkey",
     ),
@@ -315,9 +314,8 @@ async def seed(conn: asyncpg.Connection) -> None:
         )
         if i % 10 == 0:  # published rows are deleted (migration 0006)
             await conn.execute(
-                "insert into outbox (event_id, topic, key, value, headers)"
-                " values ($1, 't', 'k', 'v', '{}')",
-                uuid4(),
+                "insert into outbox (events, topics, keys, payloads, header_sets)"
+                " values (1, '{t}', '{k}', '{v}', '{\"{}\"}')"
             )
     await conn.execute("analyze")
 
@@ -347,18 +345,19 @@ async def test_pool_keeps_the_schema_and_decodes_jsonb(settings: Settings, migra
         for _ in range(2):  # the second use comes after asyncpg's RESET ALL on release
             async with pool.acquire() as conn:
                 assert await conn.fetchval("select current_schema()") == migrated
-        headers = {"event_type": "OrderPlaced", "attempts": [1, 2]}
+        params = {"factors": 64, "buckets": [0, 1, 2, 3]}
         async with transaction(pool) as conn:
             await conn.execute(
-                "insert into outbox (event_id, topic, key, value, headers) values ($1, 't', 'k', 'v', $2)",
-                uuid4(), headers,
+                "insert into recs_models (trained_at, training_s, views, users, titles, params, metrics)"
+                " values (now(), 1, 1, 1, 1, $1, '{}')",
+                params,
             )  # fmt: skip
         with pytest.raises(RuntimeError, match="boom"):
             async with transaction(pool) as conn:
-                await conn.execute("delete from outbox")
+                await conn.execute("delete from recs_models")
                 raise RuntimeError("boom")
         async with pool.acquire() as conn:
-            assert await conn.fetchval("select headers from outbox") == headers
+            assert await conn.fetchval("select params from recs_models") == params
     finally:
         await pool.close()
 

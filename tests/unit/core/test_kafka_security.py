@@ -100,15 +100,31 @@ def test_the_dashboard_reads_and_describes_and_never_writes_or_joins_a_group() -
     assert {b.operation for b in mine} == {Operation.READ, Operation.DESCRIBE}
     for name in TOPIC_PARTITIONS:
         assert Operation.DESCRIBE in ops(plan, "dashboard", f"p.{name}")
-    # Reads: the alert and dead-letter tails, and the inputs (lag in seconds).
+    # Reads: the alert and dead-letter tails, and each worker's main input (lag in seconds).
     readable = {b.name for b in mine if b.operation is Operation.READ}
     assert readable == {
         f"p.{t}"
-        for t in (ORDERS_TOPIC, INVENTORY_TOPIC, VIEWING_TOPIC, STOCK_ALERTS_TOPIC, DLQ_TOPIC)
+        for t in (
+            ORDERS_TOPIC,
+            INVENTORY_TOPIC,
+            VIEWING_TOPIC,
+            ORDER_DECISIONS_TOPIC,  # the dispatch worker's
+            STOCK_ALERTS_TOPIC,
+            DLQ_TOPIC,
+        )
     }
     groups = [(b.name, b.operation) for b in mine if b.resource is Resource.GROUP]
     assert sorted(groups) == [(f"g-{k}", Operation.DESCRIBE) for k in sorted(KINDS)]
     assert all(b.pattern is Pattern.LITERAL for b in mine)
+
+
+def test_the_dashboard_may_read_every_topic_its_lag_sampler_reads() -> None:
+    """Lag in seconds reads one message per partition of each group's topic: on the secure
+    broker a topic without READ fails that sample (the dispatch group's was missing)."""
+    plan = acl_plan(topic_prefix="p.", group_prefix="g")
+    for kind, topic in WORKER_TOPICS.items():
+        assert Operation.READ in ops(plan, "dashboard", f"p.{topic}"), kind
+        assert ops(plan, "dashboard", f"g-{kind}") == {Operation.DESCRIBE}, kind
 
 
 def test_the_dlq_tool_reads_the_dlq_and_writes_only_the_input_topics() -> None:

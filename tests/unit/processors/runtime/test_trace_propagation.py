@@ -19,14 +19,15 @@ from opentelemetry.trace import SpanKind
 from pydantic import SecretStr
 
 from core.settings import Settings
-from core.tracing import Tracing, span_context_of, traceparent_of, tracing_for
+from core.tracing import Tracing, is_sampled, span_context_of, traceparent_of, tracing_for
 from processors.commerce.logic import apply
 from processors.commerce.state import CommerceState, Level
 from processors.commerce.worker import already_applied, applied_by
 from processors.runtime.tracing import BatchTracing, child
 from producers.gateway import create_app
 from producers.publisher import Publisher
-from schemas import Envelope, decode, encode
+from schemas import HEADER_TYPE, Envelope, decode, encode
+from schemas.wire import HEADER_TRACEPARENT
 
 pytestmark = pytest.mark.unit
 
@@ -201,7 +202,7 @@ async def test_without_a_header_the_gateway_starts_a_trace() -> None:
     assert carried is not None and carried.trace_id == server.context.trace_id
 
 
-async def test_a_batch_links_every_message_and_follows_the_first_sampled_one() -> None:
+async def test_a_batch_links_every_kept_message_and_follows_the_first_one() -> None:
     tracing, spans = memory("riverbed-orders")
     worker = BatchTracing(tracing, kind="orders", topic="t", group="g")
     sampled = {1: "00", 2: "01", 3: "01"}
@@ -215,7 +216,8 @@ async def test_a_batch_links_every_message_and_follows_the_first_sampled_one() -
     await worker.flush(flush)(events)
     batch, other = sorted(spans.get_finished_spans(), key=lambda s: s.context.trace_id)
     assert seen == [3]
-    assert [link.context.trace_id for link in batch.links] == [1, 2, 3]
+    # Links name the kept traces' messages only: the dropped trace (1) has no span anywhere.
+    assert [link.context.trace_id for link in batch.links] == [2, 3]
     assert batch.context.trace_id == 2 and batch.parent is not None and batch.parent.span_id == 2
     assert batch.attributes is not None and batch.attributes["messaging.batch.message_count"] == 3
     # The other kept trace (3) gets a span under its message that links to the batch;
@@ -223,6 +225,39 @@ async def test_a_batch_links_every_message_and_follows_the_first_sampled_one() -
     assert other.context.trace_id == 3 and other.parent is not None and other.parent.span_id == 3
     assert [link.context.span_id for link in other.links] == [batch.context.span_id]
     assert (other.start_time, other.end_time) == (batch.start_time, batch.end_time)
+
+
+async def test_a_batch_of_dropped_traces_records_nothing() -> None:
+    tracing, spans = memory("riverbed-orders")
+    worker = BatchTracing(tracing, kind="orders", topic="t", group="g")
+    events = [decode(*_placed(f"o-{n}", f"00-{n:032x}-{n:016x}-00")) for n in (1, 2)]
+
+    async def flush(envelopes: list[Envelope[Any]]) -> None:
+        with child(worker, "transaction"):
+            pass
+
+    await worker.flush(flush)(events)
+    # The first message's dropped trace is the batch's parent: ParentBased drops the
+    # batch and its children, although the ratio sampler alone (1.0 here) would keep them.
+    assert spans.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize(
+    ("traceparent", "sampled"),
+    [
+        (f"00-{TRACE_ID}-{PARENT}-01", True),
+        (f"00-{TRACE_ID}-{PARENT}-00", False),
+        (f"00-{TRACE_ID}-{PARENT}-03", True),  # other flag bits set
+        (f"00-{TRACE_ID}-{PARENT}-02", False),
+        (f"01-{TRACE_ID}-{PARENT}-09-future", True),  # a later version's extra field
+        (None, False),
+        ("00-short", False),
+    ],
+)
+def test_the_sampled_flag_is_read_without_parsing(traceparent: str | None, sampled: bool) -> None:
+    assert is_sampled(traceparent) is sampled
+    remote = span_context_of(traceparent)
+    assert remote is None or remote.trace_flags.sampled is sampled
 
 
 def _placed(order_id: str, traceparent: str) -> tuple[bytes, list[tuple[str, bytes]]]:
@@ -323,3 +358,16 @@ async def test_an_unsampled_batch_costs_no_span_per_event() -> None:
     assert spans.get_finished_spans() == ()
     assert len({e.traceparent for e in events}) == 1  # the batch's unsampled context
     assert str(events[0].traceparent).startswith(f"00-{TRACE_ID}-")
+
+
+def test_a_skipped_message_of_a_dropped_trace_records_nothing() -> None:
+    tracing, spans = memory("riverbed-inventory")
+    inventory = BatchTracing(tracing, kind="inventory", topic="t.inv", group="g-inv")
+    kept, dropped = (f"00-{TRACE_ID}-{PARENT}-{flags}" for flags in ("01", "00"))
+    skip = inventory.skip(lambda headers: True)
+    assert skip([(HEADER_TRACEPARENT, dropped.encode()), (HEADER_TYPE, b"stock.reserved")]) is True
+    assert spans.get_finished_spans() == ()
+    assert skip([(HEADER_TRACEPARENT, kept.encode()), (HEADER_TYPE, b"stock.reserved")]) is True
+    (span,) = spans.get_finished_spans()
+    assert span.name == "skip stock.reserved" and span.parent is not None
+    assert f"{span.parent.span_id:016x}" == PARENT
