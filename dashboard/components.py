@@ -102,7 +102,10 @@ class Dashboard:
         await self.stores.close()
 
 
-def dashboard(request: Request) -> Dashboard:
-    """FastAPI dependency: the process's :class:`Dashboard`."""
+async def dashboard(request: Request) -> Dashboard:
+    """FastAPI dependency: the process's :class:`Dashboard`. ``async`` so FastAPI calls it
+    on the event loop: a plain ``def`` dependency runs in a worker thread, a thread
+    hand-off per request (~9 % of the read API's samples in the recommendations profile,
+    BENCHMARKS.md)."""
     state: Dashboard = request.app.state.dashboard
     return state

@@ -37,25 +37,55 @@ TRENDING = """
 select title_id, sum(starts)::bigint as starts from title_views_minute
 where minute > $1 and minute < $2
 group by title_id order by starts desc, title_id limit $3 offset $4
-"""  # title_views_minute_minute_starts_idx (minute, starts desc)
+"""  # title_views_minute_minute_idx (minute, title_id and starts included)
 
-# One round trip for everything a recommendation request reads but the co-watch
-# partners (which need the seeds): under load every round trip waits for a CPU, and six
-# of them measured p99 103 ms against 20 (load average ~20, 20,000 views).
+# One round trip for everything a recommendation request reads. Under load every round
+# trip waits for a CPU: six of them measured p99 103 ms against 20 (load average ~20,
+# 20,000 views), two 22-65 ms; BENCHMARKS.md has the profile that led to one. The
+# co-watch ranking is an aggregate over the seeds' partners, so PostgreSQL computes it
+# (up to ~800 partner rows no longer travel to Python to be summed there).
+# $1 user, $2 history length, $3 time-of-day bucket, $4..$5 trending window, $6 trending
+# length, $7 the page's end (offset + limit), $8 seeds.
 RECOMMENDATION_INPUTS = """
+with history as (
+    select array(select title_id from viewing_session_index
+                 where user_id = $1 and ended_at is not null
+                 order by ended_at desc, session_id desc limit $2) as titles
+), watched as (
+    select distinct t as title_id from history, unnest(history.titles) as t
+), seeds as (  -- the most recent distinct titles, most recent first
+    select h.title_id, min(h.n) as n
+    from history, unnest(history.titles) with ordinality as h(title_id, n)
+    group by h.title_id order by min(h.n) limit $8
+), partners as (  -- per seed, enough that leaving out watched titles still fills the page
+    select s.title_id as seed, p.other_title_id as title_id, p.viewers
+    from seeds as s cross join lateral (
+        select other_title_id, viewers from co_watch_counts as c
+        where c.title_id = s.title_id order by viewers desc, other_title_id
+        limit $7 + (select count(*) from watched)
+    ) as p
+), co_watch as (  -- summed co-viewers, without what the user watched
+    select title_id, sum(viewers) as score, array_agg(seed) as because
+    from partners where title_id not in (select title_id from watched)
+    group by title_id
+)
 select
+    (select titles from history) as history,
+    array(select title_id from seeds order by n) as seeds,
+    array(select (title_id, because) from co_watch
+          order by score desc, title_id collate "C") as co_watch,
     array(select title_id from viewing_session_index
-          where user_id = $1 and ended_at is not null
-          order by ended_at desc, session_id desc limit $2) as history,
-    array(select distinct title_id from viewing_session_index
-          where user_id = $1 and completed order by 1) as finished,
+          where user_id = $1 and ended_at is not null and completed) as finished,
     array(select title_id from recs_user_items
           where user_id = $1 and bucket = $3 order by rank) as model,
     (select max(version) from recs_user_items where user_id = $1 and bucket = $3) as version,
     array(select title_id from title_views_minute where minute > $4 and minute < $5
           group by title_id order by sum(starts) desc, title_id limit $6) as trending,
     exists(select 1 from viewing_session_index where user_id = $1) as known
-"""  # index ranges: viewing_session_index_user_*, recs_user_items_pkey, title_views_minute_*
+"""  # index-only: viewing_session_index_user_ended_idx (title_id, completed included),
+# co_watch_counts_title_viewers_idx, recs_user_items_pkey, title_views_minute_minute_idx
+# (title_id, starts included), viewing_session_index_user_started_idx.
+# ("completed" implies "ended": processors/viewing/sessions.py sets both at the end mark.)
 
 # --- poller ------------------------------------------------------------------------
 ORDERS_PER_MINUTE = """
@@ -84,6 +114,10 @@ QUERIES: dict[str, tuple[str, tuple[Any, ...]]] = {
     "inventory_page": (INVENTORY_PAGE, ("s-1", 20, 0)),
     "inventory_count": (INVENTORY_COUNT, ("s-1",)),
     "trending": (TRENDING, (_T, _T_END, 10, 0)),
+    "recommendation_inputs": (
+        RECOMMENDATION_INPUTS,
+        ("user-1", 50, 1, _T - timedelta(hours=1), _T, 60, 10, 10),
+    ),
     "orders_per_minute": (ORDERS_PER_MINUTE, (_T, _T_END)),
     "orders_by_status": (ORDERS_BY_STATUS, ()),
     "low_stock_count": (LOW_STOCK_COUNT, ()),

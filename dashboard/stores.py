@@ -37,6 +37,9 @@ class Stores:
                         max_size=5,
                         schema=self._settings.postgres_schema,
                         statement_timeout_ms=self._settings.dashboard_statement_timeout_ms,
+                        # Nothing here changes a session (reader role, plain SELECTs;
+                        # the timeout and search_path are start-up parameters).
+                        keep_session=True,
                     ),
                     timeout=5.0,
                 )

@@ -7,10 +7,8 @@ last of 2,432 documents, measured), so no read here touches a growing collection
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -20,6 +18,7 @@ from dashboard.api.models import (
     NOT_FOUND,
     Limit,
     Offset,
+    Recommendation,
     Recommendations,
     Trending,
     UserSessions,
@@ -53,23 +52,6 @@ async def get_sessions(
     )
 
 
-def rank(
-    history: list[dict[str, Any]], partners: dict[str, list[dict[str, Any]]]
-) -> tuple[list[str], dict[str, list[str]]]:
-    """Titles co-watched with the user's, best first, without those already watched;
-    and the user's titles each was co-watched with."""
-    watched = {h["title_id"] for h in history}
-    score: dict[str, int] = defaultdict(int)
-    because: dict[str, list[str]] = defaultdict(list)
-    for seed, others in partners.items():
-        for o in others:
-            if o["title_id"] in watched:
-                continue
-            score[o["title_id"]] += o["viewers"]
-            because[o["title_id"]].append(seed)
-    return sorted(score, key=lambda t: (-score[t], t)), because
-
-
 At = Annotated[
     datetime | None,
     Query(description="ISO 8601 time whose time of day to recommend for (default: now)."),
@@ -83,7 +65,7 @@ async def get_recommendations(
     """The trained model's titles for the user at that time of day, blended with "because
     you watched" (co-watch, fresh from the stream) and trending (the hour before ``at``);
     titles the user finished are left out; each item says its source. Index ranges only
-    (PostgreSQL), in two round trips."""
+    (PostgreSQL), in one round trip."""
     when = at if at is not None else state.clock()
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -98,31 +80,30 @@ async def get_recommendations(
             when - TRENDING_WINDOW,
             when,
             offset + limit + HISTORY_LIMIT,
+            offset + limit,
+            RECENT_TITLES,
         )
-        if not got["known"]:
-            raise ApiError(404, f"user {user_id!r} has no viewing history")
-        history = [{"title_id": t} for t in got["history"]]
-        seeds = list(dict.fromkeys(got["history"]))[:RECENT_TITLES]
-        # Enough partners per seed that leaving out watched titles still fills the page.
-        want = offset + limit + len(set(got["history"]))
-        found = await index.partners(conn, seeds, want) if seeds else {}
-    co_watched, because = rank(history, found)
-    blended = blend(
-        {"model": got["model"], "co_watch": co_watched, "trending": got["trending"]},
-        finished=got["finished"],
-        because=because,
-    )
-    return Recommendations.model_validate(
+    if not got["known"]:
+        raise ApiError(404, f"user {user_id!r} has no viewing history")
+    page = blend(
         {
-            "user_id": user_id,
-            "at": when,
-            "time_of_day": BUCKETS[bucket],
-            "model_version": got["version"],
-            "based_on": seeds,
-            "items": [asdict(b) for b in blended[offset : offset + limit]],
-            "limit": limit,
-            "offset": offset,
-        }
+            "model": got["model"],
+            "co_watch": [title for title, _ in got["co_watch"]],
+            "trending": got["trending"],
+        },
+        finished=got["finished"],
+        because=dict(got["co_watch"]),
+        top=offset + limit,
+    )[offset:]
+    return Recommendations(
+        user_id=user_id,
+        at=when,
+        time_of_day=BUCKETS[bucket],
+        model_version=got["version"],
+        based_on=got["seeds"],
+        items=[Recommendation(**vars(b)) for b in page],
+        limit=limit,
+        offset=offset,
     )
 
 

@@ -21,6 +21,7 @@ from typing import Literal
 Source = Literal["model", "co_watch", "trending"]
 WEIGHTS: dict[Source, float] = {"model": 1.0, "co_watch": 0.8, "trending": 0.4}
 RRF_K = 5
+PRECEDENCE = {source: n for n, source in enumerate(WEIGHTS)}  # ties go to the earlier source
 
 
 @dataclass
@@ -37,8 +38,10 @@ def blend(
     *,
     finished: Iterable[str] = (),
     because: dict[str, list[str]] | None = None,
+    top: int | None = None,
 ) -> list[Blended]:
-    """``ranked``: each source's titles, best first. Best blended first."""
+    """``ranked``: each source's titles, best first. Best blended first; only the first
+    ``top`` when given (the read API's page end: the rest are scored but not built)."""
     done = set(finished)
     score: dict[str, float] = defaultdict(float)
     share: dict[str, dict[Source, float]] = defaultdict(dict)
@@ -51,12 +54,12 @@ def blend(
             rank += 1
             score[title] += part
             share[title][source] = part
-    order = sorted(score, key=lambda t: (-score[t], t))
+    order = sorted(score, key=lambda t: (-score[t], t))[:top]
     return [
         Blended(
             title_id=t,
             score=round(score[t], 6),
-            source=max(share[t], key=lambda s: (share[t][s], -list(WEIGHTS).index(s))),
+            source=max(share[t], key=lambda s: (share[t][s], -PRECEDENCE[s])),
             sources=[s for s in WEIGHTS if s in share[t]],
             because=sorted((because or {}).get(t, [])) if "co_watch" in share[t] else [],
         )

@@ -185,18 +185,6 @@ FINISHED = """
 select distinct title_id from viewing_session_index
 where user_id = $1 and completed order by title_id
 """
-# One index range per seed (co_watch_counts_title_viewers_idx), cut at the limit: the
-# window function it replaces sorted every partner of every seed (7 ms p50 at 200 titles,
-# every pair present; this: ~1 ms).
-PARTNERS = """
-select s.title_id, p.other_title_id, p.viewers
-from unnest($1::text[]) with ordinality as s(title_id, n)
-cross join lateral (
-    select other_title_id, viewers from co_watch_counts c
-    where c.title_id = s.title_id order by viewers desc, other_title_id limit $2
-) as p
-order by s.n, p.viewers desc, p.other_title_id
-"""
 
 
 async def user_sessions(
@@ -218,14 +206,3 @@ async def history(
 async def finished(conn: asyncpg.Connection, user_id: str) -> list[str]:
     """Every title the user has watched to the end."""
     return [r["title_id"] for r in await conn.fetch(FINISHED, user_id)]
-
-
-async def partners(
-    conn: asyncpg.Connection, seeds: Sequence[str], limit: int
-) -> dict[str, list[dict[str, Any]]]:
-    """Each seed title's most co-watched titles: ``{seed: [{title_id, viewers}]}``."""
-    found: dict[str, list[dict[str, Any]]] = {s: [] for s in seeds}
-    if seeds:
-        for r in await conn.fetch(PARTNERS, list(seeds), limit):
-            found[r["title_id"]].append({"title_id": r["other_title_id"], "viewers": r["viewers"]})
-    return found

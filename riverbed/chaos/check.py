@@ -199,7 +199,10 @@ async def check_commerce(ns: Namespace, workload: Workload, tally: Tally) -> Non
         # The outbox keeps only unpublished rows (migration 0006): whatever is left is an
         # emitted event that never reached Kafka. What was published is checked on the
         # topics below, every emitted type included.
-        tally.add("outbox unpublished", lost=await conn.fetchval("select coalesce(sum(events), 0) from outbox"))
+        tally.add(
+            "outbox unpublished",
+            lost=await conn.fetchval("select coalesce(sum(events), 0) from outbox"),
+        )
         processed = await conn.fetch("select consumer, event_id from processed_events")
         # The stock events the orders worker emits are applied in its own transaction and
         # skipped by the inventory worker before decoding: no processed row of their own.

@@ -186,6 +186,39 @@ async def test_served_by_time_of_day_without_finished_titles(seeded: Seeded) -> 
     assert morning != evening  # the time of day changes what is recommended
 
 
+async def test_co_watch_sums_co_viewers_over_the_seeds_without_watched_titles(
+    seeded: Seeded,
+) -> None:
+    """The ranking the statement computes: co-viewers summed over the user's recent titles,
+    titles the user watched left out, ties by title, each with the seeds it came from."""
+    conn = await seeded.ns.owner()
+    try:
+        await conn.execute(
+            SEED_INDEX,
+            ["rank-1", "rank-2"],
+            ["user-rank"] * 2,
+            ["rk-a", "rk-b"],
+            [NOW - timedelta(days=2), NOW - timedelta(days=1)],
+            [False, False],
+        )
+        await conn.executemany(
+            "insert into co_watch_counts (title_id, other_title_id, viewers) values ($1, $2, $3)",
+            [("rk-a", "rk-b", 9), ("rk-a", "rk-x", 3), ("rk-b", "rk-x", 2), ("rk-b", "rk-y", 5)],
+        )
+    finally:
+        await conn.close()
+    at = datetime(2024, 6, 1, 12, tzinfo=UTC)  # before the population: nothing trending
+    body = (
+        await seeded.client.get(
+            "/api/users/user-rank/recommendations", params={"at": at.isoformat()}
+        )
+    ).json()
+    assert body["based_on"] == ["rk-b", "rk-a"] and body["model_version"] is None
+    got = [(i["title_id"], i["source"], i["because"]) for i in body["items"]]
+    # rk-b (9 co-viewers) was watched; rk-x 3 + 2 and rk-y 5 tie, so by title.
+    assert got == [("rk-x", "co_watch", ["rk-a", "rk-b"]), ("rk-y", "co_watch", ["rk-b"])]
+
+
 async def test_the_default_time_is_now_and_the_stream_adds_co_watch_at_once(
     seeded: Seeded,
 ) -> None:

@@ -288,7 +288,7 @@ READ_QUERIES: dict[str, tuple[str, list[Any], str]] = {
         "select title_id, sum(starts) as starts from title_views_minute where minute >= $1"
         " group by title_id order by starts desc limit 10",
         [AN_HOUR_AGO],
-        "title_views_minute_minute_starts_idx",
+        "title_views_minute_minute_idx",
     ),
     "unpublished outbox, oldest first": (
         "select id, topics, keys, payloads, header_sets from outbox order by id limit 100",
