@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from core.errors import StackError
 from core.settings import Settings
 from riverbed.chaos.cluster import longest_stall
 from riverbed.chaos.progress import Sample
+from riverbed.stack import kafka_cluster
 from riverbed.stack.kafka_cluster import bootstrap, cluster_id, layout, record_nodes, recorded_nodes
 
 pytestmark = pytest.mark.unit
@@ -111,3 +113,17 @@ def test_a_cluster_scenario_without_cluster_is_a_usage_error() -> None:
     result = CliRunner().invoke(command, ["--only", "leader-kill"])
     assert result.exit_code == 2
     assert "add --cluster" in result.output
+
+
+def test_a_new_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # uuid4 bytes whose base64 starts with '-' (0xf8 -> '-'), then ordinary ones: the
+    # storage tool would read the first as an option.
+    dashed = uuid.UUID(bytes=bytes([0xF8]) + bytes(15))
+    ids = iter([dashed, uuid.UUID(int=7)])
+    monkeypatch.setattr(kafka_cluster.uuid, "uuid4", lambda: next(ids))
+    cid = kafka_cluster.random_cluster_id()
+    assert not cid.startswith("-")
+    assert len(cid) == 22
+    monkeypatch.undo()
+    for _ in range(2000):  # and the real generator: ~31 dashed draws expected
+        assert not kafka_cluster.random_cluster_id().startswith("-")
