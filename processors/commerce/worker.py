@@ -34,12 +34,11 @@ from processors.runtime.metrics import WorkerMetrics
 from processors.runtime.outbox import HEADER_APPLIED_BY, Outbox
 from processors.runtime.sending import BatchSender
 from processors.runtime.shell import group_consumer, serve
-from processors.runtime.tracing import BatchTracing, child
+from processors.runtime.tracing import BatchTracing, child, later
 from schemas import DLQ_TOPIC, Envelope
 from stores.postgres.pool import create_pool, transaction
 
 log = logging.getLogger("riverbed.commerce")
-RELAY_EVERY_S = 5.0
 # The kind whose transactions apply the stock events it emits (see the module docstring).
 APPLIER = "orders"
 _APPLIED = (HEADER_APPLIED_BY, APPLIER.encode())
@@ -129,10 +128,12 @@ class CommerceWorker:
                 runner,
                 self._stop,
                 side=[
-                    ("relay", lambda: self._relay(outbox)),
+                    ("publish", outbox.publisher),
+                    ("relay", lambda: outbox.relayer(backlog=self.metrics.outbox)),
                     ("metrics", lambda: self.metrics.run(consumer)),
                 ],
                 on_start=outbox.relay,  # what a crashed predecessor left behind
+                on_drained=outbox.drained,  # the publisher sends the last batches
             )
         finally:
             if self._pool is not None:
@@ -140,10 +141,12 @@ class CommerceWorker:
 
     def _flusher(self, outbox: Outbox, tracing: BatchTracing | None = None) -> Any:
         async def flush(envelopes: list[Envelope[Any]]) -> None:
-            """One transaction for the batch, then publish the rows it staged.
+            """One transaction for the batch; the outbox's publisher publishes what it
+            staged, while the loop goes on with the next batch.
 
             Traced: ``transaction`` (the database span, commit included) holds
-            ``decide`` (load, decide, write, stage); ``outbox publish`` follows.
+            ``decide`` (load, decide, write, stage); ``outbox publish`` follows, opened
+            by the publisher.
             """
             pool = await self.pool()
             with child(tracing, "transaction", **_DB):
@@ -156,14 +159,8 @@ class CommerceWorker:
                             default_threshold=self.settings.low_stock_threshold,
                             stage=outbox.stage,
                         )
-            with child(tracing, "outbox publish", **{"riverbed.emitted": len(staged)}):
-                await outbox.publish(staged)
+            outbox.hand_over(
+                staged, later(tracing, "outbox publish", **{"riverbed.emitted": len(staged)})
+            )
 
         return flush
-
-    async def _relay(self, outbox: Outbox) -> None:
-        while True:
-            await asyncio.sleep(RELAY_EVERY_S)
-            # Before the relay: what it is about to take is what no batch published.
-            self.metrics.outbox(await outbox.backlog())
-            await outbox.relay()

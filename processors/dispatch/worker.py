@@ -60,7 +60,6 @@ from stores.postgres.pool import create_pool, transaction
 
 log = logging.getLogger("riverbed.dispatch")
 KIND = "dispatch"
-RELAY_EVERY_S = 5.0
 # The dispatch flush waits at most this long for a batch to fill: the batching window
 # (RIVERBED_DISPATCH_WINDOW_MS) is the matcher's, not the consumer's.
 MAX_WAIT_MS = 100
@@ -105,7 +104,6 @@ class DispatchWorker:
         self._swept = False  # looked up the owned stores left waiting since the last join
         self._wake = asyncio.Event()  # the view changed: the timer recomputes its next wake
         self._passed_at = 0.0  # when the last transaction ended (monotonic)
-        self._staged: asyncio.Queue[list[Staged]] = asyncio.Queue()
         self._pool: asyncpg.Pool | None = None
         self._stop = asyncio.Event()
         self._lock = asyncio.Lock()  # one pass over the tables at a time (flush or timer)
@@ -160,21 +158,16 @@ class DispatchWorker:
                 self._stop,
                 side=[
                     ("tick", lambda: self._tick(outbox)),
-                    ("relay", lambda: self._relay(outbox)),
-                    ("publish", lambda: self._publisher(outbox)),
+                    ("relay", outbox.relayer),
+                    ("publish", outbox.publisher),
                     ("metrics", lambda: self.metrics.run(consumer)),
                 ],
                 on_start=outbox.relay,  # what a crashed predecessor left behind
-                on_drained=self._last_trips_out,
+                on_drained=outbox.drained,  # the publisher sends the last trips
             )
         finally:
             if self._pool is not None:
                 await self._pool.close()
-
-    async def _last_trips_out(self) -> None:
-        """The publisher sends what the last batches staged before the worker stops."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._staged.join(), timeout=RELAY_EVERY_S)
 
     async def _rebalanced(self, partitions: frozenset[Any]) -> None:
         """Partitions moved: forget the view (reloaded from the tables when needed)."""
@@ -260,29 +253,8 @@ class DispatchWorker:
         """Committed trips go to the publisher; the loop goes on with the next batch."""
         if staged:
             self.assigned += len(staged)
-            self._staged.put_nowait(staged)
-
-    async def _publisher(self, outbox: Outbox) -> None:
-        """Publish committed batches in commit order, several at once when they queue up.
-
-        Publishing in the consume loop (a claim transaction and the broker's ack, 15-35 ms
-        a pass on the loaded machine) held up the next batch, ~20 passes a second. Rows a
-        failed publish leaves in the outbox go out with the relay (here every
-        ``RELAY_EVERY_S``, and at the next start), as after a crash.
-        """
-        while True:
-            batches = [await self._staged.get()]
-            while not self._staged.empty():
-                batches.append(self._staged.get_nowait())
-            try:
-                await outbox.publish([row for b in batches for row in b])
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("dispatch publish: %s: %s; the relay retries", type(exc).__name__, exc)
-            finally:
-                for _ in batches:
-                    self._staged.task_done()
+            assert self._outbox is not None
+            self._outbox.hand_over(staged)
 
     def _owned(self) -> set[int] | None:
         """Partitions of the order topic this member holds (None before the first join)."""
@@ -335,8 +307,3 @@ class DispatchWorker:
                 if not (is_transient(exc) or isinstance(exc, Conflict)):
                     raise
                 log.warning("dispatch timer: %s: %s; next tick retries", type(exc).__name__, exc)
-
-    async def _relay(self, outbox: Outbox) -> None:
-        while True:
-            await asyncio.sleep(RELAY_EVERY_S)
-            await outbox.relay()

@@ -10,8 +10,10 @@
   own trace, linked to the batch span. An unsampled message costs one character
   compare: no context, link or span. Events emitted by the batch carry their cause's ``traceparent``
   (``processors/commerce/logic.py``), so their consumers join the same trace.
-* :meth:`BatchTracing.child` opens a child of the batch span (decision, transaction,
-  outbox publish).
+* :meth:`BatchTracing.child` opens a child of the batch span (decision, transaction);
+  :meth:`BatchTracing.later` one that another task opens after the batch span ended
+  (``outbox publish``: the outbox's publisher sends a committed batch while the loop
+  goes on with the next one).
 * :meth:`BatchTracing.skip` wraps a ``skip(headers)`` predicate: a message skipped
   before decoding (e.g. ``stock.reserved`` that the orders worker already applied) gets
   a short span under its sampled context, so its trace shows it was handled.
@@ -23,10 +25,11 @@ batch costs what it did; :func:`child` of None is a shared null context.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, Span, SpanContext, SpanKind
 
@@ -130,6 +133,14 @@ class BatchTracing:
         """A child span of the current (batch) span."""
         return self._tracer.start_as_current_span(name, attributes=attributes or None)
 
+    def later(self, name: str, **attributes: Any) -> Callable[[], AbstractContextManager[Any]]:
+        """A child span of the current (batch) span, opened later by another task (the
+        outbox publisher publishes after the batch span ended)."""
+        parent = otel_context.get_current()
+        return lambda: self._tracer.start_as_current_span(
+            name, context=parent, attributes=attributes or None
+        )
+
     def skip(self, skip: Skip) -> Skip:
         """``skip`` that also records each skipped message whose trace is kept."""
 
@@ -166,3 +177,10 @@ def child(
 ) -> AbstractContextManager[Any]:
     """``tracing.child(...)``, or a null context when tracing is off."""
     return _NULL if tracing is None else tracing.child(name, **attributes)
+
+
+def later(
+    tracing: BatchTracing | None, name: str, **attributes: Any
+) -> Callable[[], AbstractContextManager[Any]] | None:
+    """``tracing.later(...)``, or None when tracing is off."""
+    return None if tracing is None else tracing.later(name, **attributes)

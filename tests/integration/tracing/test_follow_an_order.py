@@ -182,7 +182,7 @@ async def sent(
 
 async def whole_trace(sent: Sent, wait_s: float = 30) -> dict[str, Any]:
     """The trace from Jaeger once it holds the spans of all three services (the workers
-    export every few seconds)."""
+    export every few seconds; the outbox's publisher ends its span after the batch's)."""
     want = {f"{sent.service}-{c}" for c in ("gateway", "orders", "inventory")}
     url = f"{sent.settings.jaeger_url.rstrip('/')}/api/traces/{sent.trace_id}"
     found: dict[str, Any] = {}
@@ -193,7 +193,10 @@ async def whole_trace(sent: Sent, wait_s: float = 30) -> dict[str, Any]:
                 found = answer.json()["data"][0]
                 services = {p["serviceName"] for p in found["processes"].values()}
                 names = {s["operationName"] for s in found["spans"]}
-                if want <= services and {"transaction", "skip stock.reserved"} <= names:
+                if (
+                    want <= services
+                    and {"transaction", "outbox publish", "skip stock.reserved"} <= names
+                ):
                     return found
             await asyncio.sleep(0.5)
     raise AssertionError(f"Jaeger never held the whole trace {sent.trace_id}: {found}")
