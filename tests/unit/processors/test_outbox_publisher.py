@@ -24,7 +24,7 @@ class FakeConn:
         return [{"id": i} for i in ids if i not in self.gone]
 
     def transaction(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return contextlib.nullcontext()  # type: ignore[return-value]
+        return contextlib.nullcontext()
 
 
 class FakePool:
@@ -36,7 +36,7 @@ class FakePool:
         yield FakeConn(self.gone)
 
 
-def rows(batch: int, n: int) -> list[Staged]:
+def batch_rows(batch: int, n: int) -> list[Staged]:
     return [Staged(batch, "riverbed.orders", b"k", f"{batch}-{i}".encode(), []) for i in range(n)]
 
 
@@ -56,8 +56,8 @@ async def test_batches_go_out_in_commit_order_and_queued_ones_together() -> None
     sent: list[list[bytes]] = []
     gate = asyncio.Event()
 
-    async def send(staged: Sequence[Staged]) -> None:
-        sent.append([s.value for s in staged])
+    async def send(rows: Sequence[Staged]) -> None:
+        sent.append([s.value for s in rows])
         await gate.wait()
 
     pool = FakePool()
@@ -67,11 +67,11 @@ async def test_batches_go_out_in_commit_order_and_queued_ones_together() -> None
 
     outbox = Outbox(send, get_pool)
     task = await started(outbox)
-    outbox.hand_over(rows(1, 2))
+    outbox.hand_over(batch_rows(1, 2))
     await asyncio.sleep(0.01)  # batch 1 is being sent; 2 and 3 queue up meanwhile
-    outbox.hand_over(rows(2, 1))
+    outbox.hand_over(batch_rows(2, 1))
     outbox.hand_over([])  # nothing staged: nothing queued
-    outbox.hand_over(rows(3, 2))
+    outbox.hand_over(batch_rows(3, 2))
     gate.set()
     await outbox.drained(timeout_s=1)
     await stopped(task)
@@ -82,8 +82,8 @@ async def test_batches_go_out_in_commit_order_and_queued_ones_together() -> None
 async def test_rows_a_relay_took_meanwhile_are_not_sent_again() -> None:
     sent: list[bytes] = []
 
-    async def send(staged: Sequence[Staged]) -> None:
-        sent.extend(s.value for s in staged)
+    async def send(rows: Sequence[Staged]) -> None:
+        sent.extend(s.value for s in rows)
 
     pool = FakePool()
     pool.gone.add(1)
@@ -93,8 +93,8 @@ async def test_rows_a_relay_took_meanwhile_are_not_sent_again() -> None:
 
     outbox = Outbox(send, get_pool)
     task = await started(outbox)
-    outbox.hand_over(rows(1, 2))
-    outbox.hand_over(rows(2, 1))
+    outbox.hand_over(batch_rows(1, 2))
+    outbox.hand_over(batch_rows(2, 1))
     await outbox.drained(timeout_s=1)
     await stopped(task)
     assert sent == [b"2-0"]
@@ -103,10 +103,10 @@ async def test_rows_a_relay_took_meanwhile_are_not_sent_again() -> None:
 async def test_a_transient_failure_leaves_the_rows_to_the_relay_and_goes_on() -> None:
     sent: list[bytes] = []
 
-    async def send(staged: Sequence[Staged]) -> None:
-        if staged[0].id == 1:
+    async def send(rows: Sequence[Staged]) -> None:
+        if rows[0].id == 1:
             raise ConnectionResetError("broker gone")
-        sent.extend(s.value for s in staged)
+        sent.extend(s.value for s in rows)
 
     pool = FakePool()
 
@@ -115,9 +115,9 @@ async def test_a_transient_failure_leaves_the_rows_to_the_relay_and_goes_on() ->
 
     outbox = Outbox(send, get_pool)
     task = await started(outbox)
-    outbox.hand_over(rows(1, 1))
+    outbox.hand_over(batch_rows(1, 1))
     await outbox.drained(timeout_s=1)
-    outbox.hand_over(rows(2, 1))
+    outbox.hand_over(batch_rows(2, 1))
     await outbox.drained(timeout_s=1)
     assert not task.done()
     await stopped(task)
@@ -125,7 +125,7 @@ async def test_a_transient_failure_leaves_the_rows_to_the_relay_and_goes_on() ->
 
 
 async def test_a_permanent_failure_stops_the_publisher_with_its_error() -> None:
-    async def send(_staged: Sequence[Staged]) -> None:
+    async def send(rows: Sequence[Staged]) -> None:
         raise ValueError("a bug")
 
     pool = FakePool()
@@ -135,7 +135,7 @@ async def test_a_permanent_failure_stops_the_publisher_with_its_error() -> None:
 
     outbox = Outbox(send, get_pool)
     task = await started(outbox)
-    outbox.hand_over(rows(1, 1))
+    outbox.hand_over(batch_rows(1, 1))
     with pytest.raises(ValueError, match="a bug"):
         await asyncio.wait_for(task, timeout=1)
 
@@ -153,7 +153,7 @@ async def test_each_batch_publishes_inside_its_own_span() -> None:
 
         return open_span
 
-    async def send(_staged: Sequence[Staged]) -> None:
+    async def send(rows: Sequence[Staged]) -> None:
         during.append(sorted(opened))
 
     pool = FakePool()
@@ -162,9 +162,9 @@ async def test_each_batch_publishes_inside_its_own_span() -> None:
         return pool
 
     outbox = Outbox(send, get_pool)
-    outbox.hand_over(rows(1, 1), span("batch 1"))
-    outbox.hand_over(rows(2, 1), span("batch 2"))
-    outbox.hand_over(rows(3, 1))  # tracing off for this one
+    outbox.hand_over(batch_rows(1, 1), span("batch 1"))
+    outbox.hand_over(batch_rows(2, 1), span("batch 2"))
+    outbox.hand_over(batch_rows(3, 1))  # tracing off for this one
     task = await started(outbox)
     await outbox.drained(timeout_s=1)
     await stopped(task)
@@ -173,6 +173,12 @@ async def test_each_batch_publishes_inside_its_own_span() -> None:
 
 
 async def test_drained_gives_up_after_its_timeout() -> None:
-    outbox = Outbox(lambda _s: asyncio.sleep(0), FakePool)  # type: ignore[arg-type]
-    outbox.hand_over(rows(1, 1))  # no publisher runs: it stays queued
+    async def send(rows: Sequence[Staged]) -> None:
+        raise AssertionError("no publisher runs")
+
+    async def get_pool() -> Any:
+        return FakePool()
+
+    outbox = Outbox(send, get_pool)
+    outbox.hand_over(batch_rows(1, 1))  # no publisher runs: it stays queued
     await asyncio.wait_for(outbox.drained(timeout_s=0.05), timeout=1)
