@@ -43,9 +43,8 @@ from schemas import (
     StockReceived,
     StockReleased,
     StockReserved,
-    envelope_model,
-    key_for,
 )
+from schemas.wire import encode_event
 
 SOURCE = "riverbed.processors.commerce"
 # Emitted events whose ledger movements the emitting handler applied itself (in the same
@@ -61,19 +60,17 @@ def derived_id(cause: uuid.UUID, what: str) -> uuid.UUID:
 
 
 def _emit(effects: Effects, cause: Envelope[Any], payload: Payload, what: str) -> None:
-    # The payload was validated when built; the envelope's other fields come from an
-    # already validated event, so skip a second validation on this hot path.
+    # Encoded here, once: the payload was validated when built and the envelope's other
+    # fields come from an already validated event, so no envelope model is built
+    # (schemas.wire.encode_event).
     effects.emitted.append(
-        envelope_model(type(payload)).model_construct(
+        encode_event(
+            payload,
             event_id=derived_id(cause.event_id, what),
-            type=payload.EVENT_TYPE,
-            version=payload.EVENT_VERSION,
             occurred_at=cause.occurred_at,
             source=SOURCE,
-            key=key_for(payload),
             correlation_id=cause.correlation_id or str(cause.event_id),
             traceparent=cause.traceparent,
-            payload=payload,
         )
     )
 

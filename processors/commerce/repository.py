@@ -13,6 +13,7 @@ replay or a restart leaves the tables byte-for-byte as they were.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -29,9 +30,11 @@ from processors.commerce.state import (
 )
 from processors.commerce.writes import INSERT_PROCESSED, save
 from schemas import Envelope
+from schemas.wire import Encoded
 
 S = TypeVar("S")
-Stage = Callable[[asyncpg.Connection, Sequence[Envelope[Any]]], Awaitable[list[S]]]
+# Writes the emitted events in the transaction (the outbox), created at the given time.
+Stage = Callable[[asyncpg.Connection, Sequence[Encoded], datetime], Awaitable[list[S]]]
 
 
 async def unprocessed(
@@ -201,7 +204,7 @@ async def process(
     state = await load_state(conn, fresh, default_threshold)
     effects = apply(state, fresh)
     await save(conn, effects)
-    staged = await stage(conn, effects.emitted)
+    staged = await stage(conn, effects.emitted, min(e.occurred_at for e in fresh))
     await conn.execute(
         INSERT_PROCESSED,
         consumer,

@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
-from schemas import Envelope
+from schemas.wire import Encoded
 
 StockKey = tuple[str, str]  # (store_id, sku)
 
@@ -124,5 +123,5 @@ class Effects:
     changed_orders: dict[str, OrderRecord] = field(default_factory=dict)
     movements: list[Movement] = field(default_factory=list)
     changed_levels: dict[StockKey, Level] = field(default_factory=dict)
-    emitted: list[Envelope[Any]] = field(default_factory=list)
+    emitted: list[Encoded] = field(default_factory=list)  # in their wire form
     level_times: dict[StockKey, datetime] = field(default_factory=dict)

@@ -45,8 +45,8 @@ _APPLIED = (HEADER_APPLIED_BY, APPLIER.encode())
 _DB = {"db.system.name": "postgresql", "db.operation.name": "TRANSACTION"}
 
 
-def applied_by(env: Envelope[Any]) -> list[tuple[str, bytes]]:
-    return [_APPLIED] if env.type in APPLIED_WHEN_EMITTED else []
+def applied_by(event_type: str) -> list[tuple[str, bytes]]:
+    return [_APPLIED] if event_type in APPLIED_WHEN_EMITTED else []
 
 
 def already_applied(headers: Sequence[tuple[str, bytes]]) -> bool:

@@ -24,17 +24,18 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import asyncpg
 
 from processors.dispatch.geo import Point, cells_within
 from processors.dispatch.memory import StoreState
 from processors.dispatch.solver import IdleShopper, Match, WaitingOrder, assign, make_batches
-from schemas import DeliveryAssigned, Envelope, GeoPoint, Stop, new_event
+from schemas import DeliveryAssigned, GeoPoint, Stop
+from schemas.wire import Encoded, encode_event
 
 S = TypeVar("S")
-Stage = Callable[[asyncpg.Connection, Sequence[Envelope[Any]]], Awaitable[list[S]]]
+Stage = Callable[[asyncpg.Connection, Sequence[Encoded], datetime], Awaitable[list[S]]]
 NAMESPACE = uuid.UUID("7f0c5d0e-3b7a-4f43-9a55-2f1f3d6c9b10")
 MAX_WAITING = 200  # per pass and store: enough for 10 s of a busy store's orders
 SOURCE = "dispatch"
@@ -198,11 +199,13 @@ async def write(
             f"{row['orders']} of {len(order_ids)} orders, "
             f"{row['shoppers']} of {len(events)} shoppers still free"
         )
-    envelopes = [
-        new_event(e, source=SOURCE, occurred_at=now, event_id=uuid.uuid5(NAMESPACE, e.delivery_id))
+    emitted = [
+        encode_event(
+            e, source=SOURCE, occurred_at=now, event_id=uuid.uuid5(NAMESPACE, e.delivery_id)
+        )
         for e in events
     ]
-    return await stage(conn, envelopes)
+    return await stage(conn, emitted, now)
 
 
 def _near(store: Point, rules: Rules) -> frozenset[str]:

@@ -72,7 +72,7 @@ FETCH_MAX_WAIT_MS = 20
 _APPLIED = (HEADER_APPLIED_BY, KIND.encode())
 
 
-def applied_by(env: Envelope[Any]) -> list[tuple[str, bytes]]:
+def applied_by(event_type: str) -> list[tuple[str, bytes]]:
     return [_APPLIED]
 
 

@@ -8,6 +8,8 @@ worker's skip hook, each with its own tracer provider and the SDK's in-memory ex
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -23,11 +25,11 @@ from core.tracing import Tracing, is_sampled, span_context_of, traceparent_of, t
 from processors.commerce.logic import apply
 from processors.commerce.state import CommerceState, Level
 from processors.commerce.worker import already_applied, applied_by
-from processors.runtime.tracing import BatchTracing, child
+from processors.runtime.tracing import BatchTracing, child, later
 from producers.gateway import create_app
 from producers.publisher import Publisher
 from schemas import HEADER_TYPE, Envelope, decode, encode
-from schemas.wire import HEADER_TRACEPARENT
+from schemas.wire import HEADER_TRACEPARENT, Encoded
 
 pytestmark = pytest.mark.unit
 
@@ -142,15 +144,19 @@ async def test_one_trace_from_the_http_header_to_the_skipped_stock_event() -> No
     orders = BatchTracing(orders_tracing, kind="orders", topic=topic, group="g-orders")
     state = CommerceState(known_customers={"c-1"}, default_threshold=0)
     state.levels[("store-1", "A")] = Level(on_hand=5, reserved=0)
-    emitted: list[Envelope[Any]] = []
+    emitted: list[Encoded] = []
+    publish: list[Callable[[], AbstractContextManager[Any]] | None] = []
 
     async def flush(envelopes: list[Envelope[Any]]) -> None:
         with child(orders, "transaction"), child(orders, "decide"):
             emitted.extend(apply(state, envelopes).emitted)
-        with child(orders, "outbox publish"):
-            pass
+        publish.append(later(orders, "outbox publish"))  # the outbox's publisher opens it
 
     await orders.flush(flush)([placed])
+    [opens] = publish
+    assert opens is not None
+    with opens():  # after the batch span ended, in another task
+        pass
     spans = orders_spans.get_finished_spans()
     batch = by_name(spans, f"process {topic}")
     assert batch.kind is SpanKind.CONSUMER
@@ -168,8 +174,7 @@ async def test_one_trace_from_the_http_header_to_the_skipped_stock_event() -> No
     # The inventory worker skips the reservation the orders worker applied, and says so
     # in the same trace.
     reserved = next(e for e in emitted if e.type == "stock.reserved")
-    _, reserved_headers = encode(reserved)
-    reserved_headers += applied_by(reserved)
+    reserved_headers = reserved.headers + applied_by(reserved.type)
     inventory_tracing, inventory_spans = memory("riverbed-inventory")
     inventory = BatchTracing(inventory_tracing, kind="inventory", topic="t.inv", group="g-inv")
     assert inventory.skip(already_applied)(reserved_headers) is True
