@@ -67,9 +67,12 @@ UnitPrice = Annotated[
     AfterValidator(_to_cents),
     _money_schema(12, 2),
 ]
+AMOUNT_DIGITS = 14
 Amount = Annotated[
     Decimal,
-    Field(ge=0, max_digits=14, decimal_places=2),
+    Field(ge=0, max_digits=AMOUNT_DIGITS, decimal_places=2),
     AfterValidator(_to_cents),
-    _money_schema(14, 2),
+    _money_schema(AMOUNT_DIGITS, 2),
 ]
+# The first amount too large for ``Amount`` (a worker that computes one checks it).
+AMOUNT_LIMIT = Decimal(10) ** (AMOUNT_DIGITS - 2)

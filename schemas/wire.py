@@ -24,7 +24,7 @@ from schemas.base import Payload
 from schemas.envelope import Envelope
 from schemas.errors import DecodeError, FieldError, ValidationFailed
 from schemas.registry import registry
-from schemas.topics import key_for
+from schemas.topics import key_for, rule_for
 
 HEADER_TYPE = "riverbed-type"
 HEADER_VERSION = "riverbed-version"
@@ -70,29 +70,30 @@ def headers_of(event_type: str, version: int, event_id: UUID, traceparent: str |
 
 
 class Encoded(NamedTuple):
-    """An event in its wire form (``value``, ``headers``), with what routing, checks and
-    tests read from it: no envelope model is built (see :func:`encode_event`)."""
+    """An event in its wire form (``value``, ``headers``), with what routing and checks
+    read from it; :attr:`payload` parses the value (tests and checks, not hot paths)."""
 
     event_id: UUID
     type: str
     key: str
     traceparent: str | None
-    payload: Payload
     value: bytes
     headers: Headers
+
+    @property
+    def envelope(self) -> Envelope[Any]:
+        return decode(self.value, self.headers)
+
+    @property
+    def payload(self) -> Any:
+        return self.envelope.payload
 
 
 def encoded(envelope: Envelope[Any]) -> Encoded:
     """An envelope in its wire form."""
     value, headers = encode(envelope)
     return Encoded(
-        envelope.event_id,
-        envelope.type,
-        envelope.key,
-        envelope.traceparent,
-        envelope.payload,
-        value,
-        headers,
+        envelope.event_id, envelope.type, envelope.key, envelope.traceparent, value, headers
     )
 
 
@@ -108,25 +109,77 @@ def encode_event(
     correlation_id: str | None = None,
     traceparent: str | None = None,
 ) -> Encoded:
-    """What ``encode(new_event(payload, ...))`` writes, byte for byte, without the envelope.
+    """What ``encode(new_event(payload, ...))`` writes, byte for byte, without building the
+    envelope model (``payload`` is a validated model; the other fields as for
+    :func:`encode_trusted`)."""
+    return _encode(
+        type(payload),
+        key_for(payload),
+        payload,
+        event_id=event_id,
+        occurred_at=occurred_at,
+        source=source,
+        correlation_id=correlation_id,
+        traceparent=traceparent,
+    )
 
-    For workers that emit events derived from events they already validated: the
-    payload is a validated model, the envelope's other fields come from a validated
-    event (``correlation_id`` and ``traceparent``) or from the worker (``source``,
-    ``event_id``, a UTC ``occurred_at``). Building each emitted envelope with
-    ``model_construct`` and serializing it was ~8 us per event, half of what the
-    orders worker spent per emitted event (py-spy and timeit; BENCHMARKS.md, issue 12).
-    The body is the envelope's fields in their declared order; a unit test compares the
-    bytes with :func:`encode` for every event type the workers emit.
+
+def encode_trusted(
+    payload_type: type[Payload],
+    fields: dict[str, Any],
+    *,
+    event_id: UUID,
+    occurred_at: datetime,
+    source: str,
+    correlation_id: str | None = None,
+    traceparent: str | None = None,
+) -> Encoded:
+    """What ``encode(new_event(payload_type(**fields), ...))`` writes, byte for byte,
+    built from ``fields`` **without validating them**: no payload nor envelope model.
+
+    For workers that emit events made of fields they already validated: the fields
+    are copied from validated events or stored rows, except the values the worker
+    computes, which it checks against the contract's bounds itself (e.g.
+    ``processors.commerce.logic``). ``fields`` are the payload's fields in declared
+    order, optional ones left out when None (as the contracts serialize them);
+    ``correlation_id`` and ``traceparent`` come from a validated event, ``occurred_at``
+    is a UTC time. Validating and serializing the orders worker's two emitted payloads
+    per order, and building their envelopes, was ~27 % of its CPU (py-spy, 30,000
+    events; BENCHMARKS.md, issue 12). Unit tests compare the bytes with :func:`encode`
+    and parse them back (so validate them) for every event type the workers emit.
     """
+    return _encode(
+        payload_type,
+        fields[rule_for(payload_type.EVENT_TYPE).key_field],
+        fields,
+        event_id=event_id,
+        occurred_at=occurred_at,
+        source=source,
+        correlation_id=correlation_id,
+        traceparent=traceparent,
+    )
+
+
+def _encode(
+    payload_type: type[Payload],
+    key: str,
+    payload: Any,
+    *,
+    event_id: UUID,
+    occurred_at: datetime,
+    source: str,
+    correlation_id: str | None,
+    traceparent: str | None,
+) -> Encoded:
     if occurred_at.utcoffset() != _ZERO:
         raise ValueError(f"occurred_at must be UTC, got {occurred_at!r}")
-    key = key_for(payload)
+    event_type, version = payload_type.EVENT_TYPE, payload_type.EVENT_VERSION
+    # The envelope's fields in their declared order (schemas.envelope.Envelope).
     value = to_json(
         {
             "event_id": event_id,
-            "type": payload.EVENT_TYPE,
-            "version": payload.EVENT_VERSION,
+            "type": event_type,
+            "version": version,
             "occurred_at": occurred_at,
             "source": source,
             "key": key,
@@ -135,8 +188,8 @@ def encode_event(
             "payload": payload,
         }
     )
-    headers = headers_of(payload.EVENT_TYPE, payload.EVENT_VERSION, event_id, traceparent)
-    return Encoded(event_id, payload.EVENT_TYPE, key, traceparent, payload, value, headers)
+    headers = headers_of(event_type, version, event_id, traceparent)
+    return Encoded(event_id, event_type, key, traceparent, value, headers)
 
 
 # The largest legal event (100 order lines, or a 4 KiB player context) is far below this.

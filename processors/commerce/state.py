@@ -108,7 +108,10 @@ class CommerceState:
     applied_movements: set[str] = field(default_factory=set)
 
     def level(self, store_id: str, sku: str) -> Level:
-        return self.levels.setdefault((store_id, sku), Level())
+        level = self.levels.get((store_id, sku))
+        if level is None:  # not setdefault: that built a Level on every call
+            level = self.levels[(store_id, sku)] = Level()
+        return level
 
     def threshold(self, sku: str) -> int:
         return self.thresholds.get(sku, self.default_threshold)

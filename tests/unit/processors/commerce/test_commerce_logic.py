@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from processors.commerce.logic import apply
+from processors.commerce.logic import NAMESPACE, apply, derived_id
 from processors.commerce.state import CommerceState, Effects
 from schemas import (
     Envelope,
@@ -21,8 +22,10 @@ from schemas import (
     StockReleased,
     StockReserved,
     decode,
+    encode,
     new_event,
 )
+from schemas.fields import MAX_QUANTITY
 
 pytestmark = pytest.mark.unit
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -227,3 +230,69 @@ def test_ledger_sums_equal_levels(state: CommerceState) -> None:
         assert sum(m.on_hand_delta for m in moves) == level.on_hand
         assert sum(m.reserved_delta for m in moves) == level.reserved
         assert 0 <= level.reserved <= level.on_hand
+
+
+# --- what the handlers compute is checked against the contracts' bounds -------------------
+# (emitted payloads are encoded without validation: schemas.wire.encode_trusted)
+
+
+def test_derived_ids_are_uuid5_of_the_cause_and_what() -> None:
+    cause = uuid.uuid4()
+    for what in ("order.confirmed", "stock.low:s1:apple", "é"):
+        expected = uuid.uuid5(NAMESPACE, f"{cause}:{what}")
+        assert derived_id(cause, what) == expected == derived_id(str(cause), what)
+        assert derived_id(cause, what).version == 5
+
+
+def test_a_summed_quantity_over_the_contracts_bound_fails_the_event(
+    state: CommerceState,
+) -> None:
+    state.level("s1", "apple").on_hand = 3 * MAX_QUANTITY
+    half = MAX_QUANTITY // 2 + 1
+    with pytest.raises(ValueError, match="order o1: apple quantity 1000002 is outside"):
+        apply(state, [placed("o1", ("apple", half), ("apple", half))])
+
+
+def test_a_total_over_the_contracts_amounts_fails_the_event(state: CommerceState) -> None:
+    state.level("s1", "gold").on_hand = MAX_QUANTITY
+    order = OrderPlaced(
+        order_id="o1",
+        customer_id="c1",
+        store_id="s1",
+        lines=(
+            OrderLine(
+                sku="gold", quantity=MAX_QUANTITY, unit_price=Decimal("9999999.99"), currency="EUR"
+            ),
+        ),
+    )
+    with pytest.raises(ValueError, match=r"order o1: total \S+ exceeds the contract's amounts"):
+        apply(state, [ev(order)])
+    assert state.level("s1", "gold").reserved == 0  # checked before anything moved
+
+
+def test_a_threshold_over_the_contracts_bound_fails_the_event(state: CommerceState) -> None:
+    state.thresholds["apple"] = MAX_QUANTITY + 1
+    with pytest.raises(ValueError, match="low-stock threshold 1000001 is outside"):
+        apply(state, [received("apple", 1)])
+
+
+def test_every_emitted_event_keeps_its_contract(state: CommerceState) -> None:
+    apply(state, [received("apple", 3), received("pear", 9)])
+    events = [
+        placed("o1", ("apple", 2), ("pear", 1), ("apple", 1)),
+        placed("o2", ("apple", 5)),
+        placed("o3", ("pear", 1), customer="nobody"),
+        ev(OrderCancelled(order_id="o1", store_id="s1", reason="changed my mind")),
+    ]
+    fx = apply(state, events)
+    assert types(fx) == [
+        "stock.low",
+        "stock.reserved",
+        "order.confirmed",
+        "order.rejected",
+        "order.rejected",
+        "stock.released",
+    ]
+    for e in fx.emitted:
+        env = decode(e.value, e.headers)  # parses and validates against the contract
+        assert encode(env) == (e.value, e.headers)
