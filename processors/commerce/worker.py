@@ -116,6 +116,9 @@ class CommerceWorker:
             max_wait_ms=s.sink_flush_ms,
             skip=skip,
             on_retry=self.metrics.retried,
+            # The next batch is fetched and decoded while a transaction waits on
+            # PostgreSQL (BENCHMARKS.md, issue 12: the loop's steps overlapped).
+            overlap=True,
         )
         consumer.subscribe(
             [s.topic(topic_of(self.kind))], listener=self.metrics.listening(runner.listener)

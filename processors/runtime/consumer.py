@@ -12,7 +12,9 @@ offsets after the flush:
   replays what was not committed, and the idempotent flush makes that harmless
   (at-least-once in, exactly-once in effect);
 * one loop per process and one flush at a time: partitions are applied in order, and
-  a partition is never processed by two flushes at once (concurrency 1);
+  a partition is never processed by two flushes at once (concurrency 1); with
+  ``overlap`` the loop goes on fetching and decoding the next batch while a flush runs
+  (still one flush at a time, started after the previous one ended);
 * before partitions are revoked (rebalance, shutdown) the pending batch is flushed and
   committed, so the next owner starts where this one stopped;
 * ``skip(headers)`` drops a message before decoding (its offset still commits), e.g. an
@@ -53,6 +55,9 @@ Skip = Callable[[Sequence[tuple[str, bytes]]], bool]
 OnPartitions = Callable[[frozenset[TopicPartition]], Awaitable[None]]
 IDLE_FRACTION = 4  # an idle batch is flushed once its oldest event waited max_wait / 4
 COMMIT_EVERY_S = 1.0  # offsets of flushed batches are committed at most this often
+# With ``overlap``: how long a fetch waits while a flush is in flight, so that the next
+# flush starts within this long of the previous one's end.
+OVERLAP_POLL_S = 0.005
 
 
 class Consumer(Protocol):
@@ -84,6 +89,7 @@ class BatchConsumer:
         commit_every_s: float = COMMIT_EVERY_S,
         on_revoked: OnPartitions | None = None,
         on_assigned: OnPartitions | None = None,
+        overlap: bool = False,
     ) -> None:
         self.name = name
         self._consumer = consumer
@@ -108,12 +114,21 @@ class BatchConsumer:
         self.on_revoked = on_revoked
         self.on_assigned = on_assigned
         self.listener = _FlushOnRevoke(self)
+        self._overlap = overlap
+        self._inflight: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Poll, batch and flush until :meth:`stop`; the last batch is flushed on the way out."""
         while not self._stopping:
             await self.poll()
+        await self.settle()
         await self.flush(commit_now=True)
+
+    async def settle(self) -> None:
+        """Until the flush in flight (``overlap``) has ended; raises what it raised."""
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            await task
 
     def stop(self) -> None:
         self._stopping = True
@@ -138,6 +153,11 @@ class BatchConsumer:
             )
         else:
             wait = self.max_wait
+        if self._inflight is not None:
+            if self._inflight.done() or len(self._pending) >= self.max_events:
+                await self.settle()  # its error stops the loop; a full next batch waits
+            else:
+                wait = OVERLAP_POLL_S  # also when the next batch is due: it waits for this one
         room = max(self.max_events - len(self._pending), 1)
         fetched = await self._consumer.getmany(timeout_ms=int(wait * 1000), max_records=room)
         for tp, messages in fetched.items():
@@ -160,8 +180,18 @@ class BatchConsumer:
             and not any(fetched.values())
             and time.monotonic() - self._oldest >= self.max_wait / IDLE_FRACTION
         )
+        if self._inflight is not None:
+            await asyncio.sleep(0)  # a fetch that had records buffered did not yield
+            return  # the next flush starts once this one has ended
         if len(self._pending) >= self.max_events or due or idle:
-            await self.flush()
+            if self._overlap:
+                # Fetching and decoding the next batch overlaps this flush's waits on the
+                # database (the orders worker's loop was fetch, decode, then a transaction
+                # in which its Python waited for PostgreSQL ~40 % of the time).
+                self._inflight = asyncio.create_task(self.flush(), name=f"{self.name}.flush")
+                await asyncio.sleep(0)  # it takes the pending batch before the next fetch
+            else:
+                await self.flush()
         elif self._flushed and time.monotonic() - self._committed_at >= self._commit_every_s:
             # Nothing new since the last flush: commit what it left, so that an idle
             # worker shows no lag.

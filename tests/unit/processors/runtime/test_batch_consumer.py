@@ -251,3 +251,97 @@ async def test_revocation_hook_runs_even_when_the_last_flush_fails() -> None:
         await runner.listener.on_partitions_revoked({TP0})
     assert revoked == [frozenset({TP0})]  # state dropped although nothing was committed
     assert consumer.commits == []
+
+
+# --- overlap: the next batch is fetched and decoded while a flush runs ---------------------
+
+
+@dataclass
+class Gated(Recorder):
+    """A flush that waits for ``gate`` before it records its batch."""
+
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    running: int = 0
+    most: int = 0
+
+    async def __call__(self, envelopes: list[Envelope[Any]]) -> None:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            await self.gate.wait()
+            await super().__call__(envelopes)
+        finally:
+            self.running -= 1
+
+
+def overlapping(polls: list[dict[TopicPartition, list[Message]]], **kw: Any) -> tuple[Any, ...]:
+    consumer = Consumer(deque(polls))
+    flush = Gated(consumer, **kw)
+    runner = BatchConsumer(
+        name="test",
+        consumer=consumer,
+        flush=flush,
+        dead_letters=Sink().dead_letters(),
+        max_events=2,
+        max_wait_ms=0,
+        retry=FAST,
+        commit_every_s=0,
+        overlap=True,
+    )
+    return runner, consumer, flush
+
+
+async def test_with_overlap_the_next_batch_is_read_while_one_flush_at_a_time_runs() -> None:
+    m = [message(n) for n in range(5)]
+    runner, consumer, flush = overlapping([{TP0: m[:2]}, {TP0: m[2:3]}, {TP0: m[3:4]}, {}, {}])
+    await runner.poll()  # batch 1 (full) starts flushing and waits at the gate
+    await runner.poll()  # read meanwhile: m2
+    await runner.poll()  # and m3: the next batch is full
+    fourth = asyncio.create_task(runner.poll())  # so the next poll waits for batch 1
+    await asyncio.sleep(0.01)
+    assert not fourth.done()
+    assert flush.batches == [] and consumer.commits == []
+    flush.gate.set()
+    await asyncio.wait_for(fourth, timeout=2)  # batch 1 ended; batch 2 starts
+    await runner.settle()
+    assert flush.batches == [["sku-0", "sku-1"], ["sku-2", "sku-3"]]  # in order
+    assert flush.most == 1  # never two flushes at once
+    assert consumer.commits == [{TP0: 2}, {TP0: 4}]  # each after its flush
+    assert flush.commits_during == [0, 1]
+
+
+async def test_with_overlap_a_failed_flush_stops_the_loop_at_the_next_poll() -> None:
+    runner, consumer, flush = overlapping([{TP0: [message(0)]}, {}, {}], outage=True)
+    flush.gate.set()
+    with pytest.raises(RetriesExhausted):
+        for _ in range(3):
+            await runner.poll()
+            await asyncio.sleep(0)
+    assert consumer.commits == []
+
+
+async def test_with_overlap_stopping_waits_for_the_flush_then_flushes_the_rest() -> None:
+    m = [message(n) for n in range(3)]
+    runner, consumer, flush = overlapping([{TP0: m[:2]}, {TP0: m[2:]}])
+    runs = asyncio.create_task(runner.run())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    runner.stop()
+    flush.gate.set()
+    await asyncio.wait_for(runs, timeout=2)
+    assert flush.batches == [["sku-0", "sku-1"], ["sku-2"]]
+    assert consumer.commits[-1] == {TP0: 3}
+
+
+async def test_with_overlap_a_revocation_waits_for_the_flush_in_flight() -> None:
+    m = [message(n) for n in range(3)]
+    runner, consumer, flush = overlapping([{TP0: m[:2]}, {TP0: m[2:]}])
+    await runner.poll()
+    await runner.poll()
+    revoked = asyncio.create_task(runner.listener.on_partitions_revoked({TP0}))
+    await asyncio.sleep(0.01)
+    assert not revoked.done() and flush.batches == []
+    flush.gate.set()
+    await asyncio.wait_for(revoked, timeout=2)
+    assert flush.batches == [["sku-0", "sku-1"], ["sku-2"]]
+    assert consumer.commits[-1] == {TP0: 3}
