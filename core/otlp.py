@@ -24,8 +24,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind
 
 log = logging.getLogger("riverbed.otlp")
@@ -187,8 +189,7 @@ def _span(span: ReadableSpan) -> bytes:
     return b"".join(parts)
 
 
-def _scope(span: ReadableSpan) -> bytes:
-    scope = span.instrumentation_scope
+def _scope(scope: InstrumentationScope | None) -> bytes:
     if scope is None:
         return b""
     return (
@@ -200,27 +201,36 @@ def _scope(span: ReadableSpan) -> bytes:
 
 def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
     """The serialized ``ExportTraceServiceRequest`` of ``spans``: one ``ResourceSpans``
-    per resource and, in it, one ``ScopeSpans`` per instrumentation scope (both by
-    identity: the spans of one provider share its objects)."""
-    # id(resource) -> (resource, {id(scope): (scope, [span bytes])}); the objects are
-    # kept so that their ids stay theirs while this runs.
-    groups: dict[int, tuple[Any, dict[int, tuple[ReadableSpan, list[bytes]]]]] = {}
+    per resource and, in it, one ``ScopeSpans`` per instrumentation scope, equal ones
+    merged and the spans in their order, as the SDK's encoder does."""
+    # Each distinct object is compared once (a Resource's hash is a json.dumps of its
+    # attributes): then a span costs two lookups by identity. The objects are kept in
+    # ``seen`` so that their ids stay theirs while this runs.
+    canonical: dict[int, Any] = {}
+    seen: list[Any] = []
+    groups: dict[int, tuple[Resource, dict[int, tuple[InstrumentationScope | None, list[bytes]]]]]
+    groups = {}
     for span in spans:
-        resource = span.resource
+        resource = canonical.get(id(span.resource))
+        if resource is None:
+            resource = canonical[id(span.resource)] = _first_equal(span.resource, seen)
+        scope = canonical.get(id(span.instrumentation_scope), _MISSING)
+        if scope is _MISSING:
+            scope = canonical[id(span.instrumentation_scope)] = _first_equal(
+                span.instrumentation_scope, seen
+            )
         group = groups.get(id(resource))
         if group is None:
             group = groups[id(resource)] = (resource, {})
-        scope = span.instrumentation_scope
         found = group[1].get(id(scope))
         if found is None:
-            found = group[1][id(scope)] = (span, [])
+            found = group[1][id(scope)] = (scope, [])
         found[1].append(_field(b"\x12", _span(span)))
     out = []
     for resource, scopes in groups.values():
         body = [_field(b"\x0a", _attributes(b"\x0a", resource.attributes))]
-        for first, encoded in scopes.values():
-            scope = first.instrumentation_scope
-            scope_spans = _field(b"\x0a", _scope(first)) + b"".join(encoded)
+        for scope, encoded in scopes.values():
+            scope_spans = _field(b"\x0a", _scope(scope)) + b"".join(encoded)
             if scope is not None and scope.schema_url:
                 scope_spans += _field(b"\x1a", scope.schema_url.encode())
             body.append(_field(b"\x12", scope_spans))
@@ -228,6 +238,19 @@ def encode_spans(spans: Sequence[ReadableSpan]) -> bytes:
             body.append(_field(b"\x1a", resource.schema_url.encode()))
         out.append(_field(b"\x0a", b"".join(body)))
     return b"".join(out)
+
+
+_MISSING = object()
+
+
+def _first_equal(obj: Any, seen: list[Any]) -> Any:
+    """The first object of ``seen`` of the same type equal to ``obj``, else ``obj``
+    (added to ``seen``)."""
+    for other in seen:
+        if type(other) is type(obj) and other == obj:
+            return other
+    seen.append(obj)
+    return obj
 
 
 class OTLPExporter(OTLPSpanExporter):
