@@ -16,6 +16,11 @@
   before decoding (e.g. ``stock.reserved`` that the orders worker already applied) gets
   a short span under its sampled context, so its trace shows it was handled.
 
+The spans made per kept message (a message's own ``process`` span, ``skip``) are
+recorded finished (:meth:`core.tracing.Tracing.record`), and every span is encoded by
+:mod:`core.otlp`: the SDK's live spans and its OTLP encoder cost ~60-80 us per kept
+message on this machine, these ~20 us (BENCHMARKS.md, "Tracing").
+
 Tracing off: the worker does not wrap anything (``BatchTracing.of`` returns None), so a
 batch costs what it did; :func:`child` of None is a shared null context.
 """
