@@ -49,6 +49,7 @@ _SMALL = [bytes([n]) for n in range(128)]
 _FIXED64 = struct.Struct("<Q").pack
 _DOUBLE = struct.Struct("<d").pack
 # KeyValue bytes of string attributes seen before; bounded (message ids never repeat).
+# Shared by the exporter threads of a process: a lookup that races a clear() only misses.
 _CACHE_MAX = 4096
 _cache: dict[tuple[bytes, str, str], bytes] = {}
 
@@ -255,7 +256,14 @@ def _first_equal(obj: Any, seen: list[Any]) -> Any:
 
 class OTLPExporter(OTLPSpanExporter):
     """The SDK's OTLP/HTTP span exporter with :func:`encode_spans` as its encoder;
-    sending, retries and settings are the SDK's."""
+    sending, retries and settings are the SDK's.
+
+    ``export`` is the SDK's (opentelemetry-exporter-otlp-proto-http 1.45) less its
+    64 MiB request-size check (a batch is at most ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``
+    spans, 512 by default: ~0.1 MiB here), and uses its private ``_client``,
+    ``_metrics`` and ``_shutdown``: tests/unit/core/test_otlp.py posts through it to a
+    local HTTP server, so an upgrade that changes them fails there, not in a worker.
+    """
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if self._shutdown:
