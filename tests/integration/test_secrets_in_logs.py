@@ -226,20 +226,28 @@ async def run_demo(demo: Demo, log_format: str, started: list[asyncio.subprocess
 
 @pytest.fixture(scope="module")
 async def demos(
-    settings: Settings, tmp_path_factory: pytest.TempPathFactory
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> AsyncIterator[dict[str, Demo]]:
     """Both formats' demos at once, each in a namespace of its own: a demo is a fixed
     DEMO_SECONDS run that mostly waits (40 events/s), so the two overlap. Measured on the
     shared 2-core machine: 38.6 + 39.3 s one after the other in the suite, 37.7 + 7.2 s
-    together (the second test only reads the logs of its finished demo)."""
+    together (the second test only reads the logs of its finished demo). Only the formats
+    selected in this session run."""
+    selected = {
+        item.callspec.params["log_format"]
+        for item in request.session.items
+        if item.module is request.module
+        and item.originalname == "test_demo_at_debug_logs_no_secret"  # type: ignore[attr-defined]
+    }
+    formats = [f for f in FORMATS if f in selected]
     started: list[asyncio.subprocess.Process] = []
     runs: dict[str, Demo] = {}
     # One consecutive run of ports for both demos (so no two pick the same): the gateway,
     # the dashboard and one metrics port per worker kind (metrics_port + the kind's index).
     per_demo = 2 + len(KINDS)
-    ports = consecutive_free_ports(per_demo * len(FORMATS))
+    ports = consecutive_free_ports(per_demo * len(formats))
     try:
-        for n, log_format in enumerate(FORMATS):
+        for n, log_format in enumerate(formats):
             tmp = tmp_path_factory.mktemp(f"demo-{log_format}")
             ns = Namespace(settings, uuid.uuid4().hex[:10], tmp)
             runs[log_format] = Demo(
