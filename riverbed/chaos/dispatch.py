@@ -131,7 +131,7 @@ async def run_dispatch_kill(
             answer.cancel()
             await asyncio.gather(answer, return_exceptions=True)
         await publisher.close()
-        ns.stop_all()
+        await ns.stop()
         await asyncio.wait_for(ns.drop(), 120)
         result.elapsed_s = round(time.monotonic() - t0, 1)
     return result

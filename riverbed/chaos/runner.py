@@ -161,7 +161,7 @@ async def run_scenario(
         peak = max((_peak_rss_mib(p.pid) for _, p in harness.live_workers()), default=0)
         for task in background:
             task.cancel()
-        ns.stop_all()
+        await ns.stop()  # the slow-db proxy runs on this loop: never block it
         tally = Tally()
         await check_commerce(ns, workload, tally)
         await check_viewing(ns, workload, tally)
@@ -366,7 +366,7 @@ async def _cleanup(run: Run, link: SlowLink | None, *, keep_logs: bool) -> None:
     ns = run.harness.ns
     await run.publisher.close()
     await run.progress.close()
-    ns.stop_all()
+    await ns.stop()
     if link is not None:
         await link.close()
     with contextlib.suppress(Exception):  # drop() deletes the topics and groups too

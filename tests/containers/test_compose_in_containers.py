@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from processors.kinds import KINDS
 from riverbed.sandbox import Namespace
 from stores.postgres.pool import quote_ident
 from tests.containers import compose, podman
+from tests.integration.ports import consecutive_free_ports
 
 # The first test's set-up builds the bases and the image: about 3.5 min when nothing is
 # cached (BENCHMARKS.md), past pytest-timeout's 300 s default on a slower mirror.
@@ -41,30 +41,6 @@ ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "artifacts" / "containers.json"
 IMAGE = "localhost/riverbed:container-test"
 PROFILES = {"demo"}  # the simulator's profile: run everything compose can run
-
-
-def _free_ports(count: int) -> int:
-    """The first of ``count`` consecutive free loopback ports (workers' metrics ports are
-    consecutive: orders +0, inventory +1, viewing +2)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = int(probe.getsockname()[1])
-        if first + count > 65535:
-            continue
-        try:
-            held = []
-            for port in range(first, first + count):
-                sock = socket.socket()
-                held.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in held:
-                sock.close()
-        return first
-    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def _app_services(spec: dict[str, Any]) -> set[str]:
@@ -78,18 +54,22 @@ def _app_services(spec: dict[str, Any]) -> set[str]:
 def _ports(spec: dict[str, Any], apps: set[str]) -> dict[int, int]:
     """compose port -> free host port: every port an app service publishes, and the
     block of workers' metrics ports."""
-    ports: dict[int, int] = {}
-    for name in sorted(apps):
-        for entry in spec["services"][name].get("ports") or []:
-            container_port = int(str(entry).split("/")[0].rsplit(":", 1)[-1])
-            ports[container_port] = _free_ports(1)
+    published = [
+        int(str(entry).split("/")[0].rsplit(":", 1)[-1])
+        for name in sorted(apps)
+        for entry in spec["services"][name].get("ports") or []
+    ]
     metrics = {
         int(compose.environment(spec["services"][n]).get("RIVERBED_METRICS_PORT", 0)) for n in apps
     }
     assert len(metrics) == 1, f"app services disagree on RIVERBED_METRICS_PORT: {metrics}"
     base = metrics.pop()
     assert base, "RIVERBED_METRICS_PORT is off: workers would have no healthcheck to answer"
-    first = _free_ports(len(KINDS))
+    # One draw, so no two ports are the same; the metrics block (orders +0, inventory +1,
+    # ...) is consecutive.
+    free = consecutive_free_ports(len(published) + len(KINDS))
+    ports = dict(zip(published, free, strict=False))
+    first = free[len(published)]
     ports.update({base + i: first + i for i in range(len(KINDS))})
     return ports
 

@@ -37,3 +37,14 @@ def pick_free(candidates: Callable[[], list[int]]) -> list[int]:
 def free_ports(count: int) -> list[int]:
     """``count`` ports, free now, from 20 000 up to the ephemeral range."""
     return pick_free(lambda: random.sample(range(20_000, below_ephemeral()), count))
+
+
+def consecutive_free_ports(count: int) -> list[int]:
+    """``count`` consecutive ports, free now, from 20 000 up to the ephemeral range (a
+    service that binds a base port plus an index, as the workers' metrics do)."""
+
+    def run() -> list[int]:
+        base = random.randrange(20_000, below_ephemeral() - count)
+        return list(range(base, base + count))
+
+    return pick_free(run)

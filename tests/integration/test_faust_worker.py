@@ -58,12 +58,19 @@ async def test_table_is_recovered_from_changelog_after_restart(
     latest: dict[str, int] = {}
 
     async def wait_for(expected: dict[str, int]) -> None:
-        async with asyncio.timeout(90):
-            while any(latest.get(k) != v for k, v in expected.items()):
-                for messages in (await consumer.getmany(timeout_ms=500)).values():
-                    for m in messages:
-                        assert m.key is not None and m.value is not None
-                        latest[m.key.decode()] = int(m.value)
+        try:
+            async with asyncio.timeout(90):
+                while any(latest.get(k) != v for k, v in expected.items()):
+                    for messages in (await consumer.getmany(timeout_ms=500)).values():
+                        for m in messages:
+                            assert m.key is not None and m.value is not None
+                            latest[m.key.decode()] = int(m.value)
+        except TimeoutError:
+            # Once in a whole-suite run (16:16 UTC, 2026-12-01, load ~4) the restarted
+            # worker recovered and said "Worker ready", and 90 s later the sink had not
+            # shown a=4, b=3; the log's tail held only the restart. What the sink did show
+            # tells a lost count from one counted twice.
+            raise AssertionError(f"the sink showed {latest}, not {expected}") from None
 
     async def changelog_written(records: int) -> None:
         # faust produces a table's changelog records asynchronously, after the agent has
@@ -96,7 +103,16 @@ async def test_table_is_recovered_from_changelog_after_restart(
         # Counting on from 3 and 2 proves the table came back from its changelog topic.
         await wait_for({"a": 4, "b": 3})
     except BaseException:
-        print(log.read_text()[-5000:])
+        text = log.read_text()
+        # Both workers append to one log: the first one's stop, then the restart's tail.
+        print(
+            "\n".join(
+                line
+                for line in text.splitlines()
+                if any(word in line for word in ("Stopping", "WARN", "ERROR", "ommit"))
+            )[-5000:]
+        )
+        print(text[-5000:])
         raise
     finally:
         stop_worker(worker)

@@ -179,24 +179,30 @@ class Running:
     clock: SetClock
 
 
-@pytest.fixture(scope="module")
-async def running(
+@pytest.fixture(scope="package")
+async def seeded(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Running]:
-    """One seeded namespace and app for a module's tests (read-only tests share it)."""
+) -> AsyncIterator[Namespace]:
+    """One seeded namespace for the package's read-only tests: seeding it (a viewing
+    worker's start and run) was most of each module's 4-5.5 s set-up, four times a suite."""
     ns = Namespace(settings, uuid.uuid4().hex[:10], tmp_path_factory.mktemp("dashboard"))
     await ns.create()
     try:
         await seed_postgres(ns)
         await seed_viewing(ns)
-        local = ns_settings(settings, ns)
-        clock = SetClock(ORDERS_NOW)
-        app = create_app(local, clock=clock)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://127.0.0.1"
-            ) as client:
-                yield Running(ns, local, app, client, clock)
+        yield ns
     finally:
         await ns.drop()
+
+
+@pytest.fixture(scope="module")
+async def running(settings: Settings, seeded: Namespace) -> AsyncIterator[Running]:
+    """The app over the seeded namespace, one per module (its clock, limits and poller
+    start afresh); read-only tests share it."""
+    local = ns_settings(settings, seeded)
+    clock = SetClock(ORDERS_NOW)
+    app = create_app(local, clock=clock)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            yield Running(seeded, local, app, client, clock)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ import pytest
 
 from riverbed.sandbox import Namespace
 from schemas import INVENTORY_TOPIC, ORDERS_TOPIC, VIEWING_TOPIC
+from tests.integration.ports import free_ports
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 playwright = pytest.importorskip("playwright.async_api", reason="Playwright for Python is needed")
@@ -41,13 +41,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 FUTURE = datetime(2099, 1, 1, tzinfo=UTC)
 # The demo's rate and the wall clock (no --epoch); stopped by the test once it has read.
 SIMULATE_DEMO_LIKE = ["--duration", "60", "--rate", "200", "--seed", "5", "--via", "publisher"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def wait_http(url: str, seconds: float) -> None:
@@ -90,7 +83,7 @@ async def test_dashboard_in_a_browser(ns: Namespace, tmp_path: Path) -> None:
     env = {**os.environ, **ns.env}
     for kind in GROUPS:
         ns.start(kind)
-    port = free_port()
+    (port,) = free_ports(1)
     log = (tmp_path / "dashboard.log").open("wb")
     dashboard = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
         [sys.executable, "-m", "dashboard", "--port", str(port)], env=env, stdout=log, stderr=log
@@ -218,7 +211,7 @@ async def live_dashboard(
 ) -> AsyncIterator[str]:
     """The dashboard over ``ns`` (and ``extra_env``) in a process of its own; yields its
     base URL."""
-    port = free_port()
+    (port,) = free_ports(1)
     with log_path.open("ab") as log:
         proc = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
             [sys.executable, "-m", "dashboard", "--port", str(port)],

@@ -21,9 +21,9 @@ from tests.integration.dashboard.test_browser import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
-    free_port,
     wait_http,
 )
+from tests.integration.ports import free_ports
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 playwright = pytest.importorskip("playwright.async_api", reason="Playwright for Python is needed")
@@ -50,7 +50,7 @@ async def test_the_map_moves_and_the_read_api_answers(ns: Namespace, tmp_path: P
     env = {**os.environ, **ns.env, **child_env(ns.settings)}
     for kind in ("orders", "inventory", "dispatch"):
         ns.start(kind, child_env(ns.settings))
-    port = free_port()
+    (port,) = free_ports(1)
     log = (tmp_path / "dashboard.log").open("wb")
     dashboard = subprocess.Popen(  # noqa: ASYNC220 - a long-lived child, not awaited
         [sys.executable, "-m", "dashboard", "--port", str(port)], env=env, stdout=log, stderr=log

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from riverbed.sandbox import Namespace
-from tests.integration.dashboard.test_browser import CHROMIUM, free_port, wait_http
+from tests.integration.dashboard.test_browser import CHROMIUM, wait_http
+from tests.integration.ports import free_ports
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 playwright = pytest.importorskip("playwright.async_api", reason="Playwright for Python is needed")
@@ -27,7 +28,7 @@ playwright = pytest.importorskip("playwright.async_api", reason="Playwright for 
 async def test_swagger_ui_renders_under_the_csp(
     ns: Namespace, tmp_path: Path, command: list[str], title: str
 ) -> None:
-    port = free_port()
+    (port,) = free_ports(1)
     log = (tmp_path / "app.log").open("wb")
     app = subprocess.Popen(  # noqa: ASYNC220 - a child for this test, not awaited
         [sys.executable, *command, "--port", str(port)],

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import uvicorn
 
 from dashboard.components import Dashboard
 from tests.integration.dashboard.conftest import Running
+from tests.integration.ports import free_ports
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 PHASE_S = 4.0
@@ -60,13 +60,6 @@ async def at_cycle_end(d: Dashboard) -> Reads:
     return Reads.of(d)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 async def page(client: httpx.AsyncClient, received: list[int], i: int) -> None:
     async with client.stream("GET", "/api/stream") as r:
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -96,7 +89,7 @@ async def test_fifty_pages_cost_the_databases_what_one_page_does(running: Runnin
 
     app = create_app(running.settings)
     d: Dashboard = app.state.dashboard
-    port = free_port()
+    (port,) = free_ports(1)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from riverbed.sandbox import Namespace
 from schemas import ORDERS_TOPIC, OrderLine, OrderPlaced, new_event
+from tests.integration.ports import free_ports
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -23,13 +23,6 @@ def order(i: int) -> Any:
     line = OrderLine(sku="k1", quantity=1, unit_price=Decimal("1.00"), currency="EUR")
     placed = OrderPlaced(order_id=f"m{i}", customer_id="c1", store_id="s1", lines=(line,))
     return new_event(placed, source="test")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def scrape_until(url: str, needles: list[str], seconds: float) -> str:
@@ -49,7 +42,7 @@ async def scrape_until(url: str, needles: list[str], seconds: float) -> str:
 async def test_orders_worker_serves_its_metrics(
     ns: Namespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    port = free_port()  # orders is the first kind: it binds the base port itself
+    (port,) = free_ports(1)  # orders is the first kind: it binds the base port itself
     # Namespace.start passes os.environ (its extra_env argument is not applied yet).
     monkeypatch.setenv("RIVERBED_METRICS_PORT", str(port))
     ns.start("orders")

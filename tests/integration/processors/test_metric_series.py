@@ -4,7 +4,6 @@ series of the partitions it owns, and no frozen series of those it gave away."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import httpx
@@ -12,16 +11,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from riverbed.sandbox import Namespace
 from schemas import STORE_PARTITIONS
+from tests.integration.ports import free_ports
 
 LAG = "riverbed_consumer_lag_messages"
 ALL = {str(p) for p in range(STORE_PARTITIONS)}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def scrape(client: httpx.AsyncClient, port: int) -> tuple[set[str], float | None]:
@@ -41,7 +34,7 @@ async def scrape(client: httpx.AsyncClient, port: int) -> tuple[set[str], float 
 
 
 async def test_lag_series_follow_the_assignment_through_a_rebalance(ns: Namespace) -> None:
-    first, second = free_port(), free_port()
+    first, second = free_ports(2)
     ns.start("orders", {"RIVERBED_METRICS_PORT": str(first)})
     async with httpx.AsyncClient(timeout=3) as client:
         deadline = time.monotonic() + 60

@@ -14,7 +14,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -27,16 +26,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from core.settings import Settings
 from producers.topic_admin import ensure_topics
+from tests.integration.ports import free_ports
 from tests.integration.producers.conftest import order
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -56,7 +49,7 @@ def value(scraped: dict[Any, float], name: str, **labels: str) -> float | None:
 async def gateway(own_topics: Settings, tmp_path: Path) -> AsyncIterator[tuple[str, str, Path]]:
     """(base URL, API key, stderr file) of a ``riverbed gateway`` subprocess."""
     await ensure_topics(own_topics)
-    key, port = f"rbk-{secrets.token_hex(16)}", free_port()
+    key, (port,) = f"rbk-{secrets.token_hex(16)}", free_ports(1)
     log = tmp_path / "gateway.err"
     env = {
         **os.environ,

@@ -15,7 +15,6 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -32,6 +31,7 @@ from riverbed.sandbox import Namespace
 from riverbed.stack.jaeger import Jaeger
 from schemas import ORDERS_TOPIC
 from tests.integration.dashboard.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.integration.ports import free_ports
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -60,13 +60,6 @@ class Sent:
     order_id: str
     event_id: str
     dashboard: str  # the demo's dashboard, base URL
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 async def wait_ready(url: str, demo: asyncio.subprocess.Process, log: Path) -> None:
@@ -106,8 +99,8 @@ async def sent(
             )
         finally:
             await conn.close()
-        gateway = f"http://127.0.0.1:{free_port()}"
-        dashboard_port = free_port()
+        gateway_port, dashboard_port = free_ports(2)
+        gateway = f"http://127.0.0.1:{gateway_port}"
         data_dir = tmp / "data"
         env = {
             **os.environ,

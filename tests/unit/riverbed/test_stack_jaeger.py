@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 
@@ -13,26 +12,21 @@ from core.settings import Settings
 from riverbed.stack import jaeger as jaeger_module
 from riverbed.stack.manager import Stack
 from riverbed.stack.process import pid_alive, spawn
+from tests.integration.ports import free_ports
 
 pytestmark = pytest.mark.unit
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def test_a_jaeger_still_to_build_is_started_and_not_waited_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    ui_port, otlp_port = free_ports(2)
     settings = Settings(  # type: ignore[call-arg]
         _env_file=None,
         data_dir=tmp_path / "data",
         cache_dir=tmp_path / "cache",  # nothing built here
-        jaeger_url=f"http://127.0.0.1:{free_port()}",
-        jaeger_otlp_port=free_port(),
+        jaeger_url=f"http://127.0.0.1:{ui_port}",
+        jaeger_otlp_port=otlp_port,
     )
     stack = Stack(settings)
     stack.services = [s for s in stack.services if s.name == "jaeger"]
