@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NotRequired, TypedDict, Unpack
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -100,39 +100,26 @@ def encoded(envelope: Envelope[Any]) -> Encoded:
 _ZERO = timedelta(0)
 
 
-def encode_event(
-    payload: Payload,
-    *,
-    event_id: UUID,
-    occurred_at: datetime,
-    source: str,
-    correlation_id: str | None = None,
-    traceparent: str | None = None,
-) -> Encoded:
+class EnvelopeFields(TypedDict):
+    """The envelope's fields besides the payload's, for :func:`encode_event` and
+    :func:`encode_trusted`: ``correlation_id`` and ``traceparent`` from a validated event,
+    ``event_id``, ``source`` and a UTC ``occurred_at`` from the worker."""
+
+    event_id: UUID
+    occurred_at: datetime
+    source: str
+    correlation_id: NotRequired[str | None]
+    traceparent: NotRequired[str | None]
+
+
+def encode_event(payload: Payload, **envelope: Unpack[EnvelopeFields]) -> Encoded:
     """What ``encode(new_event(payload, ...))`` writes, byte for byte, without building the
-    envelope model (``payload`` is a validated model; the other fields as for
-    :func:`encode_trusted`)."""
-    return _encode(
-        type(payload),
-        key_for(payload),
-        payload,
-        event_id=event_id,
-        occurred_at=occurred_at,
-        source=source,
-        correlation_id=correlation_id,
-        traceparent=traceparent,
-    )
+    envelope model (``payload`` is a validated model)."""
+    return _encode(type(payload), key_for(payload), payload, envelope)
 
 
 def encode_trusted(
-    payload_type: type[Payload],
-    fields: dict[str, Any],
-    *,
-    event_id: UUID,
-    occurred_at: datetime,
-    source: str,
-    correlation_id: str | None = None,
-    traceparent: str | None = None,
+    payload_type: type[Payload], fields: dict[str, Any], **envelope: Unpack[EnvelopeFields]
 ) -> Encoded:
     """What ``encode(new_event(payload_type(**fields), ...))`` writes, byte for byte,
     built from ``fields`` **without validating them**: no payload nor envelope model.
@@ -141,38 +128,23 @@ def encode_trusted(
     are copied from validated events or stored rows, except the values the worker
     computes, which it checks against the contract's bounds itself (e.g.
     ``processors.commerce.logic``). ``fields`` are the payload's fields in declared
-    order, optional ones left out when None (as the contracts serialize them);
-    ``correlation_id`` and ``traceparent`` come from a validated event, ``occurred_at``
-    is a UTC time. Validating and serializing the orders worker's two emitted payloads
-    per order, and building their envelopes, was ~27 % of its CPU (py-spy, 30,000
-    events; BENCHMARKS.md, issue 12). Unit tests compare the bytes with :func:`encode`
-    and parse them back (so validate them) for every event type the workers emit.
+    order, optional ones left out when None (as the contracts serialize them).
+    Validating and serializing the orders worker's two emitted payloads per order, and
+    building their envelopes, was ~27 % of its CPU (py-spy, 30,000 events; BENCHMARKS.md,
+    issue 12). Unit tests compare the bytes with :func:`encode` and parse them back (so
+    validate them) for every event type the workers emit.
     """
-    return _encode(
-        payload_type,
-        fields[rule_for(payload_type.EVENT_TYPE).key_field],
-        fields,
-        event_id=event_id,
-        occurred_at=occurred_at,
-        source=source,
-        correlation_id=correlation_id,
-        traceparent=traceparent,
-    )
+    key = fields[rule_for(payload_type.EVENT_TYPE).key_field]
+    return _encode(payload_type, key, fields, envelope)
 
 
 def _encode(
-    payload_type: type[Payload],
-    key: str,
-    payload: Any,
-    *,
-    event_id: UUID,
-    occurred_at: datetime,
-    source: str,
-    correlation_id: str | None,
-    traceparent: str | None,
+    payload_type: type[Payload], key: str, payload: Any, envelope: EnvelopeFields
 ) -> Encoded:
+    event_id, occurred_at = envelope["event_id"], envelope["occurred_at"]
     if occurred_at.utcoffset() != _ZERO:
         raise ValueError(f"occurred_at must be UTC, got {occurred_at!r}")
+    traceparent = envelope.get("traceparent")
     event_type, version = payload_type.EVENT_TYPE, payload_type.EVENT_VERSION
     # The envelope's fields in their declared order (schemas.envelope.Envelope).
     value = to_json(
@@ -181,9 +153,9 @@ def _encode(
             "type": event_type,
             "version": version,
             "occurred_at": occurred_at,
-            "source": source,
+            "source": envelope["source"],
             "key": key,
-            "correlation_id": correlation_id,
+            "correlation_id": envelope.get("correlation_id"),
             "traceparent": traceparent,
             "payload": payload,
         }

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from processors.runtime.outbox import Outbox, Staged
+from processors.runtime.outbox import Outbox, Sender, Staged
 
 pytestmark = pytest.mark.unit
 
@@ -36,6 +36,17 @@ class FakePool:
         yield FakeConn(self.gone)
 
 
+def outbox_over(send: Sender, gone: set[int] | None = None) -> Outbox:
+    """An outbox over ``send`` whose claims find every row but those in ``gone``."""
+    pool = FakePool()
+    pool.gone |= gone or set()
+
+    async def get_pool() -> Any:
+        return pool
+
+    return Outbox(send, get_pool)
+
+
 def batch_rows(batch: int, n: int) -> list[Staged]:
     return [Staged(batch, "riverbed.orders", b"k", f"{batch}-{i}".encode(), []) for i in range(n)]
 
@@ -60,12 +71,7 @@ async def test_batches_go_out_in_commit_order_and_queued_ones_together() -> None
         sent.append([s.value for s in rows])
         await gate.wait()
 
-    pool = FakePool()
-
-    async def get_pool() -> Any:
-        return pool
-
-    outbox = Outbox(send, get_pool)
+    outbox = outbox_over(send)
     task = await started(outbox)
     outbox.hand_over(batch_rows(1, 2))
     await asyncio.sleep(0.01)  # batch 1 is being sent; 2 and 3 queue up meanwhile
@@ -85,13 +91,7 @@ async def test_rows_a_relay_took_meanwhile_are_not_sent_again() -> None:
     async def send(rows: Sequence[Staged]) -> None:
         sent.extend(s.value for s in rows)
 
-    pool = FakePool()
-    pool.gone.add(1)
-
-    async def get_pool() -> Any:
-        return pool
-
-    outbox = Outbox(send, get_pool)
+    outbox = outbox_over(send, gone={1})
     task = await started(outbox)
     outbox.hand_over(batch_rows(1, 2))
     outbox.hand_over(batch_rows(2, 1))
@@ -108,12 +108,7 @@ async def test_a_transient_failure_leaves_the_rows_to_the_relay_and_goes_on() ->
             raise ConnectionResetError("broker gone")
         sent.extend(s.value for s in rows)
 
-    pool = FakePool()
-
-    async def get_pool() -> Any:
-        return pool
-
-    outbox = Outbox(send, get_pool)
+    outbox = outbox_over(send)
     task = await started(outbox)
     outbox.hand_over(batch_rows(1, 1))
     await outbox.drained(timeout_s=1)
@@ -128,12 +123,7 @@ async def test_a_permanent_failure_stops_the_publisher_with_its_error() -> None:
     async def send(rows: Sequence[Staged]) -> None:
         raise ValueError("a bug")
 
-    pool = FakePool()
-
-    async def get_pool() -> Any:
-        return pool
-
-    outbox = Outbox(send, get_pool)
+    outbox = outbox_over(send)
     task = await started(outbox)
     outbox.hand_over(batch_rows(1, 1))
     with pytest.raises(ValueError, match="a bug"):
@@ -156,12 +146,7 @@ async def test_each_batch_publishes_inside_its_own_span() -> None:
     async def send(rows: Sequence[Staged]) -> None:
         during.append(sorted(opened))
 
-    pool = FakePool()
-
-    async def get_pool() -> Any:
-        return pool
-
-    outbox = Outbox(send, get_pool)
+    outbox = outbox_over(send)
     outbox.hand_over(batch_rows(1, 1), span("batch 1"))
     outbox.hand_over(batch_rows(2, 1), span("batch 2"))
     outbox.hand_over(batch_rows(3, 1))  # tracing off for this one
@@ -176,9 +161,32 @@ async def test_drained_gives_up_after_its_timeout() -> None:
     async def send(rows: Sequence[Staged]) -> None:
         raise AssertionError("no publisher runs")
 
+    outbox = outbox_over(send)
+    outbox.hand_over(batch_rows(1, 1))  # no publisher runs: it stays queued
+    await asyncio.wait_for(outbox.drained(timeout_s=0.05), timeout=1)
+
+
+async def test_the_relayer_reports_the_backlog_then_relays_on_each_tick() -> None:
+    calls: list[str] = []
+
+    class Recorded(Outbox):
+        async def backlog(self) -> int | None:
+            calls.append("backlog")
+            return 7
+
+        async def relay(self) -> int:
+            calls.append("relay")
+            return 0
+
+    async def send(rows: Sequence[Staged]) -> None:
+        raise AssertionError("the relay is recorded, not run")
+
     async def get_pool() -> Any:
         return FakePool()
 
-    outbox = Outbox(send, get_pool)
-    outbox.hand_over(batch_rows(1, 1))  # no publisher runs: it stays queued
-    await asyncio.wait_for(outbox.drained(timeout_s=0.05), timeout=1)
+    reported: list[int | None] = []
+    task = asyncio.create_task(Recorded(send, get_pool).relayer(0.01, reported.append))
+    await asyncio.sleep(0.05)
+    await stopped(task)
+    assert calls[:4] == ["backlog", "relay", "backlog", "relay"]
+    assert reported[0] == 7
