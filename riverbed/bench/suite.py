@@ -155,7 +155,7 @@ async def run(settings: Settings, plan: Plan) -> list[Figure]:
         started1 = await flood(one, batch1)
         rate1 = await proc.finish(one, batch1, fed1, started1, plan.wait_s)
         cpu1 = per_event_us(cpu0, meter1.read(), len(events))
-        rows1 = (await rows_written(one) - rows0) / len(events)
+        rows1 = (await rows_written(one, above=rows0) - rows0) / len(events)
         ids1 = [e.event_id for e in events]
         edges = await late_early(one, ids1)
         late_early_kind = {k: await late_early(one, ids1, k) for k in COMMERCE}
