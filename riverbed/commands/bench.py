@@ -12,7 +12,7 @@ from core.settings import get_settings
 
 
 @click.command("bench")
-@click.option("--quick", is_flag=True, help="Small counts, every figure: under a minute.")
+@click.option("--quick", is_flag=True, help="Small counts, every figure: about two minutes.")
 @click.option(
     "--json", "json_path", type=click.Path(path_type=Path), help="Also write the figures here."
 )
