@@ -89,14 +89,6 @@ class Encoded(NamedTuple):
         return self.envelope.payload
 
 
-def encoded(envelope: Envelope[Any]) -> Encoded:
-    """An envelope in its wire form."""
-    value, headers = encode(envelope)
-    return Encoded(
-        envelope.event_id, envelope.type, envelope.key, envelope.traceparent, value, headers
-    )
-
-
 _ZERO = timedelta(0)
 
 

@@ -1,10 +1,11 @@
 """The transactional outbox, one owner: stage in the transaction, publish the staged bytes.
 
-* :meth:`Outbox.stage` runs inside the transaction that decided: each emitted event is
-  encoded **once**, and the batch's bytes and headers are written to ``outbox`` as one
-  row (arrays in emitted order) with the state change (the worker then records its
-  processed ids, the last statement). One row per batch, not per event: migration 0010
-  has the measurement.
+* :meth:`Outbox.stage` runs inside the transaction that decided: the emitted events,
+  already encoded once by the decision (``schemas.wire``), are written to ``outbox`` as
+  one row (their payloads as arrays in emitted order; the headers are rebuilt from them
+  when the relay needs them) with the state change (the worker then records its
+  processed ids, the last statement). One row per batch, not per event: migrations 0010
+  and 0012 have the measurements.
 * :meth:`Outbox.hand_over` takes a committed batch's staged events; :meth:`Outbox.publisher`
   (a task beside the consume loop) publishes them in commit order, so the loop goes on
   with its next batch meanwhile (below).
