@@ -28,7 +28,7 @@ from processors.commerce.state import (
     release_id,
     reserve_id,
 )
-from processors.commerce.writes import INSERT_PROCESSED, save
+from processors.commerce.writes import PROCESSED_COLUMNS, copy_rows, save
 from schemas import Envelope
 from schemas.wire import Encoded
 
@@ -205,10 +205,10 @@ async def process(
     effects = apply(state, fresh)
     await save(conn, effects)
     staged = await stage(conn, effects.emitted, min(e.occurred_at for e in fresh))
-    await conn.execute(
-        INSERT_PROCESSED,
-        consumer,
-        [e.event_id for e in fresh],
-        [e.occurred_at for e in fresh],
+    await copy_rows(
+        conn,
+        "processed_events",
+        PROCESSED_COLUMNS,
+        [(consumer, e.event_id, e.occurred_at) for e in fresh],
     )
     return staged

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 from uuid import UUID
 
 from schemas.wire import Encoded
@@ -30,8 +31,14 @@ class Level:
         return self.on_hand - self.reserved
 
 
-@dataclass(frozen=True)
-class OrderLineRecord:
+class OrderLineRecord(NamedTuple):
+    """One order line (a row of ``order_lines`` after its order id).
+
+    The immutable records here are named tuples, not frozen dataclasses: a frozen
+    dataclass sets each field through ``object.__setattr__`` (~6 records per order),
+    and a tuple in its table's column order is what :mod:`processors.commerce.writes`
+    copies to PostgreSQL as it is."""
+
     line_no: int
     sku: str
     quantity: int
@@ -53,8 +60,9 @@ class OrderRecord:
     lines: tuple[OrderLineRecord, ...] = ()
 
 
-@dataclass(frozen=True)
-class StatusChange:
+class StatusChange(NamedTuple):
+    """A row of ``order_status_history``, in its column order."""
+
     order_id: str
     status: str
     reason: str | None
@@ -80,9 +88,9 @@ def adjusted_id(event_id: UUID) -> str:
     return f"adj:{event_id}"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Movement:
-    """One ledger entry; its id is derived from the cause so it is applied once."""
+class Movement(NamedTuple):
+    """One ledger entry (a row of ``inventory_movements``, in its column order); its id
+    is derived from the cause so it is applied once. Built with named fields."""
 
     movement_id: str
     store_id: str

@@ -75,6 +75,10 @@ class CommerceWorker:
                 min_size=1,
                 max_size=3,
                 schema=self.settings.postgres_schema,
+                # Transactions only: no session state to reset on each release (a round
+                # trip and a RESET ALL per batch).
+                keep_session=True,
+                warm=True,
             )
         return self._pool
 

@@ -7,8 +7,10 @@ little CPU as it can while the workers under test share the machine with it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,6 +23,24 @@ from riverbed.sandbox import Namespace
 from schemas import TOPIC_PARTITIONS, Envelope, encode, topic_for
 
 PACE_TICK_S = 0.005
+
+
+@contextmanager
+def steady() -> Iterator[None]:
+    """No long pause of the sender for its own garbage collection while it sends.
+
+    A paced run holds ~100,000 pre-built records: each full collection walked them all.
+    Measured at 4,800 ev/s: a 550 ms collection stopped the sender, which then sent the
+    ~2,500 events it owed at once, and their burst set p99 (333-482 ms against ~50 ms
+    for the rest of the run). ``gc.freeze`` moves what exists now out of the
+    collector's sight, so it only walks what the send creates.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @dataclass(frozen=True)
@@ -62,49 +82,59 @@ async def flood(ns: Namespace, batch: list[Record]) -> float:
     try:
         for topic in {r.topic for r in batch}:
             await producer.partitions_for(topic)
-        started = time.time()
-        futures = []
-        builders: dict[tuple[str, int], Any] = {}
-        for r in batch:
-            where = (r.topic, r.partition)
-            builder = builders.get(where) or builders.setdefault(where, producer.create_batch())
-            if builder.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
-                futures.append(await producer.send_batch(builder, r.topic, partition=r.partition))
-                builder = builders[where] = producer.create_batch()
-                builder.append(timestamp=None, key=r.key, value=r.value, headers=r.headers)
-        for (topic, partition), builder in builders.items():
-            futures.append(await producer.send_batch(builder, topic, partition=partition))
-        await asyncio.gather(*futures)
-        return started
+        with steady():
+            return await _flood(producer, batch)
     finally:
         await producer.stop()
 
 
+async def _flood(producer: AIOKafkaProducer, batch: list[Record]) -> float:
+    started = time.time()
+    futures = []
+    builders: dict[tuple[str, int], Any] = {}
+    for r in batch:
+        where = (r.topic, r.partition)
+        builder = builders.get(where) or builders.setdefault(where, producer.create_batch())
+        if builder.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
+            futures.append(await producer.send_batch(builder, r.topic, partition=r.partition))
+            builder = builders[where] = producer.create_batch()
+            builder.append(timestamp=None, key=r.key, value=r.value, headers=r.headers)
+    for (topic, partition), builder in builders.items():
+        futures.append(await producer.send_batch(builder, topic, partition=partition))
+    await asyncio.gather(*futures)
+    return started
+
+
 async def paced(ns: Namespace, batch: list[Record], rate: float) -> dict[UUID, float]:
     """Send ``rate`` records per second (in ticks of 5 ms); returns each one's send time."""
-    sent: dict[UUID, float] = {}
     producer = _producer(ns)
     await producer.start()
     try:
         for topic in {r.topic for r in batch}:
             await producer.partitions_for(topic)
-        futures = []
-        start = time.monotonic()
-        wall0 = time.time() - start
-        i = 0
-        while i < len(batch):
-            due = min(len(batch), int((time.monotonic() - start) * rate) + 1)
-            while i < due:
-                r = batch[i]
-                sent[r.event_id] = wall0 + time.monotonic()
-                futures.append(
-                    await producer.send(
-                        r.topic, r.value, key=r.key, partition=r.partition, headers=r.headers
-                    )
-                )
-                i += 1
-            await asyncio.sleep(PACE_TICK_S)
-        await asyncio.gather(*futures)
-        return sent
+        with steady():
+            return await _paced(producer, batch, rate)
     finally:
         await producer.stop()
+
+
+async def _paced(producer: AIOKafkaProducer, batch: list[Record], rate: float) -> dict[UUID, float]:
+    sent: dict[UUID, float] = {}
+    futures = []
+    start = time.monotonic()
+    wall0 = time.time() - start
+    i = 0
+    while i < len(batch):
+        due = min(len(batch), int((time.monotonic() - start) * rate) + 1)
+        while i < due:
+            r = batch[i]
+            sent[r.event_id] = wall0 + time.monotonic()
+            futures.append(
+                await producer.send(
+                    r.topic, r.value, key=r.key, partition=r.partition, headers=r.headers
+                )
+            )
+            i += 1
+        await asyncio.sleep(PACE_TICK_S)
+    await asyncio.gather(*futures)
+    return sent

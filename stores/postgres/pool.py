@@ -14,11 +14,27 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# Every array type a worker's statements take. asyncpg looks up a type it has not met
+# on a connection with an introspection query, at the first statement that uses it;
+# the orders worker's first batch took ~290 ms against ~40 ms for the next ones of its
+# size (the flood of BENCHMARKS.md, issue 12, seventh session). Preparing this once at
+# connect time moves that to the worker's start.
+_WARM_TYPES = (
+    "select $1::text[], $2::int[], $3::bigint[], $4::bool[], $5::numeric[], $6::uuid[], "
+    "$7::timestamptz[], $8::jsonb"
+)
+
+
 async def _init(conn: asyncpg.Connection) -> None:
     """Run once per new connection: jsonb columns read and write plain Python objects."""
     await conn.set_type_codec(
         "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog", format="text"
     )
+
+
+async def _init_warm(conn: asyncpg.Connection) -> None:
+    await _init(conn)
+    await conn.prepare(_WARM_TYPES)
 
 
 async def _keep(conn: asyncpg.Connection) -> None:
@@ -33,6 +49,7 @@ async def create_pool(
     schema: str | None = None,
     statement_timeout_ms: int | None = None,
     keep_session: bool = False,
+    warm: bool = False,
 ) -> asyncpg.Pool:
     """A pool whose connections decode jsonb and, given ``schema``, resolve names in it.
 
@@ -43,6 +60,9 @@ async def create_pool(
     ``keep_session`` skips that reset (``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
     RESET ALL``, a round trip per release) for a caller that leaves no session state
     behind: only transaction-scoped locks, no ``SET``, ``LISTEN`` or open cursors.
+
+    ``warm`` looks up the array types at connect time (``_WARM_TYPES``), for a worker
+    whose first batch should not wait for it.
     """
     server_settings = {"search_path": quote_ident(schema)} if schema else {}
     if statement_timeout_ms is not None:
@@ -52,7 +72,7 @@ async def create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        init=_init,
+        init=_init_warm if warm else _init,
         server_settings=server_settings or None,
         **({"reset": _keep} if keep_session else {}),
     )
