@@ -33,9 +33,10 @@ def steady() -> Iterator[None]:
     Measured at 4,800 ev/s: a 550 ms collection stopped the sender, which then sent the
     ~2,500 events it owed at once, and their burst set p99 (333-482 ms against ~50 ms
     for the rest of the run). ``gc.freeze`` moves what exists now out of the
-    collector's sight, so it only walks what the send creates.
+    collector's sight, so it only walks what the send creates. (Not ``gc.collect``
+    first: with the bench's heap late in a run it took ~1.6 s, inside the viewing
+    figure's clock, which starts before its flood.)
     """
-    gc.collect()
     gc.freeze()
     try:
         yield
