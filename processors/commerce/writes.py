@@ -20,6 +20,10 @@ locks. A conflict therefore means that another transaction applied the same even
 between (a worker that kept its partition past a rebalance): the unique violation rolls
 this one back, and the retry finds the event processed and skips it. (The inserts'
 ``do nothing`` let such a transaction commit a second decision on fresh stock levels.)
+One conflict is not a race: an order placed after a ``stock.reserved`` made elsewhere
+for the same order and SKU (the same ledger id). The batch's retry isolates that event
+and dead-letters it with the key's reason; the inserts' ``do nothing`` skipped its
+ledger row but counted its reservation in the stock level a second time.
 """
 
 from __future__ import annotations

@@ -20,7 +20,15 @@ import pytest
 
 from processors.commerce import repository
 from riverbed.sandbox import Namespace
-from schemas import Envelope, OrderLine, OrderPlaced, StockReceived, new_event
+from schemas import (
+    Envelope,
+    OrderLine,
+    OrderPlaced,
+    StockLine,
+    StockReceived,
+    StockReserved,
+    new_event,
+)
 from schemas.wire import Encoded
 from stores.postgres.pool import create_pool, transaction
 from tests.integration.processors.conftest import CUSTOMERS
@@ -71,5 +79,42 @@ async def test_a_second_transaction_of_the_same_event_rolls_back_and_its_retry_s
                 "select count(*) from inventory_movements where order_id = 'o1'"
             )
         assert (level["on_hand"], level["reserved"], ledger) == (5, 2, 1)
+    finally:
+        await pool.close()
+
+
+async def test_an_order_whose_reservation_was_made_elsewhere_fails_instead_of_counting_twice(
+    ns: Namespace,
+) -> None:
+    """A ``stock.reserved`` from another system for the order and SKU holds the ledger
+    id the order's own reservation would take: the order's event fails (and its batch's
+    retry dead-letters it alone) and the stock level keeps one reservation."""
+    settings = ns.local_settings()
+    pool = await create_pool(
+        settings.postgres_dsn.get_secret_value(), schema=settings.postgres_schema, max_size=1
+    )
+    stock = new_event(StockReceived(store_id="s1", sku="k1", quantity=5), source="test")
+    elsewhere = new_event(
+        StockReserved(store_id="s1", order_id="o1", lines=(StockLine(sku="k1", quantity=2),)),
+        source="another-system",
+    )
+    line = OrderLine(sku="k1", quantity=2, unit_price=Decimal("1.50"), currency="EUR")
+    order = new_event(
+        OrderPlaced(order_id="o1", customer_id=CUSTOMERS[0], store_id="s1", lines=(line,)),
+        source="test",
+    )
+    try:
+        async with transaction(pool) as conn:
+            await repository.process(
+                conn, "inventory", [stock, elsewhere], default_threshold=1, stage=_stage
+            )
+        with pytest.raises(asyncpg.UniqueViolationError, match="inventory_movements_pkey"):
+            async with transaction(pool) as conn:
+                await repository.process(conn, "orders", [order], default_threshold=1, stage=_stage)
+        async with pool.acquire() as conn:
+            reserved = await conn.fetchval(
+                "select reserved from inventory where store_id = 's1' and sku = 'k1'"
+            )
+        assert reserved == 2
     finally:
         await pool.close()
