@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -76,66 +76,59 @@ def _producer(ns: Namespace) -> AIOKafkaProducer:
     )
 
 
-async def flood(ns: Namespace, batch: list[Record]) -> float:
-    """Send every record with one record batch per partition; returns the start time."""
+@asynccontextmanager
+async def _sending(ns: Namespace, batch: list[Record]) -> AsyncIterator[AIOKafkaProducer]:
+    """A started producer that already knows the batch's partitions, the collector kept
+    off the pre-built records (:func:`steady`) while it is in use."""
     producer = _producer(ns)
     await producer.start()
     try:
         for topic in {r.topic for r in batch}:
             await producer.partitions_for(topic)
         with steady():
-            return await _flood(producer, batch)
+            yield producer
     finally:
         await producer.stop()
 
 
-async def _flood(producer: AIOKafkaProducer, batch: list[Record]) -> float:
-    started = time.time()
-    futures = []
-    builders: dict[tuple[str, int], Any] = {}
-    for r in batch:
-        where = (r.topic, r.partition)
-        builder = builders.get(where) or builders.setdefault(where, producer.create_batch())
-        if builder.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
-            futures.append(await producer.send_batch(builder, r.topic, partition=r.partition))
-            builder = builders[where] = producer.create_batch()
-            builder.append(timestamp=None, key=r.key, value=r.value, headers=r.headers)
-    for (topic, partition), builder in builders.items():
-        futures.append(await producer.send_batch(builder, topic, partition=partition))
-    await asyncio.gather(*futures)
-    return started
+async def flood(ns: Namespace, batch: list[Record]) -> float:
+    """Send every record with one record batch per partition; returns the start time."""
+    async with _sending(ns, batch) as producer:
+        started = time.time()
+        futures = []
+        builders: dict[tuple[str, int], Any] = {}
+        for r in batch:
+            where = (r.topic, r.partition)
+            builder = builders.get(where) or builders.setdefault(where, producer.create_batch())
+            if builder.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
+                futures.append(await producer.send_batch(builder, r.topic, partition=r.partition))
+                builder = builders[where] = producer.create_batch()
+                builder.append(timestamp=None, key=r.key, value=r.value, headers=r.headers)
+        for (topic, partition), builder in builders.items():
+            futures.append(await producer.send_batch(builder, topic, partition=partition))
+        await asyncio.gather(*futures)
+        return started
 
 
 async def paced(ns: Namespace, batch: list[Record], rate: float) -> dict[UUID, float]:
     """Send ``rate`` records per second (in ticks of 5 ms); returns each one's send time."""
-    producer = _producer(ns)
-    await producer.start()
-    try:
-        for topic in {r.topic for r in batch}:
-            await producer.partitions_for(topic)
-        with steady():
-            return await _paced(producer, batch, rate)
-    finally:
-        await producer.stop()
-
-
-async def _paced(producer: AIOKafkaProducer, batch: list[Record], rate: float) -> dict[UUID, float]:
-    sent: dict[UUID, float] = {}
-    futures = []
-    start = time.monotonic()
-    wall0 = time.time() - start
-    i = 0
-    while i < len(batch):
-        due = min(len(batch), int((time.monotonic() - start) * rate) + 1)
-        while i < due:
-            r = batch[i]
-            sent[r.event_id] = wall0 + time.monotonic()
-            futures.append(
-                await producer.send(
-                    r.topic, r.value, key=r.key, partition=r.partition, headers=r.headers
+    async with _sending(ns, batch) as producer:
+        sent: dict[UUID, float] = {}
+        futures = []
+        start = time.monotonic()
+        wall0 = time.time() - start
+        i = 0
+        while i < len(batch):
+            due = min(len(batch), int((time.monotonic() - start) * rate) + 1)
+            while i < due:
+                r = batch[i]
+                sent[r.event_id] = wall0 + time.monotonic()
+                futures.append(
+                    await producer.send(
+                        r.topic, r.value, key=r.key, partition=r.partition, headers=r.headers
+                    )
                 )
-            )
-            i += 1
-        await asyncio.sleep(PACE_TICK_S)
-    await asyncio.gather(*futures)
-    return sent
+                i += 1
+            await asyncio.sleep(PACE_TICK_S)
+        await asyncio.gather(*futures)
+        return sent

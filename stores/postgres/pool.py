@@ -15,10 +15,10 @@ def quote_ident(name: str) -> str:
 
 
 # Every array type a worker's statements take. asyncpg looks up a type it has not met
-# on a connection with an introspection query, at the first statement that uses it;
-# the orders worker's first batch took ~290 ms against ~40 ms for the next ones of its
-# size (the flood of BENCHMARKS.md, issue 12, seventh session). Preparing this once at
-# connect time moves that to the worker's start.
+# on a connection with an introspection query, at the first statement that uses it: the
+# orders worker's first batch of a flood took 287 ms for 751 events, and 373 ms for
+# 1,871 with this prepared at connect time (its later batches of 2,001: 350-410 ms;
+# BENCHMARKS.md, issue 12, seventh session). Preparing it moves that to the start.
 _WARM_TYPES = (
     "select $1::text[], $2::int[], $3::bigint[], $4::bool[], $5::numeric[], $6::uuid[], "
     "$7::timestamptz[], $8::jsonb"
